@@ -1,6 +1,11 @@
 module github.com/pipecli/pipecli
 
-go 1.26
+go 1.26.0
+
+require (
+	golang.org/x/sys v0.50.0
+	golang.org/x/term v0.48.0
+)
 
 require (
 	github.com/ergochat/readline v0.1.3 // indirect
@@ -13,7 +18,5 @@ require (
 	github.com/spf13/pflag v1.0.9 // indirect
 	go.uber.org/goleak v1.3.0 // indirect
 	golang.org/x/sync v0.25.0 // indirect
-	golang.org/x/sys v0.50.0 // indirect
-	golang.org/x/term v0.48.0 // indirect
 	golang.org/x/text v0.9.0 // indirect
 )

@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pipecli/pipecli/internal/iostreams"
+	"github.com/pipecli/pipecli/internal/proc"
+	"github.com/pipecli/pipecli/internal/session"
+)
+
+// Exit codes that are pipecli's own; the child's code is passed through.
+const (
+	exitUsage   = 2   // a bad flag or input
+	exitFailure = 125 // pipecli itself failed
+)
+
+// ExitError carries the code pipecli exits with. Err nil: already said.
+type ExitError struct {
+	Code int
+	Err  error
+}
+
+func (e *ExitError) Error() string {
+	if e.Err == nil {
+		return fmt.Sprintf("exit status %d", e.Code)
+	}
+	return e.Err.Error()
+}
+
+func (e *ExitError) Unwrap() error { return e.Err }
+
+// usageError marks a mistake in how pipecli was called.
+func usageError(err error) error { return &ExitError{Code: exitUsage, Err: err} }
+
+// run executes one pipecli command line and returns the exit code, printing
+// any error once, here.
+func run(args []string, io *iostreams.IOStreams) int {
+	root := newRootCmd(io)
+	root.SetArgs(args)
+	err := root.ExecuteContext(context.Background())
+	if err == nil {
+		return 0
+	}
+	code := exitCodeOf(err)
+	var ee *ExitError
+	if !errors.As(err, &ee) || ee.Err != nil {
+		fmt.Fprintf(io.ErrOut, "pipecli: %v\n", err)
+	}
+	return code
+}
+
+// exitCodeOf decides the exit code for an error, in one place.
+func exitCodeOf(err error) int {
+	var (
+		ee *ExitError
+		se *proc.StartError
+		ie *session.InputError
+	)
+	switch {
+	case errors.As(err, &ee):
+		return ee.Code
+	case errors.As(err, &se):
+		return se.ExitCode()
+	case errors.As(err, &ie):
+		return exitUsage
+	}
+	return exitFailure
+}
+
+func newRootCmd(io *iostreams.IOStreams) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "pipecli",
+		Short: "Talk to a program that reads stdin and writes stdout, over pipes",
+		Long: `pipecli starts a long-running program (a model in a container, a REPL, any
+filter) and talks to it over its stdin and stdout: at a prompt with history
+and editing, from a file, or as part of a shell pipeline.`,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		// With subcommands, cobra would call an unknown one "unknown
+		// command" without an exit code; say what to do instead.
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usageError(fmt.Errorf("unknown command %q; run 'pipecli --help' for the commands", args[0]))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
+	}
+	root.SetOut(io.Out)
+	root.SetErr(io.ErrOut)
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		return usageError(fmt.Errorf("%w; see '%s --help'", err, cmd.CommandPath()))
+	})
+	root.AddCommand(newRunCmd(io, nil), newVersionCmd(io))
+	return root
+}
+
+// commandName is the child's name for messages.
+func commandName(argv []string) string {
+	if len(argv) == 0 {
+		return ""
+	}
+	return strings.TrimSpace(argv[0])
+}

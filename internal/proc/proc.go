@@ -1,0 +1,377 @@
+// Package proc runs one child process: it starts it from argv in a process
+// group of its own, moves bytes through its three pipes, forwards signals to
+// its group, stops it in stages and reports how it ended.
+//
+// Goroutines, all owned by Child and waited for by Wait:
+//
+//	Stdin source --(stdin writer)--> child stdin pipe
+//	child stdout pipe --(stdout reader)--> Stdout sink
+//	child stderr pipe --(stderr reader)--> Stderr sink   (always drained)
+//	reaper: cmd.Wait, then, after Grace, closes pipes grandchildren still hold
+package proc
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// pipeSize is what we ask the kernel for each pipe: with 1 MiB instead of the
+// default 64 KiB a burst of output rarely fills the pipe, and each read and
+// write moves more bytes per system call.
+const pipeSize = 1 << 20
+
+// bufSize is the size of the buffer a pump reads into.
+const bufSize = 256 << 10
+
+// Options says what to feed the child, where its output goes and how long to
+// wait when stopping it.
+type Options struct {
+	// Stdin is copied into the child's stdin until EOF, then the child's stdin
+	// is closed. A source that can block (a pipe, the prompt) should also be
+	// an io.Closer, so that Stop can interrupt a read in progress.
+	Stdin io.Reader
+	// Stdout and Stderr receive the child's output, each chunk the moment it
+	// is read. A write error on Stdout (a closed pipe) is reported by
+	// OutputFailed; the child's stdout is then closed so that it gets SIGPIPE.
+	Stdout, Stderr io.Writer
+	// Grace is how long to wait at each stage of Stop, and how long the pipes
+	// may stay open after the child exited (grandchildren may hold them).
+	Grace time.Duration
+	Env   []string // nil: inherit ours
+	Dir   string
+}
+
+// Child is one running child process.
+type Child struct {
+	Argv []string
+	cmd  *exec.Cmd
+	opts Options
+
+	stdin          *os.File // our end of the child's stdin
+	stdout, stderr *os.File // our ends of its stdout and stderr
+	stdinOnce      sync.Once
+
+	fed       chan struct{} // closed once the input is all sent, or abandoned
+	stopReq   chan struct{} // closed by Stop
+	stopOnce  sync.Once
+	stoppedBy atomic.Int32  // the StopStage Stop reached
+	stopping  atomic.Bool   // Stop was called
+	exited    chan struct{} // closed once the process has been reaped
+	status    Status        // set before exited is closed
+	outFailed chan struct{} // closed when writing to Stdout failed
+	outOnce   sync.Once
+	outErr    error // set before outFailed is closed
+	stdinErr  error       // a write error other than the child having gone; read after Wait
+	inputCut  atomic.Bool // the child closed its stdin with input still to send
+
+	// pumps counts the three pipe goroutines; drained is closed when they end.
+	pumps   sync.WaitGroup
+	drained chan struct{}
+	// owned counts every goroutine Child starts, for Wait.
+	owned sync.WaitGroup
+}
+
+// Start starts argv[0] with the arguments argv[1:], never through a shell.
+func Start(argv []string, o Options) (*Child, error) {
+	if len(argv) == 0 {
+		return nil, errors.New("no command to run")
+	}
+	path, err := exec.LookPath(argv[0])
+	if err != nil {
+		return nil, &StartError{Name: argv[0], Err: err}
+	}
+	var ours, theirs [3]*os.File
+	closeAll := func() {
+		for i := range 3 {
+			for _, f := range []*os.File{ours[i], theirs[i]} {
+				if f != nil {
+					f.Close()
+				}
+			}
+		}
+	}
+	for i := range 3 {
+		r, w, err := os.Pipe()
+		if err != nil {
+			closeAll()
+			return nil, fmt.Errorf("making pipes for %s: %w", argv[0], err)
+		}
+		if i == 0 {
+			ours[i], theirs[i] = w, r
+		} else {
+			ours[i], theirs[i] = r, w
+		}
+		// Best effort: an unprivileged process may not exceed
+		// /proc/sys/fs/pipe-max-size, and a small pipe still works.
+		unix.FcntlInt(w.Fd(), unix.F_SETPIPE_SZ, pipeSize)
+	}
+	cmd := &exec.Cmd{
+		Path:        path,
+		Args:        argv,
+		Env:         o.Env,
+		Dir:         o.Dir,
+		Stdin:       theirs[0],
+		Stdout:      theirs[1],
+		Stderr:      theirs[2],
+		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
+	}
+	if err := cmd.Start(); err != nil {
+		closeAll()
+		return nil, &StartError{Name: argv[0], Err: err}
+	}
+	for _, f := range theirs {
+		f.Close()
+	}
+	c := &Child{
+		Argv:      argv,
+		cmd:       cmd,
+		opts:      o,
+		stdin:     ours[0],
+		stdout:    ours[1],
+		stderr:    ours[2],
+		fed:       make(chan struct{}),
+		stopReq:   make(chan struct{}),
+		exited:    make(chan struct{}),
+		outFailed: make(chan struct{}),
+		drained:   make(chan struct{}),
+	}
+	c.pumps.Add(3)
+	c.owned.Add(6)
+	go func() { defer c.owned.Done(); defer c.pumps.Done(); defer close(c.fed); c.feed() }()
+	go func() { defer c.owned.Done(); defer c.pumps.Done(); c.copyOut(c.stdout, o.Stdout, true) }()
+	go func() { defer c.owned.Done(); defer c.pumps.Done(); c.copyOut(c.stderr, o.Stderr, false) }()
+	go func() { defer c.owned.Done(); c.pumps.Wait(); close(c.drained) }()
+	go func() { defer c.owned.Done(); c.reap() }()
+	go func() {
+		defer c.owned.Done()
+		select {
+		case <-c.stopReq:
+			c.stop()
+		case <-c.exited:
+		}
+	}()
+	return c, nil
+}
+
+// Pid is the child's process id, which is also its process group id.
+func (c *Child) Pid() int { return c.cmd.Process.Pid }
+
+// Exited is closed once the child has exited.
+func (c *Child) Exited() <-chan struct{} { return c.exited }
+
+// Drained is closed once all three pipes are done: input fed or abandoned,
+// stdout and stderr read to the end or closed.
+func (c *Child) Drained() <-chan struct{} { return c.drained }
+
+// OutputFailed is closed when writing the child's stdout to Stdout failed,
+// typically because our reader went away (`pipecli run ... | head -1`).
+func (c *Child) OutputFailed() <-chan struct{} { return c.outFailed }
+
+// OutputErr is the error that closed OutputFailed.
+func (c *Child) OutputErr() error {
+	select {
+	case <-c.outFailed:
+		return c.outErr
+	default:
+		return nil
+	}
+}
+
+// CloseStdin closes the child's stdin, so that it reads EOF, and interrupts a
+// read of the source in progress. It is safe to call more than once.
+func (c *Child) CloseStdin() {
+	c.stdinOnce.Do(func() {
+		c.stdin.Close()
+		if cl, ok := c.opts.Stdin.(io.Closer); ok {
+			cl.Close()
+		}
+	})
+}
+
+// Signal sends sig to the child's process group. A group that is already
+// gone is not an error.
+func (c *Child) Signal(sig syscall.Signal) error {
+	err := syscall.Kill(-c.Pid(), sig)
+	if err == syscall.ESRCH {
+		return nil
+	}
+	return err
+}
+
+// InputCut reports whether the child stopped reading (closed its stdin or
+// exited) while there was still input to send it.
+func (c *Child) InputCut() bool { return c.inputCut.Load() }
+
+// Fed is closed once all the input has been sent (or abandoned, when the
+// child went away) and the child's stdin closed.
+func (c *Child) Fed() <-chan struct{} { return c.fed }
+
+// Stop starts ending the child politely, then less so: close its stdin and
+// wait Grace; SIGTERM its group and wait Grace; SIGKILL its group. It does not
+// wait: Exited is closed when the child is gone. Calling it again does nothing.
+func (c *Child) Stop() {
+	c.stopOnce.Do(func() { c.stopping.Store(true); close(c.stopReq) })
+}
+
+// StoppedBy reports which stage of Stop ended the child, and whether Stop had
+// been called at all. It is meaningful once Exited is closed.
+func (c *Child) StoppedBy() (StopStage, bool) {
+	<-c.exited
+	return StopStage(c.stoppedBy.Load()), c.stopping.Load()
+}
+
+func (c *Child) stop() {
+	c.CloseStdin()
+	if c.waitExit(c.opts.Grace) {
+		return
+	}
+	c.stoppedBy.Store(int32(StoppedByTERM))
+	c.Signal(syscall.SIGTERM)
+	if c.waitExit(c.opts.Grace) {
+		return
+	}
+	c.stoppedBy.Store(int32(StoppedByKILL))
+	c.Signal(syscall.SIGKILL)
+	<-c.exited
+}
+
+// Kill sends SIGKILL to the child's group at once.
+func (c *Child) Kill() { c.Signal(syscall.SIGKILL) }
+
+func (c *Child) waitExit(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-c.exited:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+// Wait waits for the child to exit and for every goroutine of Child to end,
+// then reports how the child ended.
+func (c *Child) Wait() (Status, error) {
+	c.owned.Wait()
+	return c.status, c.stdinErr
+}
+
+// StopStage says which stage of Stop ended the child.
+type StopStage int
+
+const (
+	StoppedByEOF StopStage = iota
+	StoppedByTERM
+	StoppedByKILL
+)
+
+// reap waits for the process, then gives the pipes Grace to reach EOF before
+// closing them: a grandchild that inherited them (the docker CLI's helpers, a
+// shell's background job) must not keep us waiting forever. This is what
+// exec.Cmd.WaitDelay does for the pipes os/exec makes itself; we make ours,
+// to size them and read them directly, so we apply the same rule here.
+func (c *Child) reap() {
+	err := c.cmd.Wait()
+	c.status = statusOf(c.cmd.ProcessState, err)
+	close(c.exited)
+	// The child is gone: nothing more can be written to it.
+	c.CloseStdin()
+	t := time.NewTimer(c.opts.Grace)
+	defer t.Stop()
+	select {
+	case <-c.drained:
+	case <-t.C:
+		c.stdout.Close()
+		c.stderr.Close()
+		<-c.drained
+	}
+	c.stdout.Close()
+	c.stderr.Close()
+}
+
+// feed copies the source into the child's stdin, then closes it.
+func (c *Child) feed() {
+	defer c.CloseStdin()
+	if c.opts.Stdin == nil {
+		return
+	}
+	_, err := copyBuffer(c.stdin, c.opts.Stdin)
+	switch {
+	case err == nil:
+	case errors.Is(err, syscall.EPIPE):
+		c.inputCut.Store(true)
+	case !isGone(err):
+		c.stdinErr = fmt.Errorf("sending input to %s: %w", c.Argv[0], err)
+	}
+}
+
+// copyOut copies one of the child's output pipes to its sink, each chunk as
+// soon as it is read. If the sink fails, the pipe is closed, so the child
+// gets SIGPIPE or EPIPE when it writes again, as it would in a shell pipeline.
+func (c *Child) copyOut(src *os.File, dst io.Writer, isStdout bool) {
+	if dst == nil {
+		dst = io.Discard
+	}
+	buf := make([]byte, bufSize)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				if !isStdout {
+					// stderr is drained whatever happens to ours, so
+					// that a chatty child can never block on it.
+					dst = io.Discard
+					continue
+				}
+				src.Close()
+				c.outOnce.Do(func() { c.outErr = werr; close(c.outFailed) })
+				return
+			}
+		}
+		if err != nil {
+			// A sink that holds back an incomplete character gives it up now.
+			if f, ok := dst.(interface{ Flush() error }); ok {
+				f.Flush()
+			}
+			return
+		}
+	}
+}
+
+// copyBuffer is io.Copy with a larger buffer. The source's WriteTo is not
+// used: a file's would fall back to io.Copy's 32 KiB buffer.
+func copyBuffer(dst io.Writer, src io.Reader) (int64, error) {
+	buf := make([]byte, bufSize)
+	var total int64
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			w, werr := dst.Write(buf[:n])
+			total += int64(w)
+			if werr != nil {
+				return total, werr
+			}
+		}
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+}
+
+// isGone reports whether err means the other end of a pipe went away or the
+// pipe was closed under us, which ends a copy but is not a failure.
+func isGone(err error) bool {
+	return errors.Is(err, syscall.EPIPE) || errors.Is(err, os.ErrClosed) || errors.Is(err, io.ErrClosedPipe)
+}

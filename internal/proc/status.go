@@ -1,0 +1,89 @@
+package proc
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// Status is how a child ended: an exit code, or the signal that killed it.
+type Status struct {
+	Code   int            // the exit code when Signal is 0
+	Signal syscall.Signal // the signal that killed it, or 0
+}
+
+// ExitCode is the code a shell would report: the exit code, or 128+N when
+// the child was killed by signal N.
+func (s Status) ExitCode() int {
+	if s.Signal != 0 {
+		return 128 + int(s.Signal)
+	}
+	return s.Code
+}
+
+// Success reports whether the child exited with code 0.
+func (s Status) Success() bool { return s.Signal == 0 && s.Code == 0 }
+
+func (s Status) String() string {
+	if s.Signal != 0 {
+		return fmt.Sprintf("was killed by signal %d (%s)", int(s.Signal), unix.SignalName(s.Signal))
+	}
+	return fmt.Sprintf("exited with code %d", s.Code)
+}
+
+func statusOf(ps *os.ProcessState, err error) Status {
+	if ps == nil {
+		return Status{Code: 125}
+	}
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return Status{Signal: ws.Signal()}
+	}
+	return Status{Code: ps.ExitCode()}
+}
+
+// StartError says why a command could not be started.
+type StartError struct {
+	Name string
+	Err  error
+}
+
+func (e *StartError) Error() string {
+	switch {
+	case e.NotFound():
+		if errors.Is(e.Err, exec.ErrNotFound) {
+			return fmt.Sprintf("%q not found in $PATH; check the command after --", e.Name)
+		}
+		return fmt.Sprintf("%q not found; check the command after --", e.Name)
+	case e.NotExecutable():
+		return fmt.Sprintf("%q cannot be executed (%v); check it is a program and has execute permission", e.Name, errors.Unwrap(e.Err))
+	}
+	return fmt.Sprintf("cannot start %q: %v", e.Name, e.Err)
+}
+
+func (e *StartError) Unwrap() error { return e.Err }
+
+// NotFound reports whether there is no such command.
+func (e *StartError) NotFound() bool {
+	return errors.Is(e.Err, exec.ErrNotFound) || errors.Is(e.Err, fs.ErrNotExist)
+}
+
+// NotExecutable reports whether the command exists but cannot be run.
+func (e *StartError) NotExecutable() bool {
+	return errors.Is(e.Err, fs.ErrPermission) || errors.Is(e.Err, syscall.ENOEXEC) || errors.Is(e.Err, syscall.EISDIR)
+}
+
+// ExitCode is what a shell exits with for this failure: 127 or 126.
+func (e *StartError) ExitCode() int {
+	switch {
+	case e.NotFound():
+		return 127
+	case e.NotExecutable():
+		return 126
+	}
+	return 125
+}

@@ -1,0 +1,187 @@
+package session
+
+import (
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/ergochat/readline"
+)
+
+// eventKind is what the person at the prompt did.
+type eventKind int
+
+const (
+	evLine    eventKind = iota // a line to send
+	evEOF                      // Ctrl-D, or Ctrl-C on an empty line: end the input
+	evQuit                     // :quit
+	evRestart                  // :restart
+)
+
+type event struct {
+	kind eventKind
+	line string
+}
+
+// prompt is the line editor. Its goroutine reads lines and turns them into
+// events; it ends after sending evEOF or evQuit, or when Close interrupts it.
+// Console commands that need nothing from the session (:help, unknown ones)
+// are answered here.
+type prompt struct {
+	rl     *readline.Instance
+	events chan event
+	done   chan struct{} // closed when the goroutine has returned
+	say    func(format string, a ...any)
+}
+
+// promptConfig says where the editor reads and draws.
+type promptConfig struct {
+	In          *os.File
+	Out, Err    io.Writer // the terminal the prompt is drawn on
+	HistoryFile string    // "" keeps no history
+	Prompt      string
+}
+
+func newPrompt(pc promptConfig) (*prompt, error) {
+	var lineLen int // length of the line being edited; read and written by the editor's goroutine only
+	cfg := &readline.Config{
+		Prompt:            pc.Prompt,
+		HistoryFile:       pc.HistoryFile,
+		HistorySearchFold: true,
+		Stdin:             pc.In,
+		Stdout:            pc.Out,
+		Stderr:            pc.Err,
+		// The fork answers Ctrl-C with ErrInterrupt whatever the line held;
+		// the listener sees every key, so it knows whether the line was empty.
+		Listener: func(line []rune, pos int, key rune) ([]rune, int, bool) {
+			lineLen = len(line)
+			return nil, 0, false
+		},
+		InterruptPrompt: "\n",
+		EOFPrompt:       "\n",
+		Undo:            true,
+	}
+	if pc.HistoryFile == "" {
+		cfg.HistoryLimit = -1
+	} else if err := prepareHistory(pc.HistoryFile); err != nil {
+		return nil, err
+	}
+	rl, err := readline.NewFromConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if pc.HistoryFile != "" {
+		// The editor creates and rewrites the file with mode 0666 less the
+		// umask; history may hold secrets typed at the prompt.
+		os.Chmod(pc.HistoryFile, 0o600)
+	}
+	p := &prompt{rl: rl, events: make(chan event), done: make(chan struct{})}
+	go p.loop(&lineLen)
+	return p, nil
+}
+
+func (p *prompt) loop(lineLen *int) {
+	defer close(p.done)
+	for {
+		*lineLen = 0
+		line, err := p.rl.ReadLine()
+		switch {
+		case errors.Is(err, readline.ErrInterrupt):
+			if *lineLen > 0 {
+				continue // Ctrl-C cleared the line
+			}
+			p.send(event{kind: evEOF})
+			return
+		case err != nil:
+			p.send(event{kind: evEOF})
+			return
+		}
+		ev, ok := p.parse(line)
+		if !ok {
+			continue
+		}
+		if !p.send(ev) || ev.kind == evQuit {
+			return
+		}
+	}
+}
+
+// send hands ev to the session, which takes events until it calls Close;
+// Close takes any event still on its way.
+func (p *prompt) send(ev event) bool {
+	p.events <- ev
+	return true
+}
+
+// parse turns a typed line into an event. Lines starting with ':' are
+// console commands; '::' sends a literal colon.
+func (p *prompt) parse(line string) (event, bool) {
+	if len(line) == 0 || line[0] != ':' {
+		return event{kind: evLine, line: line}, true
+	}
+	if len(line) > 1 && line[1] == ':' {
+		return event{kind: evLine, line: line[1:]}, true
+	}
+	switch line {
+	case ":quit", ":q", ":exit":
+		return event{kind: evQuit}, true
+	case ":restart":
+		return event{kind: evRestart}, true
+	case ":help", ":h", ":?":
+		p.say("%s", helpText)
+	default:
+		p.say("unknown command %q; :help lists the commands, ::text sends :text", line)
+	}
+	return event{}, false
+}
+
+const helpText = `commands:
+  :help      this help
+  :quit      close the child's input, wait for it to finish (then stop it) and exit
+  :restart   stop the child and start it again
+  ::text     send ":text" to the child
+keys: Ctrl-C clears the line; on an empty line it ends the input, like Ctrl-D;
+      Ctrl-R searches the history; Up/Down walk it`
+
+// Close restores the terminal and ends the goroutine, even if it is blocked
+// reading a key.
+func (p *prompt) Close() {
+	p.rl.Close()
+	for {
+		select {
+		case <-p.events:
+		case <-p.done:
+			return
+		}
+	}
+}
+
+// stdout and stderr write above the prompt, redrawing the line being typed.
+func (p *prompt) stdout() io.Writer { return p.rl.Stdout() }
+func (p *prompt) stderr() io.Writer { return p.rl.Stderr() }
+
+// prepareHistory makes the history's directory (0700) and file (0600).
+func prepareHistory(path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	return f.Close()
+}
+
+// HistoryPath is where the prompt keeps its history:
+// $XDG_STATE_HOME/pipecli/history, else ~/.local/state/pipecli/history.
+func HistoryPath(getenv func(string) string) string {
+	if d := getenv("XDG_STATE_HOME"); filepath.IsAbs(d) {
+		return filepath.Join(d, "pipecli", "history")
+	}
+	home := getenv("HOME")
+	if home == "" {
+		return ""
+	}
+	return filepath.Join(home, ".local", "state", "pipecli", "history")
+}

@@ -1,0 +1,341 @@
+// Package session runs a conversation with a child process: it picks where
+// the input comes from (the prompt, a file, stdin), sends it, and shows what
+// the child answers, safely on a terminal or byte for byte elsewhere.
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/fatih/color"
+
+	"github.com/pipecli/pipecli/internal/iostreams"
+	"github.com/pipecli/pipecli/internal/proc"
+)
+
+// Config is what `pipecli run` was asked to do.
+type Config struct {
+	Argv   []string
+	File   string // input file; "-" is stdin; "" means the prompt on a terminal, else stdin
+	Output string // output file; "" is stdout
+	// Grace is how long each stage of stopping the child waits, and how long
+	// its pipes may stay open after it exited.
+	Grace time.Duration
+	// EOFTimeout, if not 0, stops the child when it is still running this
+	// long after its input ended. 0 waits as long as it takes.
+	EOFTimeout  time.Duration
+	HistoryFile string // "" keeps no history
+	// RawTerminal passes the child's control characters to the terminal
+	// instead of showing them escaped.
+	RawTerminal bool
+}
+
+// Result is how a run ended.
+type Result struct {
+	Status proc.Status
+	// Interrupted is the signal that ended the run, or 0.
+	Interrupted syscall.Signal
+	// OutputClosed: our stdout's reader went away, so the child was stopped.
+	OutputClosed bool
+	// TimedOut: the child was still running EOFTimeout after its input ended.
+	TimedOut bool
+	// Quit: the person at the prompt asked to stop and the child had to be
+	// signalled, so its status says nothing about its work.
+	Quit bool
+}
+
+// InputError is a problem with what we were given to read or write, such as
+// a missing --file.
+type InputError struct{ Err error }
+
+func (e *InputError) Error() string { return e.Err.Error() }
+func (e *InputError) Unwrap() error { return e.Err }
+
+type session struct {
+	cfg Config
+	ios *iostreams.IOStreams
+
+	out    io.Writer // where the child's stdout goes
+	outTTY bool
+	src    io.Reader // the input, when it is not the prompt
+	pr     *prompt   // the prompt, or nil
+	box    *inbox    // what the prompt sends, when there is a prompt
+	dim    *color.Color
+}
+
+// Run starts the child, converses with it until it ends and reports how.
+func Run(ctx context.Context, cfg Config, ios *iostreams.IOStreams) (res Result, err error) {
+	s := &session{cfg: cfg, ios: ios, out: ios.Out, outTTY: ios.OutTTY, dim: color.New(color.Faint)}
+	setColor(s.dim, ios.ErrColor)
+	if cfg.Output != "" {
+		f, err := os.Create(cfg.Output)
+		if err != nil {
+			return res, &InputError{fmt.Errorf("cannot write --output: %w", err)}
+		}
+		defer f.Close()
+		s.out, s.outTTY = f, false
+	}
+	if err := s.openInput(); err != nil {
+		return res, err
+	}
+	defer func() {
+		if s.pr != nil {
+			s.pr.Close()
+		}
+	}()
+
+	// Signals for pipecli are forwarded to the child's group. Asking for
+	// SIGPIPE turns a write to a closed stdout into an EPIPE error we
+	// handle, instead of the runtime killing us before we stop the child.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	pipes := make(chan os.Signal, 1)
+	signal.Notify(pipes, syscall.SIGPIPE)
+	defer signal.Stop(pipes)
+
+	for first := true; ; first = false {
+		stdin := s.src
+		if s.box != nil {
+			stdin = s.box.reader()
+		}
+		child, err := proc.Start(cfg.Argv, proc.Options{
+			Stdin:  stdin,
+			Stdout: s.childStdout(),
+			Stderr: s.childStderr(),
+			Grace:  cfg.Grace,
+		})
+		if err != nil {
+			return res, err
+		}
+		if s.pr != nil {
+			if first {
+				s.say("%s started (pid %d); type a line to send it, :help for commands, Ctrl-D to end", child.Argv[0], child.Pid())
+			} else {
+				s.say("%s restarted (pid %d)", child.Argv[0], child.Pid())
+			}
+		}
+		restart, res, err := s.converse(ctx, child, sigs)
+		if !restart || err != nil {
+			return res, err
+		}
+	}
+}
+
+// converse runs until the child has ended and its output is shown.
+func (s *session) converse(ctx context.Context, child *proc.Child, sigs <-chan os.Signal) (restart bool, res Result, err error) {
+	var (
+		events    <-chan event
+		fed       = child.Fed()
+		outFailed = child.OutputFailed()
+		done      = ctx.Done()
+		eofTimer  <-chan time.Time
+		quit      bool
+	)
+	if s.pr != nil {
+		events = s.pr.events
+	}
+	closePrompt := func() {
+		if s.pr != nil {
+			s.pr.Close()
+			s.pr, events = nil, nil
+		}
+	}
+loop:
+	for {
+		select {
+		case <-child.Exited():
+			break loop
+		case sig := <-sigs:
+			if res.Interrupted != 0 {
+				child.Kill() // a second signal: no more waiting
+				continue
+			}
+			res.Interrupted = sig.(syscall.Signal)
+			child.Signal(res.Interrupted)
+			child.Stop()
+			closePrompt()
+		case <-done:
+			done = nil
+			child.Stop()
+			closePrompt()
+		case <-outFailed:
+			outFailed = nil
+			res.OutputClosed = true
+			child.Stop()
+			closePrompt()
+		case <-fed:
+			fed = nil
+			if s.cfg.EOFTimeout > 0 {
+				t := time.NewTimer(s.cfg.EOFTimeout)
+				defer t.Stop()
+				eofTimer = t.C
+			}
+		case <-eofTimer:
+			eofTimer = nil
+			res.TimedOut = true
+			child.Stop()
+		case ev := <-events:
+			switch ev.kind {
+			case evLine:
+				s.box.Write([]byte(ev.line + "\n"))
+			case evEOF:
+				s.box.CloseWrite()
+				closePrompt()
+			case evQuit:
+				s.box.CloseWrite()
+				quit = true
+				closePrompt()
+				child.Stop()
+			case evRestart:
+				restart = true
+				child.Stop()
+			}
+		}
+	}
+	if !restart {
+		closePrompt()
+	}
+	status, err := child.Wait()
+	res.Status = status
+	stage, stopped := child.StoppedBy()
+	res.Quit = quit && stopped && stage != proc.StoppedByEOF
+	if err != nil {
+		return false, res, err
+	}
+	if child.InputCut() && !stopped {
+		s.say("%s %s before reading all its input", child.Argv[0], status)
+	}
+	return restart, res, nil
+}
+
+// openInput picks the input: --file, else the prompt when stdin is a
+// terminal (drawn on stdout, or on stderr when stdout is redirected), else
+// stdin as a stream, read without a line editor.
+func (s *session) openInput() error {
+	stdin, isFile := s.ios.In.(*os.File)
+	switch {
+	case s.cfg.File == "-":
+		s.src = s.ios.In
+		if isFile {
+			s.src = interruptible(stdin)
+		}
+	case s.cfg.File != "":
+		f, err := os.Open(s.cfg.File)
+		if err != nil {
+			return &InputError{fmt.Errorf("cannot read --file: %w", unwrapPath(err))}
+		}
+		s.src = f
+	case isFile && s.ios.InTTY && (s.outTTY || s.ios.ErrTTY):
+		drawOn := s.ios.ErrOut
+		if s.outTTY {
+			drawOn = s.out
+		}
+		pr, err := newPrompt(promptConfig{
+			In:          stdin,
+			Out:         drawOn,
+			Err:         s.ios.ErrOut,
+			HistoryFile: s.cfg.HistoryFile,
+			Prompt:      "> ",
+		})
+		if err != nil {
+			return fmt.Errorf("starting the prompt: %w", err)
+		}
+		pr.say = s.say
+		s.pr, s.box = pr, newInbox()
+	default:
+		s.src = s.ios.In
+		if isFile {
+			s.src = interruptible(stdin)
+		}
+	}
+	return nil
+}
+
+// childStdout is where the child's stdout goes: above the prompt, or to our
+// output; escaped where that is a terminal.
+func (s *session) childStdout() io.Writer {
+	w := s.out
+	switch {
+	case s.pr != nil && s.outTTY:
+		w = s.pr.stdout()
+	case !s.outTTY:
+		return w // byte for byte
+	}
+	if s.cfg.RawTerminal {
+		return w
+	}
+	return newEscaper(w)
+}
+
+// childStderr is where the child's stderr goes: unchanged when our stderr is
+// not a terminal; on one, escaped and coloured, above the prompt if any.
+func (s *session) childStderr() io.Writer {
+	if !s.ios.ErrTTY {
+		return s.ios.ErrOut
+	}
+	var w io.Writer = s.ios.ErrOut
+	if s.pr != nil {
+		w = s.pr.stderr()
+	}
+	if s.ios.ErrColor {
+		c := color.New(color.FgYellow)
+		setColor(c, true)
+		w = colorWriter{w: w, c: c}
+	}
+	if s.cfg.RawTerminal {
+		return w
+	}
+	return newEscaper(w)
+}
+
+// say prints one of pipecli's own messages on stderr: dim, above the prompt
+// when there is one.
+func (s *session) say(format string, a ...any) {
+	msg := fmt.Sprintf(format, a...)
+	if s.pr != nil {
+		fmt.Fprintln(s.pr.stderr(), s.dim.Sprint(msg))
+		return
+	}
+	fmt.Fprintln(s.ios.ErrOut, s.dim.Sprint("pipecli: "+msg))
+}
+
+// colorWriter colours each write as a whole, so that the prompt redraws
+// around one coloured chunk.
+type colorWriter struct {
+	w io.Writer
+	c *color.Color
+}
+
+func (cw colorWriter) Write(p []byte) (int, error) {
+	if _, err := io.WriteString(cw.w, cw.c.Sprint(string(p))); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// setColor decides a colour by the stream it is for: fatih/color's own
+// default looks at stdout only.
+func setColor(c *color.Color, on bool) {
+	if on {
+		c.EnableColor()
+	} else {
+		c.DisableColor()
+	}
+}
+
+// unwrapPath drops the operation from a *PathError ("open x: no such file"
+// becomes "x: no such file"), which reads better after our own words.
+func unwrapPath(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("%s: %w", pe.Path, pe.Err)
+	}
+	return err
+}
