@@ -69,7 +69,7 @@ type Child struct {
 	status    Status        // set before exited is closed
 	outFailed chan struct{} // closed when writing to Stdout failed
 	outOnce   sync.Once
-	outErr    error // set before outFailed is closed
+	outErr    error       // set before outFailed is closed
 	stdinErr  error       // a write error other than the child having gone; read after Wait
 	inputCut  atomic.Bool // the child closed its stdin with input still to send
 
