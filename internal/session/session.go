@@ -63,9 +63,10 @@ type session struct {
 
 	out    io.Writer // where the child's stdout goes
 	outTTY bool
-	src    io.Reader // the input, when it is not the prompt
-	pr     *prompt   // the prompt, or nil
-	box    *inbox    // what the prompt sends, when there is a prompt
+	src    io.Reader       // the input, when it is not the prompt
+	pr     *prompt         // the prompt, or nil
+	box    *inbox          // what the prompt sends, when there is a prompt
+	hungUp <-chan struct{} // closed when our stdout's reader has gone
 	dim    *color.Color
 }
 
@@ -99,6 +100,11 @@ func Run(ctx context.Context, cfg Config, ios *iostreams.IOStreams) (res Result,
 	pipes := make(chan os.Signal, 1)
 	signal.Notify(pipes, syscall.SIGPIPE)
 	defer signal.Stop(pipes)
+	if f, ok := s.out.(*os.File); ok {
+		hw := watchHangup(f)
+		defer hw.Close()
+		s.hungUp = hw.HungUp()
+	}
 
 	for first := true; ; first = false {
 		stdin := s.src
@@ -134,6 +140,7 @@ func (s *session) converse(ctx context.Context, child *proc.Child, sigs <-chan o
 		events    <-chan event
 		fed       = child.Fed()
 		outFailed = child.OutputFailed()
+		hungUp    = s.hungUp
 		done      = ctx.Done()
 		eofTimer  <-chan time.Time
 		quit      bool
@@ -165,10 +172,13 @@ loop:
 			done = nil
 			child.Stop()
 			closePrompt()
+		case <-hungUp:
+			hungUp = nil
+			s.outputClosed(child, &res)
+			closePrompt()
 		case <-outFailed:
 			outFailed = nil
-			res.OutputClosed = true
-			child.Stop()
+			s.outputClosed(child, &res)
 			closePrompt()
 		case <-fed:
 			fed = nil
@@ -213,6 +223,14 @@ loop:
 		s.say("%s %s before reading all its input", child.Argv[0], status)
 	}
 	return restart, res, nil
+}
+
+// outputClosed stops the child when nobody reads what it says any more.
+// There is no output to wait for, so SIGTERM comes at once, not after Grace.
+func (s *session) outputClosed(child *proc.Child, res *Result) {
+	res.OutputClosed = true
+	child.Stop()
+	child.Signal(syscall.SIGTERM)
 }
 
 // openInput picks the input: --file, else the prompt when stdin is a

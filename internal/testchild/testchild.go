@@ -1,0 +1,155 @@
+// Package testchild is a small program that plays the child in pipecli's
+// end-to-end tests: it echoes, delays, floods, crashes, ignores its input or
+// signals, and exits with a chosen code, as its flags say.
+package testchild
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Main runs the program with args (without the program name) and returns
+// its exit code.
+func Main(args []string) int {
+	fs := flag.NewFlagSet("testchild", flag.ContinueOnError)
+	var (
+		printText  = fs.String("print", "", "print this first (\\n is a newline), flushed")
+		floodOut   = fs.Int64("flood-out", 0, "write this many bytes to stdout before reading")
+		floodErr   = fs.Int64("flood-err", 0, "write this many bytes to stderr before reading")
+		noRead     = fs.Bool("no-read", false, "never read stdin: sleep until killed (or -sleep)")
+		sleep      = fs.Duration("sleep", 0, "with -no-read: sleep this long, then exit")
+		upper      = fs.Bool("upper", false, "answer each line in upper case")
+		prefix     = fs.String("prefix", "", "put this before each answer")
+		delay      = fs.Duration("delay", 0, "wait this long before each answer")
+		noNewline  = fs.Bool("partial", false, "answer without a final newline")
+		count      = fs.Bool("count", false, "answer nothing per line; at EOF print lines, bytes and sha256 of the input")
+		crashAfter = fs.Int("crash-after", 0, "kill itself with SIGKILL after answering this many lines")
+		eofDelay   = fs.Duration("eof-delay", 0, "at EOF, wait this long before the last words")
+		eofPrint   = fs.String("eof-print", "", "at EOF, print this")
+		ignoreSigs = fs.Bool("ignore-signals", false, "ignore SIGINT, SIGTERM and SIGHUP")
+		stderrLine = fs.String("stderr", "", "print this line on stderr first")
+		printPPID  = fs.Bool("print-ppid", false, "print ppid=N (its parent's pid, so a test can signal pipecli) first")
+		exitCode   = fs.Int("exit", 0, "exit with this code")
+		killSelf   = fs.Bool("kill-self", false, "at the end, kill itself with SIGKILL instead of exiting")
+	)
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *ignoreSigs {
+		signal.Ignore(syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	}
+	out := bufio.NewWriterSize(os.Stdout, 64<<10)
+	defer out.Flush()
+	if *stderrLine != "" {
+		fmt.Fprintln(os.Stderr, *stderrLine)
+	}
+	if *printPPID {
+		fmt.Fprintf(out, "ppid=%d\n", os.Getppid())
+	}
+	if *printText != "" {
+		out.WriteString(strings.ReplaceAll(*printText, `\n`, "\n"))
+		out.Flush()
+	}
+	flood(out, *floodOut)
+	out.Flush()
+	errOut := bufio.NewWriterSize(os.Stderr, 64<<10)
+	flood(errOut, *floodErr)
+	errOut.Flush()
+
+	if *noRead {
+		if *sleep > 0 {
+			time.Sleep(*sleep)
+			return *exitCode
+		}
+		select {}
+	}
+
+	in := bufio.NewReaderSize(os.Stdin, 64<<10)
+	sum := sha256.New()
+	var lines, total int64
+	for {
+		line, err := in.ReadBytes('\n')
+		if len(line) > 0 {
+			total += int64(len(line))
+			if *count {
+				sum.Write(line)
+				if line[len(line)-1] == '\n' {
+					lines++
+				}
+			} else {
+				if *delay > 0 {
+					out.Flush()
+					time.Sleep(*delay)
+				}
+				body := bytes.TrimSuffix(line, []byte("\n"))
+				if *upper {
+					body = bytes.ToUpper(body)
+				}
+				out.WriteString(*prefix)
+				out.Write(body)
+				if !*noNewline {
+					out.WriteByte('\n')
+				}
+				lines++
+				if *crashAfter > 0 && lines >= int64(*crashAfter) {
+					out.Flush()
+					syscall.Kill(os.Getpid(), syscall.SIGKILL)
+				}
+			}
+		}
+		// Answer at once when no more input is waiting, so that the child is
+		// interactive, yet writes in large blocks under a stream.
+		if in.Buffered() == 0 {
+			if ferr := out.Flush(); ferr != nil {
+				return 1
+			}
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "testchild:", err)
+			return 1
+		}
+	}
+	if *count {
+		fmt.Fprintf(out, "lines=%d bytes=%d sha256=%x\n", lines, total, sum.Sum(nil))
+	}
+	out.Flush()
+	if *eofDelay > 0 {
+		time.Sleep(*eofDelay)
+	}
+	if *eofPrint != "" {
+		out.WriteString(strings.ReplaceAll(*eofPrint, `\n`, "\n"))
+		out.Flush()
+	}
+	if *killSelf {
+		syscall.Kill(os.Getpid(), syscall.SIGKILL)
+	}
+	return *exitCode
+}
+
+// flood writes n bytes of lines of 'x'.
+func flood(w io.Writer, n int64) {
+	line := bytes.Repeat([]byte("x"), 127)
+	line = append(line, '\n')
+	for n > 0 {
+		chunk := line
+		if int64(len(chunk)) > n {
+			chunk = chunk[:n]
+		}
+		if _, err := w.Write(chunk); err != nil {
+			return
+		}
+		n -= int64(len(chunk))
+	}
+}
