@@ -304,13 +304,28 @@ func (c *Child) feed() {
 	if c.opts.Stdin == nil {
 		return
 	}
-	_, err := copyBuffer(c.stdin, c.opts.Stdin)
-	switch {
-	case err == nil:
-	case errors.Is(err, syscall.EPIPE):
-		c.inputCut.Store(true)
-	case !isGone(err):
-		c.stdinErr = fmt.Errorf("sending input to %s: %w", c.Argv[0], err)
+	buf := make([]byte, bufSize)
+	for {
+		n, err := c.opts.Stdin.Read(buf)
+		if n > 0 {
+			if _, werr := c.stdin.Write(buf[:n]); werr != nil {
+				// The child closed its stdin or exited (EPIPE), or we
+				// closed the pipe after it exited: input was left unsent.
+				if isGone(werr) {
+					c.inputCut.Store(true)
+				} else {
+					c.stdinErr = fmt.Errorf("sending input to %s: %w", c.Argv[0], werr)
+				}
+				return
+			}
+		}
+		if err == io.EOF || (err != nil && isGone(err)) {
+			return // the end, or Stop closed the source
+		}
+		if err != nil {
+			c.stdinErr = fmt.Errorf("reading input for %s: %w", c.Argv[0], err)
+			return
+		}
 	}
 }
 
@@ -343,29 +358,6 @@ func (c *Child) copyOut(src *os.File, dst io.Writer, isStdout bool) {
 				f.Flush()
 			}
 			return
-		}
-	}
-}
-
-// copyBuffer is io.Copy with a larger buffer. The source's WriteTo is not
-// used: a file's would fall back to io.Copy's 32 KiB buffer.
-func copyBuffer(dst io.Writer, src io.Reader) (int64, error) {
-	buf := make([]byte, bufSize)
-	var total int64
-	for {
-		n, err := src.Read(buf)
-		if n > 0 {
-			w, werr := dst.Write(buf[:n])
-			total += int64(w)
-			if werr != nil {
-				return total, werr
-			}
-		}
-		if err == io.EOF {
-			return total, nil
-		}
-		if err != nil {
-			return total, err
 		}
 	}
 }

@@ -1,0 +1,270 @@
+package proc_test
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/pipecli/pipecli/internal/proc"
+	"github.com/pipecli/pipecli/internal/testchild"
+)
+
+// The test binary plays the child when asked to, as in os/exec's tests.
+func TestMain(m *testing.M) {
+	if os.Getenv("PROC_TEST_CHILD") == "1" {
+		os.Exit(testchild.Main(os.Args[1:]))
+	}
+	goleak.VerifyTestMain(m)
+}
+
+// child returns argv and env that run testchild with args.
+func child(args ...string) ([]string, []string) {
+	return append([]string{os.Args[0]}, args...), append(os.Environ(), "PROC_TEST_CHILD=1")
+}
+
+// syncBuffer is a bytes.Buffer safe to read while a pump writes to it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func run(t *testing.T, argv, env []string, stdin io.Reader) (proc.Status, string, string) {
+	t.Helper()
+	var out, errOut syncBuffer
+	c, err := proc.Start(argv, proc.Options{Stdin: stdin, Stdout: &out, Stderr: &errOut, Grace: 5 * time.Second, Env: env})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := c.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, out.String(), errOut.String()
+}
+
+func TestRoundTrip(t *testing.T) {
+	argv, env := child("-upper", "-stderr", "warming up")
+	st, out, errOut := run(t, argv, env, strings.NewReader("hello\nworld\n"))
+	if !st.Success() {
+		t.Errorf("status = %v, want success", st)
+	}
+	if out != "HELLO\nWORLD\n" {
+		t.Errorf("stdout = %q", out)
+	}
+	if errOut != "warming up\n" {
+		t.Errorf("stderr = %q", errOut)
+	}
+}
+
+func TestStatus(t *testing.T) {
+	tests := []struct {
+		name     string
+		args     []string
+		want     proc.Status
+		exitCode int
+		text     string
+	}{
+		{"success", []string{"-exit", "0"}, proc.Status{}, 0, "exited with code 0"},
+		{"code", []string{"-exit", "3"}, proc.Status{Code: 3}, 3, "exited with code 3"},
+		{"signal", []string{"-kill-self"}, proc.Status{Signal: syscall.SIGKILL}, 137, "was killed by signal 9 (SIGKILL)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			argv, env := child(tt.args...)
+			st, _, _ := run(t, argv, env, nil)
+			if st != tt.want {
+				t.Errorf("status = %+v, want %+v", st, tt.want)
+			}
+			if st.ExitCode() != tt.exitCode {
+				t.Errorf("ExitCode() = %d, want %d", st.ExitCode(), tt.exitCode)
+			}
+			if st.String() != tt.text {
+				t.Errorf("String() = %q, want %q", st.String(), tt.text)
+			}
+		})
+	}
+}
+
+func TestStartErrors(t *testing.T) {
+	dir := t.TempDir()
+	notExec := dir + "/data.txt"
+	if err := os.WriteFile(notExec, []byte("hi"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		argv []string
+		code int
+		msg  string
+	}{
+		{[]string{"pipecli-no-such-command"}, 127, `"pipecli-no-such-command" not found in $PATH`},
+		{[]string{dir + "/missing"}, 127, "not found"},
+		{[]string{notExec}, 126, "cannot be executed"},
+		{[]string{dir}, 126, "cannot be executed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.argv[0], func(t *testing.T) {
+			_, err := proc.Start(tt.argv, proc.Options{Grace: time.Second})
+			var se *proc.StartError
+			if !errors.As(err, &se) {
+				t.Fatalf("err = %v, want a *StartError", err)
+			}
+			if se.ExitCode() != tt.code {
+				t.Errorf("ExitCode() = %d, want %d", se.ExitCode(), tt.code)
+			}
+			if !strings.Contains(err.Error(), tt.msg) {
+				t.Errorf("error %q does not say %q", err, tt.msg)
+			}
+		})
+	}
+}
+
+// Stop escalates: a child that ignores its stdin closing and SIGTERM is
+// killed; one that ends at EOF is not signalled at all.
+func TestStopStages(t *testing.T) {
+	tests := []struct {
+		name  string
+		args  []string
+		grace time.Duration
+		want  proc.StopStage
+	}{
+		{"ends at EOF", nil, time.Minute, proc.StoppedByEOF},
+		{"ends at SIGTERM", []string{"-no-read"}, 50 * time.Millisecond, proc.StoppedByTERM},
+		{"needs SIGKILL", []string{"-no-read", "-ignore-signals"}, 50 * time.Millisecond, proc.StoppedByKILL},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			argv, env := child(append(tt.args, "-print", `ready\n`)...)
+			ready := make(chan struct{})
+			out := &notifyWriter{match: "ready", ch: ready}
+			pr, pw := io.Pipe() // a source that never ends by itself
+			defer pw.Close()
+			c, err := proc.Start(argv, proc.Options{Stdin: pr, Stdout: out, Grace: tt.grace, Env: env})
+			if err != nil {
+				t.Fatal(err)
+			}
+			<-ready // signals are only ignored once the child says so
+			c.Stop()
+			<-c.Exited()
+			stage, stopped := c.StoppedBy()
+			if !stopped || stage != tt.want {
+				t.Errorf("StoppedBy() = %v, %v; want %v, true", stage, stopped, tt.want)
+			}
+			if _, err := c.Wait(); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
+
+// notifyWriter closes ch once it has seen match.
+type notifyWriter struct {
+	mu    sync.Mutex
+	seen  string
+	match string
+	ch    chan struct{}
+}
+
+func (w *notifyWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.ch != nil {
+		w.seen += string(p)
+		if strings.Contains(w.seen, w.match) {
+			close(w.ch)
+			w.ch = nil
+		}
+	}
+	return len(p), nil
+}
+
+// A grandchild that keeps the pipes open must not keep Wait waiting more
+// than Grace after the child itself exited.
+func TestGrandchildHoldingPipes(t *testing.T) {
+	var out syncBuffer
+	c, err := proc.Start([]string{"sh", "-c", "sleep 60 & echo started"}, proc.Options{Stdout: &out, Grace: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := c.Wait()
+	if err != nil || !st.Success() {
+		t.Fatalf("Wait() = %v, %v", st, err)
+	}
+	if out.String() != "started\n" {
+		t.Errorf("stdout = %q", out.String())
+	}
+	c.Signal(syscall.SIGKILL) // the sleep, still in the child's group
+}
+
+// A failing stdout sink is reported and closes the child's stdout, so a
+// child that keeps writing dies of SIGPIPE as in a shell pipeline.
+func TestOutputFailed(t *testing.T) {
+	c, err := proc.Start([]string{"yes"}, proc.Options{Stdout: failWriter{}, Grace: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-c.OutputFailed()
+	if !errors.Is(c.OutputErr(), errFull) {
+		t.Errorf("OutputErr() = %v", c.OutputErr())
+	}
+	st, _ := c.Wait()
+	if st.Signal != syscall.SIGPIPE {
+		t.Errorf("status = %v, want killed by SIGPIPE", st)
+	}
+}
+
+// stderr is drained whatever happens to its sink: a child flooding stderr
+// must still finish.
+func TestStderrDrainedWhenSinkFails(t *testing.T) {
+	argv, env := child("-flood-err", "5000000", "-print", `done\n`)
+	var out syncBuffer
+	c, err := proc.Start(argv, proc.Options{Stdout: &out, Stderr: failWriter{}, Grace: time.Second, Env: env})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _ := c.Wait()
+	if !st.Success() || out.String() != "done\n" {
+		t.Errorf("status %v, stdout %q", st, out.String())
+	}
+}
+
+// A child that exits with input still unsent: not an error, but reported.
+func TestInputCut(t *testing.T) {
+	big := strings.NewReader(strings.Repeat("x", 8<<20))
+	c, err := proc.Start([]string{"head", "-c", "1"}, proc.Options{Stdin: big, Stdout: io.Discard, Grace: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := c.Wait()
+	if err != nil || !st.Success() {
+		t.Fatalf("Wait() = %v, %v", st, err)
+	}
+	if !c.InputCut() {
+		t.Error("InputCut() = false, want true")
+	}
+}
+
+var errFull = errors.New("sink full")
+
+type failWriter struct{}
+
+func (failWriter) Write(p []byte) (int, error) { return 0, errFull }
