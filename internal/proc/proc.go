@@ -48,6 +48,8 @@ type Options struct {
 	Grace time.Duration
 	Env   []string // nil: inherit ours
 	Dir   string
+	// Path is the program to run; "" looks argv[0] up in $PATH.
+	Path string
 }
 
 // Child is one running child process.
@@ -85,9 +87,12 @@ func Start(argv []string, o Options) (*Child, error) {
 	if len(argv) == 0 {
 		return nil, errors.New("no command to run")
 	}
-	path, err := exec.LookPath(argv[0])
-	if err != nil {
-		return nil, &StartError{Name: argv[0], Err: err}
+	path := o.Path
+	if path == "" {
+		var err error
+		if path, err = exec.LookPath(argv[0]); err != nil {
+			return nil, &StartError{Name: argv[0], Err: err}
+		}
 	}
 	var ours, theirs [3]*os.File
 	closeAll := func() {

@@ -22,6 +22,7 @@ import (
 // Config is what `pipecli run` was asked to do.
 type Config struct {
 	Argv   []string
+	Path   string // the program to run; "" looks Argv[0] up in $PATH
 	File   string // input file; "-" is stdin; "" means the prompt on a terminal, else stdin
 	Output string // output file; "" is stdout
 	// Grace is how long each stage of stopping the child waits, and how long
@@ -116,6 +117,7 @@ func Run(ctx context.Context, cfg Config, ios *iostreams.IOStreams) (res Result,
 			Stdout: s.childStdout(),
 			Stderr: s.childStderr(),
 			Grace:  cfg.Grace,
+			Path:   cfg.Path,
 		})
 		if err != nil {
 			return res, err
