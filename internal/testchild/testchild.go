@@ -1,6 +1,6 @@
 // Package testchild is a small program that plays the child in pipecli's
-// end-to-end tests: it echoes, delays, floods, crashes, ignores its input or
-// signals, and exits with a chosen code, as its flags say.
+// end-to-end tests: it echoes, delays, floods, ticks, crashes, ignores its
+// input or signals, and exits with a chosen code, as its flags say.
 package testchild
 
 import (
@@ -12,7 +12,9 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -23,6 +25,9 @@ func Main(args []string) int {
 	fs := flag.NewFlagSet("testchild", flag.ContinueOnError)
 	var (
 		printText  = fs.String("print", "", "print this first (\\n is a newline), flushed")
+		emit       = fs.String("emit", "", "print this first, flushed, after Go string escapes (\\x1b, \\a, \\r, \\n...): for control characters")
+		tick       = fs.Duration("tick", 0, "also print \"tick N\" every this long, from the start until the input ends (or -ticks)")
+		ticks      = fs.Int("ticks", 0, "with -tick: stop after this many ticks (0: until the input ends)")
 		floodOut   = fs.Int64("flood-out", 0, "write this many bytes to stdout before reading")
 		floodErr   = fs.Int64("flood-err", 0, "write this many bytes to stderr before reading")
 		noRead     = fs.Bool("no-read", false, "never read stdin: sleep until killed (or -sleep)")
@@ -49,6 +54,8 @@ func Main(args []string) int {
 	}
 	out := bufio.NewWriterSize(os.Stdout, 64<<10)
 	defer out.Flush()
+	// outMu guards out once the ticker runs: it writes between answers.
+	var outMu sync.Mutex
 	if *stderrLine != "" {
 		fmt.Fprintln(os.Stderr, *stderrLine)
 	}
@@ -57,6 +64,15 @@ func Main(args []string) int {
 	}
 	if *printText != "" {
 		out.WriteString(strings.ReplaceAll(*printText, `\n`, "\n"))
+		out.Flush()
+	}
+	if *emit != "" {
+		text, err := strconv.Unquote(`"` + strings.ReplaceAll(*emit, `"`, `\"`) + `"`)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "testchild: -emit:", err)
+			return 2
+		}
+		out.WriteString(text)
 		out.Flush()
 	}
 	flood(out, *floodOut)
@@ -70,7 +86,32 @@ func Main(args []string) int {
 			time.Sleep(*sleep)
 			return *exitCode
 		}
-		select {}
+		for {
+			time.Sleep(time.Hour) // not select{}: with no other goroutine the runtime would call it a deadlock
+		}
+	}
+
+	stopTicker := func() {}
+	if *tick > 0 {
+		stop := make(chan struct{})
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			t := time.NewTicker(*tick)
+			defer t.Stop()
+			for n := 1; *ticks == 0 || n <= *ticks; n++ {
+				select {
+				case <-stop:
+					return
+				case <-t.C:
+				}
+				outMu.Lock()
+				fmt.Fprintf(out, "tick %d\n", n)
+				out.Flush()
+				outMu.Unlock()
+			}
+		}()
+		stopTicker = func() { close(stop); <-done }
 	}
 
 	in := bufio.NewReaderSize(os.Stdin, 64<<10)
@@ -78,6 +119,7 @@ func Main(args []string) int {
 	var lines, total int64
 	for {
 		line, err := in.ReadBytes('\n')
+		outMu.Lock()
 		if len(line) > 0 {
 			total += int64(len(line))
 			if *count {
@@ -88,7 +130,9 @@ func Main(args []string) int {
 			} else {
 				if *delay > 0 {
 					out.Flush()
+					outMu.Unlock()
 					time.Sleep(*delay)
+					outMu.Lock()
 				}
 				body := bytes.TrimSuffix(line, []byte("\n"))
 				if *upper {
@@ -108,10 +152,13 @@ func Main(args []string) int {
 		}
 		// Answer at once when no more input is waiting, so that the child is
 		// interactive, yet writes in large blocks under a stream.
+		var ferr error
 		if in.Buffered() == 0 {
-			if ferr := out.Flush(); ferr != nil {
-				return 1
-			}
+			ferr = out.Flush()
+		}
+		outMu.Unlock()
+		if ferr != nil {
+			return 1
 		}
 		if err == io.EOF {
 			break
@@ -121,6 +168,8 @@ func Main(args []string) int {
 			return 1
 		}
 	}
+	// The ticks end with the input, before the last words.
+	stopTicker()
 	if *count {
 		fmt.Fprintf(out, "lines=%d bytes=%d sha256=%x\n", lines, total, sum.Sum(nil))
 	}

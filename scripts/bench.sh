@@ -1,0 +1,182 @@
+#!/usr/bin/env bash
+# scripts/bench.sh measures how fast `pipecli run --file F -- cat` streams a
+# file, next to the plain shell pipeline `cat F | cat`, and how much memory
+# pipecli needs to do it. It prints figures and ratios side by side with the
+# targets and never fails because a target was missed: timings vary with the
+# machine and its load, so they are for people to read, not to assert.
+#
+# Usage, from the repository root:
+#
+#	bash scripts/bench.sh
+#
+# Environment:
+#
+#	BENCH_LINES=1000000   lines of 128 bytes (127 characters and a newline) in the input
+#	BENCH_REPS=5          runs of each side; the median is reported
+#	BENCH_BIG=1           0 skips the second round with 10x the lines (~1.28 GB by default)
+#	BENCH_SINK=null       where both sides' output goes: null (> /dev/null) or pipe (| cat > /dev/null)
+#	BENCH_GO=1            0 skips `go test -bench` on internal/proc
+#
+# Needs /usr/bin/time (Debian package "time") for peak RSS, awk, and bash 5
+# for $EPOCHREALTIME.
+set -euo pipefail
+# Command substitutions ($(run_once ...)) stop at a failure too.
+shopt -s inherit_errexit
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+lines=${BENCH_LINES:-1000000}
+reps=${BENCH_REPS:-5}
+big=${BENCH_BIG:-1}
+sink=${BENCH_SINK:-null}
+gobench=${BENCH_GO:-1}
+
+die() { echo "bench.sh: $*" >&2; exit 1; }
+
+[[ $lines =~ ^[1-9][0-9]*$ ]] || die "BENCH_LINES must be a positive whole number, not \"$lines\""
+[[ $reps =~ ^[1-9][0-9]*$ ]] || die "BENCH_REPS must be a positive whole number, not \"$reps\""
+case $sink in
+null | pipe) ;;
+*) die "BENCH_SINK must be null or pipe, not \"$sink\"" ;;
+esac
+# GNU time, not the shell keyword: only it reports "Maximum resident set size".
+[[ -x /usr/bin/time ]] || die "/usr/bin/time not found; install it with: apt-get update && apt-get install -y time"
+[[ -n ${EPOCHREALTIME:-} ]] || die "needs bash 5 or later for \$EPOCHREALTIME"
+command -v awk >/dev/null || die "awk not found"
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/pipecli-bench.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+
+echo "building pipecli..."
+go build -o "$tmp/pipecli" ./cmd/pipecli
+
+# gen FILE N writes N lines of 127 characters and a newline, each different:
+# a 10-digit line number, a space, then 116 characters of a rotating alphabet.
+gen() {
+	awk -v n="$2" 'BEGIN {
+		a = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+		b = a a a
+		for (i = 1; i <= n; i++) printf "%010d %s\n", i, substr(b, i % 62 + 1, 116)
+	}' >"$1"
+}
+
+# Both sides write their output to the same kind of sink, chosen once here.
+# /dev/null: the last writer's write(2) costs nothing on either side. pipe: a
+# third process (cat > /dev/null) reads it, as a real consumer would.
+# The commands run as `sh -c CMD sh FILE PIPECLI`: $1 and $2 are expanded by
+# that sh, hence the single quotes. pipecli is exec'd where it is alone, so no
+# shell waits in between; the shell side needs sh to build its pipeline.
+# shellcheck disable=SC2016
+if [[ $sink == null ]]; then
+	sink_desc="> /dev/null"
+	shell_cmd='cat "$1" | cat > /dev/null'
+	pipecli_cmd='exec "$2" run --file "$1" -- cat > /dev/null'
+else
+	sink_desc="| cat > /dev/null"
+	shell_cmd='cat "$1" | cat | cat > /dev/null'
+	pipecli_cmd='"$2" run --file "$1" -- cat | cat > /dev/null'
+fi
+
+# run_once SIDE FILE prints "SECONDS CPU_SECONDS RSS_KB" for one run of SIDE
+# (shell or pipecli) on FILE. Both sides run the same way, as `sh -c` under
+# /usr/bin/time -v, so that their fixed costs match. The wall time comes from
+# $EPOCHREALTIME (microseconds): /usr/bin/time's "Elapsed" has only 10 ms
+# steps, too coarse for a run of a few tens of milliseconds. The CPU time is
+# user plus system of the whole process tree (cats included); it moves less
+# than the wall time when other work shares the machine. The peak RSS is the
+# largest of the process tree, which for pipecli is pipecli itself (cat is
+# far smaller).
+run_once() {
+	local cmd=$shell_cmd
+	[[ $1 == pipecli ]] && cmd=$pipecli_cmd
+	local start=$EPOCHREALTIME
+	/usr/bin/time -v -o "$tmp/time.txt" sh -c "set -e; $cmd" sh "$2" "$tmp/pipecli"
+	local end=$EPOCHREALTIME
+	awk -F': ' -v s="$start" -v e="$end" '
+		/User time \(seconds\)/ { cpu += $2 }
+		/System time \(seconds\)/ { cpu += $2 }
+		/Maximum resident set size/ { rss = $2 }
+		END { printf "%.4f %.2f %d\n", e - s, cpu, rss }' "$tmp/time.txt"
+}
+
+# median prints the middle of its arguments (the lower middle for an even count).
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+# bench FILE runs both sides REPS times, interleaved so that drift in
+# the machine's load touches both alike, and sets: shell_mbs, pipecli_mbs,
+# ratio, rss_mib (the largest peak RSS of pipecli over the runs).
+bench() {
+	local file=$1 bytes i
+	bytes=$(stat -c %s "$file")
+	# Warm the page cache and both code paths; this run is not counted.
+	cat "$file" >/dev/null
+	run_once shell "$file" >/dev/null
+	run_once pipecli "$file" >/dev/null
+	local -a st=() sc=() pt=() pc=() pr=() f
+	for ((i = 0; i < reps; i++)); do
+		read -ra f <<<"$(run_once shell "$file")"
+		st+=("${f[0]}") sc+=("${f[1]}")
+		read -ra f <<<"$(run_once pipecli "$file")"
+		pt+=("${f[0]}") pc+=("${f[1]}") pr+=("${f[2]}")
+	done
+	local s p scpu pcpu rmax
+	s=$(median "${st[@]}")
+	p=$(median "${pt[@]}")
+	scpu=$(median "${sc[@]}")
+	pcpu=$(median "${pc[@]}")
+	rmax=$(printf '%s\n' "${pr[@]}" | sort -n | tail -1)
+	shell_mbs=$(awk -v b="$bytes" -v t="$s" 'BEGIN { printf "%.0f", b / t / 1e6 }')
+	pipecli_mbs=$(awk -v b="$bytes" -v t="$p" 'BEGIN { printf "%.0f", b / t / 1e6 }')
+	ratio=$(awk -v s="$s" -v p="$p" 'BEGIN { printf "%.2f", s / p }')
+	rss_mib=$(awk -v k="$rmax" 'BEGIN { printf "%.1f", k / 1024 }')
+	printf '  %-46s %8s MB/s   median %.3f s, CPU %.2f s   (all, s: %s)\n' \
+		"cat F | cat $sink_desc" "$shell_mbs" "$s" "$scpu" "${st[*]}"
+	printf '  %-46s %8s MB/s   median %.3f s, CPU %.2f s   (all, s: %s)\n' \
+		"pipecli run --file F -- cat $sink_desc" "$pipecli_mbs" "$p" "$pcpu" "${pt[*]}"
+	printf '  %-46s %8s          target >= 0.60  %s   (CPU shell/pipecli: %s)\n' "ratio pipecli/shell (MB/s)" "$ratio" \
+		"$(awk -v r="$ratio" 'BEGIN { print (r >= 0.6 ? "met" : "MISSED") }')" \
+		"$(awk -v s="$scpu" -v p="$pcpu" 'BEGIN { if (p > 0) printf "%.2f", s / p; else print "n/a" }')"
+	printf '  %-46s %8s MiB      target <= 32    %s   (per run, KiB: %s)\n' "pipecli peak RSS (max of runs)" "$rss_mib" \
+		"$(awk -v r="$rss_mib" 'BEGIN { print (r <= 32 ? "met" : "MISSED") }')" "${pr[*]}"
+}
+
+# check_output makes sure pipecli passes the input through intact, so that the
+# figures are for a working pipe and not for an early exit.
+check_output() {
+	"$tmp/pipecli" run --file "$1" -- cat | cmp -s - "$1" || die "pipecli's output differs from its input"
+}
+
+echo "machine: $(nproc) cores, $(uname -sr), $(go version | awk '{ print $3 }'), $(cat --version | head -1)"
+# Other work on the machine skews the figures: say how busy it was.
+echo "load average at start: $(cut -d ' ' -f 1-3 /proc/loadavg)"
+echo "sink: both sides write $sink_desc (BENCH_SINK=$sink); $reps runs each, interleaved, medians reported"
+
+echo
+echo "input 1: $lines lines of 128 bytes"
+gen "$tmp/in1.txt" "$lines"
+check_output "$tmp/in1.txt"
+bench "$tmp/in1.txt"
+small_rss=$rss_mib
+
+if [[ $big != 0 ]]; then
+	big_lines=$((lines * 10))
+	echo
+	echo "input 2: $big_lines lines of 128 bytes (10x)"
+	rm -f "$tmp/in1.txt"
+	gen "$tmp/in2.txt" "$big_lines"
+	bench "$tmp/in2.txt"
+	rm -f "$tmp/in2.txt"
+	growth=$(awk -v a="$small_rss" -v b="$rss_mib" 'BEGIN { printf "%.2f", b / a }')
+	echo
+	echo "peak RSS, 1x vs 10x input (flat: 10x/1x <= 1.25, both <= 32 MiB)"
+	printf '  %-46s %8s MiB\n' "1x ($lines lines)" "$small_rss"
+	printf '  %-46s %8s MiB\n' "10x ($big_lines lines)" "$rss_mib"
+	printf '  %-46s %8s          %s\n' "ratio 10x/1x" "$growth" \
+		"$(awk -v g="$growth" -v a="$small_rss" -v b="$rss_mib" 'BEGIN { print (g <= 1.25 && a <= 32 && b <= 32 ? "met" : "MISSED") }')"
+fi
+
+if [[ $gobench != 0 ]]; then
+	echo
+	echo "go test -bench (internal/proc, 64 MiB through cat; shell/devnull crosses one pipe, the others two):"
+	go test -run '^$' -bench 'BenchmarkCat' -benchtime 2s -count 1 ./internal/proc/ | sed 's/^/  /'
+fi
