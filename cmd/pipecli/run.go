@@ -2,8 +2,8 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -27,16 +27,19 @@ type runOpts struct {
 func newRunCmd(io *iostreams.IOStreams, runF func(*runOpts) error) *cobra.Command {
 	o := &runOpts{IO: io}
 	cmd := &cobra.Command{
-		Use:   "run [flags] [--] COMMAND [ARGS...]",
-		Short: "Start COMMAND and talk to it: at a prompt, from a file or from stdin",
+		Use:   "run [flags] [-- COMMAND ARGS...]",
+		Short: "Start COMMAND (default: the demo model) and talk to it: at a prompt, from a file or from stdin",
 		Long: `Start COMMAND (never through a shell) and talk to it full duplex: input is
 written to its stdin while its stdout is printed the moment it arrives.
 
 Input: --file PATH if given ("-" is stdin); otherwise a prompt when stdin is a
 terminal; otherwise stdin as a stream. Output: stdout, or --output PATH. The
 child's stderr goes to stderr. When the input ends, the child's stdin is closed
-and pipecli waits for it to finish.`,
-		Example: `  pipecli run -- python3 -u model.py
+and pipecli waits for it to finish.
+
+With no COMMAND, the built-in demo model ('pipecli model') is the child.`,
+		Example: `  pipecli run --file testdata/crypt.txt
+  pipecli run -- python3 -u model.py
   pipecli run --file input.txt -- docker run -i --rm pipe_api
   cat input.txt | pipecli run -- sort > sorted.txt`,
 		RunE: func(c *cobra.Command, args []string) error {
@@ -67,9 +70,6 @@ and pipecli waits for it to finish.`,
 }
 
 func runRun(ctx context.Context, o *runOpts) error {
-	if len(o.Argv) == 0 {
-		return usageError(errors.New("no command given; use 'pipecli run -- COMMAND ARGS...' (a built-in demo model is coming)"))
-	}
 	o.IO.SetColor(o.NoColor)
 	cfg := session.Config{
 		Argv:        o.Argv,
@@ -79,6 +79,15 @@ func runRun(ctx context.Context, o *runOpts) error {
 		EOFTimeout:  o.EOFTimeout,
 		RawTerminal: o.RawTerminal,
 	}
+	if len(o.Argv) == 0 {
+		// No command: the built-in demo model, this very binary, over
+		// real pipes like any other child.
+		exe, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("finding pipecli's own binary to run the demo model: %w", err)
+		}
+		cfg.Argv, cfg.Path = []string{"pipecli", "model"}, exe
+	}
 	if !o.NoHistory {
 		cfg.HistoryFile = session.HistoryPath(o.IO.Getenv)
 	}
@@ -86,7 +95,7 @@ func runRun(ctx context.Context, o *runOpts) error {
 	if err != nil {
 		return err
 	}
-	name := commandName(o.Argv)
+	name := commandName(cfg.Argv)
 	switch {
 	case res.OutputClosed:
 		// Like any filter whose reader went away (`yes | head -1`): quiet, 128+SIGPIPE.

@@ -1,0 +1,48 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pipecli/pipecli/internal/iostreams"
+	"github.com/pipecli/pipecli/internal/model"
+)
+
+type modelOpts struct {
+	IO     *iostreams.IOStreams
+	Serve  model.ServeOptions
+	Cipher string
+}
+
+func newModelCmd(io *iostreams.IOStreams) *cobra.Command {
+	o := &modelOpts{IO: io}
+	cmd := &cobra.Command{
+		Use:   "model",
+		Short: "Run the demo model: decrypt each ciphertext line read on stdin",
+		Long: `Run the built-in demo model, a cipher breaker that speaks on stdin and stdout:
+one ciphertext line in, its plaintext out, flushed at once. It recognises,
+without being told, the original demo's cipher (a shift in a list of 91
+characters, newline included, so one answer may span several lines), any shift
+of printable ASCII, Caesar, and a substitution of a-z with a key per line.
+'pipecli run' with no command runs it as its child.`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, args []string) error {
+			switch o.Cipher {
+			case "auto", "shift", "substitution":
+			default:
+				return usageError(fmt.Errorf("--cipher must be auto, shift or substitution, not %q", o.Cipher))
+			}
+			o.Serve.Family = o.Cipher
+			o.Serve.UseMarker = c.Flags().Changed("marker")
+			// A closed stdout kills the model with SIGPIPE, as any filter.
+			return model.Serve(c.Context(), o.IO.In, o.IO.Out, o.Serve)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.Cipher, "cipher", "auto", "the cipher family to break: auto, shift or substitution")
+	f.BoolVar(&o.Serve.Verbose, "verbose", false, "answer over several lines: progress guesses, then the result")
+	f.StringVar(&o.Serve.Marker, "marker", "", "end each answer with a line equal to `S` (may be empty)")
+	f.BoolVar(&o.Serve.JSONL, "jsonl", false, `speak JSON lines: {"id":..,"text":".."} in, {"id":..,"text":"..","cipher":..,"key":..,"score":..} out`)
+	return cmd
+}
