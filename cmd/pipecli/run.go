@@ -86,7 +86,7 @@ func runRun(ctx context.Context, o *runOpts) error {
 		if err != nil {
 			return fmt.Errorf("finding pipecli's own binary to run the demo model: %w", err)
 		}
-		cfg.Argv, cfg.Path = []string{"pipecli", "model"}, exe
+		cfg.Argv, cfg.Path, cfg.Name = []string{"pipecli", "model"}, exe, "the demo model"
 	}
 	if !o.NoHistory {
 		cfg.HistoryFile = session.HistoryPath(o.IO.Getenv)
@@ -95,7 +95,10 @@ func runRun(ctx context.Context, o *runOpts) error {
 	if err != nil {
 		return err
 	}
-	name := commandName(cfg.Argv)
+	name := cfg.Name
+	if name == "" {
+		name = commandName(cfg.Argv)
+	}
 	switch {
 	case res.OutputClosed:
 		// Like any filter whose reader went away (`yes | head -1`): quiet, 128+SIGPIPE.

@@ -23,6 +23,7 @@ import (
 type Config struct {
 	Argv   []string
 	Path   string // the program to run; "" looks Argv[0] up in $PATH
+	Name   string // what messages call the child; "" is Argv[0]
 	File   string // input file; "-" is stdin; "" means the prompt on a terminal, else stdin
 	Output string // output file; "" is stdout
 	// Grace is how long each stage of stopping the child waits, and how long
@@ -124,9 +125,9 @@ func Run(ctx context.Context, cfg Config, ios *iostreams.IOStreams) (res Result,
 		}
 		if s.pr != nil {
 			if first {
-				s.say("%s started (pid %d); type a line to send it, :help for commands, Ctrl-D to end", child.Argv[0], child.Pid())
+				s.say("%s started (pid %d); type a line to send it, :help for commands, Ctrl-D to end", s.name(), child.Pid())
 			} else {
-				s.say("%s restarted (pid %d)", child.Argv[0], child.Pid())
+				s.say("%s restarted (pid %d)", s.name(), child.Pid())
 			}
 		}
 		restart, res, err := s.converse(ctx, child, sigs)
@@ -222,7 +223,7 @@ loop:
 		return false, res, err
 	}
 	if child.InputCut() && !stopped {
-		s.say("%s %s before reading all its input", child.Argv[0], status)
+		s.say("%s %s before reading all its input", s.name(), status)
 	}
 	return restart, res, nil
 }
@@ -233,6 +234,14 @@ func (s *session) outputClosed(child *proc.Child, res *Result) {
 	res.OutputClosed = true
 	child.Stop()
 	child.Signal(syscall.SIGTERM)
+}
+
+// name is what messages call the child.
+func (s *session) name() string {
+	if s.cfg.Name != "" {
+		return s.cfg.Name
+	}
+	return s.cfg.Argv[0]
 }
 
 // openInput picks the input: --file, else the prompt when stdin is a
