@@ -1,0 +1,339 @@
+package frame
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+)
+
+// bigLine is the size from which a line or answer the decoder buffered is
+// handed to the caller as is, instead of being copied out: copying a
+// 100 MB line once more would double its cost, while small lines are
+// cheaper to copy into one allocation per Feed and keep the buffer.
+const bigLine = 32 << 10
+
+// maxArena is the scratch size a Decoder keeps between calls; a bigger one
+// came from an unusually large Feed and is let go.
+const maxArena = 1 << 20
+
+// tooLong is the decoder's error past Options.MaxMessage.
+type tooLong struct {
+	what string
+	max  int
+}
+
+func (e *tooLong) Error() string {
+	return fmt.Sprintf("child wrote a %s longer than %d bytes, the --max-line cap; raise --max-line, or set it to 0 for no cap", e.what, e.max)
+}
+
+func (e *tooLong) Unwrap() error { return ErrTooLong }
+
+// A Decoder splits a child's output into messages. Feed it the output in
+// chunks as they arrive, split anywhere (inside a line, a UTF-8 character,
+// a JSON string): the messages do not depend on where the chunks were
+// split. It is linear in the bytes fed, however long the lines. A Decoder
+// is not safe for concurrent use.
+//
+// Lines end at "\n". Their bytes are kept exactly (a "\r" before the "\n"
+// stays in Data), but the marker and the Ready regexp are matched against
+// the line without one trailing "\r", so children writing CRLF work
+// unchanged.
+//
+// Line mode: every line is an Answer. Marker mode: lines accumulate until
+// a line equal to the marker (ignoring one trailing "\r"); then one Answer
+// holds them all, joined by "\n", without the marker line. With
+// MarkerPartials each of those lines is also delivered as a Partial first.
+// JSONL mode: each line is classified on its own: a JSON object with a
+// number or string "id" is an Answer, or a Partial if it has
+// "partial":true, with that id's Key (so JSON-RPC 2.0 results and errors
+// end their request); without an id, with "id":null (a JSON-RPC error about
+// an unparsable request) or with another kind of id it is an Event; a line
+// that is not a JSON object is an Event with NotJSON set. Never an error.
+//
+// Banner: with Options.SkipLines or Options.Ready, the first lines are
+// delivered as Banner and the last banner line as Ready, whatever the mode;
+// only then does the framing start. Raw mode ignores banner, marker and cap:
+// each Feed gives its bytes back as one Event.
+type Decoder struct {
+	o     Options
+	err   error // sticky: invalid Options, or a message over the cap
+	ready bool  // the banner is over
+	seen  int   // banner lines so far
+
+	pending  []byte // the line being received: what came after the last "\n"
+	answer   []byte // Marker: the unfinished answer's lines, joined by "\n"
+	inAnswer bool   // Marker: answer holds at least one line, maybe empty
+
+	// Scratch for the messages of one call, kept so that a call makes one
+	// allocation for all its Data, one for all its Keys and one for the
+	// slice, however many messages it returns.
+	drafts []draft
+	arena  []byte
+	keys   []byte
+}
+
+// draft is a message being built: its Data is own, or arena[d0:d1].
+type draft struct {
+	kind    Kind
+	notJSON bool
+	own     []byte
+	d0, d1  int
+	k0, k1  int
+}
+
+// NewDecoder returns a decoder for o. If o is not valid (see
+// Options.Validate), Feed and End return the reason.
+func NewDecoder(o Options) *Decoder {
+	d := &Decoder{o: o, err: o.Validate()}
+	d.ready = o.Mode == Raw || o.SkipLines == 0 && o.Ready == nil
+	return d
+}
+
+// Ready reports whether the banner is over, so input may be sent. It is
+// true from the start when there is no banner.
+func (d *Decoder) Ready() bool { return d.ready }
+
+// Feed decodes the next chunk of output and returns the messages it
+// completes. Its only error is a line or Marker answer longer than
+// Options.MaxMessage (wrapping ErrTooLong), or invalid Options; the
+// messages before it are returned with it, and every later call returns it
+// again.
+func (d *Decoder) Feed(p []byte) ([]Message, error) {
+	if d.err != nil {
+		return nil, d.err
+	}
+	if d.o.Mode == Raw {
+		if len(p) == 0 {
+			return nil, nil
+		}
+		return []Message{{Kind: Event, Data: bytes.Clone(p)}}, nil
+	}
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			// Check now, not at the newline, so that a child that never
+			// ends its line cannot make us hold more than the cap.
+			if max := d.lineCap(); max > 0 && len(d.pending)+len(p) > max {
+				d.err = &tooLong{"line", d.o.MaxMessage}
+				break
+			}
+			d.pending = append(grow(d.pending, len(p)), p...)
+			break
+		}
+		if len(d.pending) == 0 {
+			d.line(p[:i], false)
+		} else {
+			d.pending = append(grow(d.pending, i), p[:i]...)
+			d.linePending()
+		}
+		if d.err != nil {
+			break
+		}
+		p = p[i+1:]
+	}
+	return d.flush(), d.err
+}
+
+// End is Feed at the end of the output: a last line without "\n" is
+// delivered as if it had one, and in Marker mode an answer whose marker
+// never came is delivered as Unfinished. Nothing is silently dropped.
+func (d *Decoder) End() ([]Message, error) {
+	if d.err != nil {
+		return nil, d.err
+	}
+	if d.o.Mode == Raw {
+		return nil, nil
+	}
+	if len(d.pending) > 0 {
+		d.linePending()
+	}
+	if d.err == nil && d.inAnswer {
+		d.endAnswer(Unfinished)
+	}
+	return d.flush(), d.err
+}
+
+// lineCap is the longest unfinished line the decoder holds: one longer is
+// sure to break the cap once complete. A Marker line could be the marker
+// (plus "\r"), which is no part of an answer, so it may be that long.
+func (d *Decoder) lineCap() int {
+	max := d.o.MaxMessage
+	if d.o.Mode == Marker && max > 0 && len(d.o.Marker)+1 > max {
+		max = len(d.o.Marker) + 1
+	}
+	return max
+}
+
+// grow makes room for n more bytes in b. It doubles, where append grows
+// big slices by a quarter: a 100 MB line arriving in 64 KiB chunks then
+// costs about twice its size in copies and garbage, not five times.
+func grow(b []byte, n int) []byte {
+	if cap(b)-len(b) >= n {
+		return b
+	}
+	nb := make([]byte, len(b), 2*cap(b)+n)
+	copy(nb, b)
+	return nb
+}
+
+// linePending decodes the line in d.pending, and keeps the buffer for the
+// next line unless the line's message took it.
+func (d *Decoder) linePending() {
+	if d.line(d.pending, true) {
+		d.pending = nil
+	} else {
+		d.pending = d.pending[:0]
+	}
+}
+
+// line decodes one complete line b, without its "\n". buffered says b is
+// d.pending, which the message may take; line reports whether it did.
+func (d *Decoder) line(b []byte, buffered bool) (taken bool) {
+	max := d.o.MaxMessage
+	if !d.ready {
+		if max > 0 && len(b) > max {
+			d.err = &tooLong{"line", max}
+			return false
+		}
+		d.seen++
+		kind := Banner
+		if d.seen == d.o.SkipLines && d.o.Ready == nil ||
+			d.seen > d.o.SkipLines && d.o.Ready.Match(trimCR(b)) {
+			kind = Ready
+			d.ready = true
+		}
+		return d.emit(kind, b, buffered, false, 0, 0)
+	}
+	switch d.o.Mode {
+	case Line:
+		if max > 0 && len(b) > max {
+			d.err = &tooLong{"line", max}
+			return false
+		}
+		return d.emit(Answer, b, buffered, false, 0, 0)
+	case JSONL:
+		if max > 0 && len(b) > max {
+			d.err = &tooLong{"line", max}
+			return false
+		}
+		return d.jsonl(b, buffered)
+	}
+	// Marker.
+	if d.isMarker(b) {
+		d.endAnswer(Answer)
+		return false
+	}
+	n := len(b)
+	if d.inAnswer {
+		n += len(d.answer) + 1
+	}
+	if max > 0 && n > max {
+		d.err = &tooLong{"marker answer", max}
+		return false
+	}
+	if d.o.MarkerPartials {
+		d.emit(Partial, b, false, false, 0, 0)
+	}
+	if d.inAnswer {
+		d.answer = append(append(grow(d.answer, 1+len(b)), '\n'), b...)
+		return false
+	}
+	d.inAnswer = true
+	if buffered && len(b) >= bigLine {
+		d.answer = b // no copy of a long first line
+		return true
+	}
+	d.answer = append(d.answer, b...)
+	return false
+}
+
+func (d *Decoder) isMarker(b []byte) bool {
+	return string(trimCR(b)) == d.o.Marker || string(b) == d.o.Marker
+}
+
+// trimCR removes one trailing "\r".
+func trimCR(b []byte) []byte {
+	if len(b) > 0 && b[len(b)-1] == '\r' {
+		return b[:len(b)-1]
+	}
+	return b
+}
+
+// endAnswer delivers the Marker answer being accumulated.
+func (d *Decoder) endAnswer(kind Kind) {
+	taken := d.emit(kind, d.answer, true, false, 0, 0)
+	if taken {
+		d.answer = nil
+	} else {
+		d.answer = d.answer[:0]
+	}
+	d.inAnswer = false
+}
+
+// jsonl decodes one JSONL line.
+func (d *Decoder) jsonl(b []byte, buffered bool) bool {
+	t := trimSpace(b)
+	if len(t) == 0 || t[0] != '{' || !json.Valid(t) {
+		return d.emit(Event, b, buffered, true, 0, 0)
+	}
+	m := scanObject(t)
+	if m.id == nil || idType(m.id) == 0 {
+		return d.emit(Event, b, buffered, false, 0, 0)
+	}
+	k0 := len(d.keys)
+	d.keys = appendKey(d.keys, m.id)
+	kind := Answer
+	if string(m.partial) == "true" {
+		kind = Partial
+	}
+	return d.emit(kind, b, buffered, false, k0, len(d.keys))
+}
+
+// emit adds a message with data b and key d.keys[k0:k1]. If buffered and
+// b is long, the message takes b rather than a copy; emit reports whether
+// it did.
+func (d *Decoder) emit(kind Kind, b []byte, buffered, notJSON bool, k0, k1 int) bool {
+	r := draft{kind: kind, notJSON: notJSON, k0: k0, k1: k1}
+	taken := buffered && len(b) >= bigLine
+	if taken {
+		r.own = b[:len(b):len(b)]
+	} else {
+		r.d0 = len(d.arena)
+		d.arena = append(d.arena, b...)
+		r.d1 = len(d.arena)
+	}
+	d.drafts = append(d.drafts, r)
+	return taken
+}
+
+// flush turns the drafts into messages the caller owns.
+func (d *Decoder) flush() []Message {
+	if len(d.drafts) == 0 {
+		return nil
+	}
+	var data []byte
+	if len(d.arena) > 0 {
+		data = make([]byte, len(d.arena))
+		copy(data, d.arena)
+	}
+	keys := string(d.keys)
+	msgs := make([]Message, len(d.drafts))
+	for i, r := range d.drafts {
+		m := &msgs[i]
+		m.Kind, m.NotJSON, m.Key = r.kind, r.notJSON, keys[r.k0:r.k1]
+		if r.own != nil {
+			m.Data = r.own
+		} else {
+			m.Data = data[r.d0:r.d1:r.d1]
+		}
+	}
+	clear(d.drafts) // let go of the taken buffers
+	d.drafts = d.drafts[:0]
+	d.keys = d.keys[:0]
+	if cap(d.arena) > maxArena {
+		d.arena = nil
+	} else {
+		d.arena = d.arena[:0]
+	}
+	return msgs
+}

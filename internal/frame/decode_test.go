@@ -1,0 +1,325 @@
+package frame
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"regexp"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+// msg is a Message written compactly for tables: A answer, P partial, E
+// event, N event not JSON, B banner, R ready, U unfinished.
+type msg struct {
+	k    byte
+	key  string
+	data string
+}
+
+var kindLetters = map[Kind]byte{Answer: 'A', Partial: 'P', Event: 'E', Banner: 'B', Ready: 'R', Unfinished: 'U'}
+
+func (m msg) String() string { return fmt.Sprintf("%c[%s]%q", m.k, m.key, m.data) }
+
+func toMsgs(ms []Message) []msg {
+	var out []msg
+	for _, m := range ms {
+		k := kindLetters[m.Kind]
+		if m.NotJSON {
+			k = 'N'
+		}
+		out = append(out, msg{k, m.Key, string(m.Data)})
+	}
+	return out
+}
+
+// decode feeds chunks then ends, stopping at the first error.
+func decode(o Options, chunks ...[]byte) ([]Message, error) {
+	d := NewDecoder(o)
+	var all []Message
+	for _, c := range chunks {
+		ms, err := d.Feed(c)
+		all = append(all, ms...)
+		if err != nil {
+			return all, err
+		}
+	}
+	ms, err := d.End()
+	return append(all, ms...), err
+}
+
+func sameMsgs(a, b []msg) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+type decodeTest struct {
+	name   string
+	o      Options
+	stream string
+	want   []msg
+	err    bool // ends with an ErrTooLong
+}
+
+var decodeTests = []decodeTest{
+	// Line.
+	{"line", Options{Mode: Line}, "a\nbc\n", []msg{{'A', "", "a"}, {'A', "", "bc"}}, false},
+	{"line empty lines", Options{Mode: Line}, "\n\n", []msg{{'A', "", ""}, {'A', "", ""}}, false},
+	{"line CRLF kept", Options{Mode: Line}, "a\r\nb\r\n", []msg{{'A', "", "a\r"}, {'A', "", "b\r"}}, false},
+	{"line unterminated", Options{Mode: Line}, "a\nb", []msg{{'A', "", "a"}, {'A', "", "b"}}, false},
+	{"line UTF-8", Options{Mode: Line}, "héllo\n日本🎉\n", []msg{{'A', "", "héllo"}, {'A', "", "日本🎉"}}, false},
+	{"line nothing", Options{Mode: Line}, "", nil, false},
+
+	// Marker.
+	{"marker", Options{Mode: Marker, Marker: "END"}, "a\nb\nEND\nc\nEND\n",
+		[]msg{{'A', "", "a\nb"}, {'A', "", "c"}}, false},
+	{"marker partials", Options{Mode: Marker, Marker: "END", MarkerPartials: true}, "a\nb\nEND\nc\nEND\n",
+		[]msg{{'P', "", "a"}, {'P', "", "b"}, {'A', "", "a\nb"}, {'P', "", "c"}, {'A', "", "c"}}, false},
+	{"marker empty answer", Options{Mode: Marker, Marker: "END"}, "END\nEND\n", []msg{{'A', "", ""}, {'A', "", ""}}, false},
+	{"marker empty lines in answer", Options{Mode: Marker, Marker: "END"}, "\na\n\nEND\n", []msg{{'A', "", "\na\n"}}, false},
+	{"marker CRLF", Options{Mode: Marker, Marker: "END"}, "a\r\nb\r\nEND\r\n", []msg{{'A', "", "a\r\nb\r"}}, false},
+	{"marker only one CR ignored", Options{Mode: Marker, Marker: "END"}, "END\r\r\nEND\n", []msg{{'A', "", "END\r\r"}}, false},
+	{"marker not a prefix", Options{Mode: Marker, Marker: "END"}, "xEND\nEND \nENDx\nEND\n", []msg{{'A', "", "xEND\nEND \nENDx"}}, false},
+	{"marker empty", Options{Mode: Marker}, "a\nb\n\nc\n\n\n", []msg{{'A', "", "a\nb"}, {'A', "", "c"}, {'A', "", ""}}, false},
+	{"marker empty CRLF", Options{Mode: Marker}, "a\r\n\r\n", []msg{{'A', "", "a\r"}}, false},
+	{"marker unfinished", Options{Mode: Marker, Marker: "END"}, "a\nEND\nb\nc", []msg{{'A', "", "a"}, {'U', "", "b\nc"}}, false},
+	{"marker unfinished partials", Options{Mode: Marker, Marker: "END", MarkerPartials: true}, "a\nb",
+		[]msg{{'P', "", "a"}, {'P', "", "b"}, {'U', "", "a\nb"}}, false},
+	{"marker unterminated marker", Options{Mode: Marker, Marker: "END"}, "a\nEND", []msg{{'A', "", "a"}}, false},
+	{"marker ending in CR", Options{Mode: Marker, Marker: "END\r"}, "a\nEND\r\nb\nEND\r\r\nEND\n", []msg{{'A', "", "a"}, {'A', "", "b"}, {'U', "", "END"}}, false},
+
+	// JSONL.
+	{"jsonl any order", Options{Mode: JSONL}, "{\"id\":2,\"result\":\"b\"}\n{\"id\":1,\"result\":\"a\"}\n",
+		[]msg{{'A', "2", `{"id":2,"result":"b"}`}, {'A', "1", `{"id":1,"result":"a"}`}}, false},
+	{"jsonl JSON-RPC", Options{Mode: JSONL},
+		`{"jsonrpc":"2.0","id":3,"result":{"id":9}}` + "\n" +
+			`{"jsonrpc":"2.0","id":4,"error":{"code":-32602,"message":"bad"}}` + "\n" +
+			`{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"Parse error"}}` + "\n" +
+			`{"jsonrpc":"2.0","method":"progress","params":{"id":3}}` + "\n",
+		[]msg{
+			{'A', "3", `{"jsonrpc":"2.0","id":3,"result":{"id":9}}`},
+			{'A', "4", `{"jsonrpc":"2.0","id":4,"error":{"code":-32602,"message":"bad"}}`},
+			{'E', "", `{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"Parse error"}}`},
+			{'E', "", `{"jsonrpc":"2.0","method":"progress","params":{"id":3}}`},
+		}, false},
+	{"jsonl partial", Options{Mode: JSONL},
+		`{"id":1,"partial":true,"text":"x"}` + "\n" + `{"id":1,"partial":false}` + "\n" + `{"partial":true}` + "\n",
+		[]msg{{'P', "1", `{"id":1,"partial":true,"text":"x"}`}, {'A', "1", `{"id":1,"partial":false}`}, {'E', "", `{"partial":true}`}}, false},
+	{"jsonl string ids", Options{Mode: JSONL}, `{"id":"a\u00e9"}` + "\n" + `{"id":"aé"}` + "\n" + `{"id":"1"}` + "\n",
+		[]msg{{'A', `"aé"`, `{"id":"a\u00e9"}`}, {'A', `"aé"`, `{"id":"aé"}`}, {'A', `"1"`, `{"id":"1"}`}}, false},
+	{"jsonl number ids as written", Options{Mode: JSONL}, `{"id":1.0}` + "\n" + `{"id":-7}` + "\n",
+		[]msg{{'A', "1.0", `{"id":1.0}`}, {'A', "-7", `{"id":-7}`}}, false},
+	{"jsonl escaped key", Options{Mode: JSONL}, `{"\u0069d":5,"\u0070artial":true}` + "\n", []msg{{'P', "5", `{"\u0069d":5,"\u0070artial":true}`}}, false},
+	{"jsonl last id wins", Options{Mode: JSONL}, `{"id":1,"id":2}` + "\n", []msg{{'A', "2", `{"id":1,"id":2}`}}, false},
+	{"jsonl spaces", Options{Mode: JSONL}, " { \"id\" : 1 ,\t\"x\" : [ ] } \n", []msg{{'A', "1", " { \"id\" : 1 ,\t\"x\" : [ ] } "}}, false},
+	{"jsonl CRLF", Options{Mode: JSONL}, "{\"id\":1}\r\n", []msg{{'A', "1", "{\"id\":1}\r"}}, false},
+	{"jsonl other ids are events", Options{Mode: JSONL}, `{"id":{"a":1}}` + "\n" + `{"id":true}` + "\n" + `{"id":[1]}` + "\n",
+		[]msg{{'E', "", `{"id":{"a":1}}`}, {'E', "", `{"id":true}`}, {'E', "", `{"id":[1]}`}}, false},
+	{"jsonl not JSON", Options{Mode: JSONL}, "loading model...\n{\"id\":1,\n[1,2]\n42\n\"s\"\n\n{\"id\":1}x\n",
+		[]msg{{'N', "", "loading model..."}, {'N', "", `{"id":1,`}, {'N', "", "[1,2]"}, {'N', "", "42"}, {'N', "", `"s"`}, {'N', "", ""}, {'N', "", `{"id":1}x`}}, false},
+	{"jsonl unterminated", Options{Mode: JSONL}, `{"id":1}` + "\n" + `{"id":2}`, []msg{{'A', "1", `{"id":1}`}, {'A', "2", `{"id":2}`}}, false},
+	{"jsonl unterminated cut", Options{Mode: JSONL}, `{"id":2,"te`, []msg{{'N', "", `{"id":2,"te`}}, false},
+	{"jsonl invalid UTF-8", Options{Mode: JSONL}, "{\"id\":\"\xff\",\"t\":\"\xfe\"}\n", []msg{{'A', `"�"`, "{\"id\":\"\xff\",\"t\":\"\xfe\"}"}}, false},
+
+	// Banner.
+	{"banner skip", Options{Mode: Line, SkipLines: 2}, "b1\nb2\na\n", []msg{{'B', "", "b1"}, {'R', "", "b2"}, {'A', "", "a"}}, false},
+	{"banner ready", Options{Mode: Line, Ready: regexp.MustCompile(`^ready`)}, "hello\nloading\nready>\nx\nready\n",
+		[]msg{{'B', "", "hello"}, {'B', "", "loading"}, {'R', "", "ready>"}, {'A', "", "x"}, {'A', "", "ready"}}, false},
+	{"banner skip then ready", Options{Mode: Line, SkipLines: 1, Ready: regexp.MustCompile(`^ok$`)}, "ok\nfoo\nok\r\nx\n",
+		[]msg{{'B', "", "ok"}, {'B', "", "foo"}, {'R', "", "ok\r"}, {'A', "", "x"}}, false},
+	{"banner jsonl", Options{Mode: JSONL, Ready: regexp.MustCompile(`^ready$`)}, "{\"id\":1}\nready\n{\"id\":1}\n",
+		[]msg{{'B', "", `{"id":1}`}, {'R', "", "ready"}, {'A', "1", `{"id":1}`}}, false},
+	{"banner marker", Options{Mode: Marker, SkipLines: 2}, "Welcome\n\nanswer\n\n",
+		[]msg{{'B', "", "Welcome"}, {'R', "", ""}, {'A', "", "answer"}}, false},
+	{"banner never ready", Options{Mode: Marker, Ready: regexp.MustCompile(`^go`)}, "a\nb",
+		[]msg{{'B', "", "a"}, {'B', "", "b"}}, false},
+
+	// MaxMessage.
+	{"cap line", Options{Mode: Line, MaxMessage: 3}, "abc\nde\r\nabcd\nx\n", []msg{{'A', "", "abc"}, {'A', "", "de\r"}}, true},
+	{"cap line unterminated", Options{Mode: Line, MaxMessage: 3}, "abc\nabcdef", []msg{{'A', "", "abc"}}, true},
+	{"cap jsonl", Options{Mode: JSONL, MaxMessage: 8}, "{\"id\":1}\n{\"id\":12}\n", []msg{{'A', "1", `{"id":1}`}}, true},
+	{"cap marker answer", Options{Mode: Marker, Marker: "END", MaxMessage: 5}, "ab\ncd\nEND\nab\ncde\nEND\n", []msg{{'A', "", "ab\ncd"}}, true},
+	{"cap marker longer than cap", Options{Mode: Marker, Marker: "LONGMARKER", MaxMessage: 3}, "ab\nLONGMARKER\r\nLONGMARKERX\n", []msg{{'A', "", "ab"}}, true},
+	{"cap banner", Options{Mode: Line, MaxMessage: 3, SkipLines: 1}, "long banner\n", nil, true},
+	{"cap raw ignored", Options{Mode: Raw, MaxMessage: 1}, "", nil, false},
+}
+
+func TestDecode(t *testing.T) {
+	for _, tt := range decodeTests {
+		t.Run(tt.name, func(t *testing.T) {
+			ms, err := decode(tt.o, []byte(tt.stream))
+			if tt.err {
+				if !errors.Is(err, ErrTooLong) || !strings.Contains(err.Error(), "--max-line") {
+					t.Errorf("err = %v; want ErrTooLong naming --max-line", err)
+				}
+			} else if err != nil {
+				t.Errorf("err = %v", err)
+			}
+			if got := toMsgs(ms); !sameMsgs(got, tt.want) {
+				t.Errorf("got  %v\nwant %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestDecodeSplits feeds each test stream split at every byte boundary,
+// at every pair of boundaries, and a byte at a time: the messages must be
+// the same as from one Feed.
+func TestDecodeSplits(t *testing.T) {
+	for _, tt := range decodeTests {
+		if tt.o.Mode == Raw {
+			continue
+		}
+		t.Run(tt.name, func(t *testing.T) {
+			p := []byte(tt.stream)
+			want, wantErr := decode(tt.o, p)
+			check := func(how string, chunks ...[]byte) {
+				t.Helper()
+				got, err := decode(tt.o, chunks...)
+				if (err == nil) != (wantErr == nil) || !sameMsgs(toMsgs(got), toMsgs(want)) {
+					t.Fatalf("%s: got %v, %v\nwant %v, %v", how, toMsgs(got), err, toMsgs(want), wantErr)
+				}
+			}
+			for i := 0; i <= len(p); i++ {
+				for j := i; j <= len(p); j++ {
+					check(fmt.Sprintf("split at %d, %d", i, j), p[:i], p[i:j], p[j:])
+				}
+			}
+			var bytewise [][]byte
+			for i := range p {
+				bytewise = append(bytewise, p[i:i+1], nil)
+			}
+			check("byte by byte", bytewise...)
+		})
+	}
+}
+
+func TestDecodeRaw(t *testing.T) {
+	d := NewDecoder(Options{Mode: Raw, SkipLines: 3, MaxMessage: 1})
+	if !d.Ready() {
+		t.Error("raw decoder not ready")
+	}
+	for _, chunk := range []string{"pro", "", "mpt> no newline"} {
+		ms, err := d.Feed([]byte(chunk))
+		var want []msg
+		if chunk != "" {
+			want = []msg{{'E', "", chunk}}
+		}
+		if err != nil || !sameMsgs(toMsgs(ms), want) {
+			t.Errorf("Feed(%q) = %v, %v", chunk, toMsgs(ms), err)
+		}
+	}
+	if ms, err := d.End(); ms != nil || err != nil {
+		t.Errorf("End() = %v, %v", ms, err)
+	}
+}
+
+func TestReady(t *testing.T) {
+	d := NewDecoder(Options{Mode: Line, Ready: regexp.MustCompile(`>`)})
+	if d.Ready() {
+		t.Fatal("ready before the banner")
+	}
+	d.Feed([]byte("hi\n"))
+	if d.Ready() {
+		t.Fatal("ready after a banner line")
+	}
+	d.Feed([]byte(">\n"))
+	if !d.Ready() {
+		t.Fatal("not ready after the ready line")
+	}
+	if !NewDecoder(Options{Mode: JSONL}).Ready() {
+		t.Fatal("not ready without a banner")
+	}
+}
+
+// TestErrorSticks checks that after the cap is broken every call fails,
+// and that the error comes before the newline of an endless line.
+func TestErrorSticks(t *testing.T) {
+	d := NewDecoder(Options{Mode: Line, MaxMessage: 10})
+	if _, err := d.Feed(bytes.Repeat([]byte("x"), 11)); !errors.Is(err, ErrTooLong) {
+		t.Fatalf("Feed of 11 bytes without newline: %v", err)
+	}
+	if _, err := d.Feed([]byte("\nok\n")); !errors.Is(err, ErrTooLong) {
+		t.Fatalf("Feed after the error: %v", err)
+	}
+	if _, err := d.End(); !errors.Is(err, ErrTooLong) {
+		t.Fatalf("End after the error: %v", err)
+	}
+}
+
+// TestDataOwned checks that the Data of returned messages is the caller's:
+// later calls do not change it, and changing it does not change them.
+func TestDataOwned(t *testing.T) {
+	for _, o := range []Options{{Mode: Line}, {Mode: Marker, Marker: "."}, {Mode: JSONL}, {Mode: Marker, Marker: ".", MarkerPartials: true}} {
+		big := strings.Repeat("b", bigLine+5)
+		d := NewDecoder(o)
+		var got []Message
+		var saved []msg
+		for _, chunk := range []string{"one\n", "tw", "o\n.\n", big[:100], big[100:] + "\n.\n", "three\n.", "\n"} {
+			ms, err := d.Feed([]byte(chunk))
+			if err != nil {
+				t.Fatal(err)
+			}
+			saved = append(saved, toMsgs(ms)...)
+			for _, m := range ms {
+				for i := range m.Data {
+					m.Data[i] = '#' // the caller's to change
+				}
+			}
+			got = append(got, ms...)
+		}
+		want, _ := decode(o, []byte("one\ntwo\n.\n"+big+"\n.\nthree\n.\n"))
+		if !sameMsgs(saved, toMsgs(want)) {
+			t.Errorf("%v: changing Data changed later messages:\ngot  %.200v\nwant %.200v", o.Mode, saved, toMsgs(want))
+		}
+		for _, m := range got {
+			if strings.Trim(string(m.Data), "#") != "" {
+				t.Errorf("%v: later calls changed Data to %.40q", o.Mode, m.Data)
+			}
+		}
+	}
+}
+
+// TestLongLineLinear feeds a 32 MiB line in 64 KiB chunks: the bytes
+// allocated must stay a small multiple of the line (about 2 for the
+// doubling buffer, up to 4 at a power of two), where a quadratic decoder
+// would allocate gigabytes.
+func TestLongLineLinear(t *testing.T) {
+	const size, chunk = 32 << 20, 64 << 10
+	for _, o := range []Options{{Mode: Line}, {Mode: JSONL}, {Mode: Marker, Marker: "END"}} {
+		line := bytes.Repeat([]byte("x"), chunk)
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		d := NewDecoder(o)
+		var got []Message
+		for n := 0; n < size; n += chunk {
+			ms, err := d.Feed(line)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, ms...)
+		}
+		ms, err := d.Feed([]byte("\nEND\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, ms...)
+		runtime.ReadMemStats(&after)
+		if len(got) == 0 || len(got[0].Data) != size {
+			t.Fatalf("%v: got %d messages, first %d bytes", o.Mode, len(got), len(got[0].Data))
+		}
+		alloc := after.TotalAlloc - before.TotalAlloc
+		t.Logf("%v: %d MiB allocated for a %d MiB line", o.Mode, alloc>>20, size>>20)
+		if alloc > 6*size {
+			t.Errorf("%v: allocated %d MiB for a %d MiB line", o.Mode, alloc>>20, size>>20)
+		}
+	}
+}

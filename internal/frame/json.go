@@ -1,0 +1,224 @@
+package frame
+
+import (
+	"bytes"
+	"encoding/json"
+	"unicode/utf8"
+)
+
+// The helpers below walk JSON that json.Valid has accepted already, so they
+// only need to find where things start and end, not to check them. That
+// keeps the per-message cost to json.Valid's one pass plus one more, with
+// no allocation, where json.Unmarshal into a map would allocate per key.
+
+// isSpace reports JSON whitespace.
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+// trimSpace trims JSON whitespace from both ends of b.
+func trimSpace(b []byte) []byte {
+	for len(b) > 0 && isSpace(b[0]) {
+		b = b[1:]
+	}
+	for len(b) > 0 && isSpace(b[len(b)-1]) {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+// members holds what frame cares about in a JSON object.
+type members struct {
+	id      []byte // the value of the last "id" member, nil if none
+	partial []byte // the value of the last "partial" member, nil if none
+	n       int    // how many members
+}
+
+// scanObject finds the members of obj, a valid JSON object with no
+// surrounding whitespace. With duplicate keys the last one wins, as in
+// encoding/json and Python's json.
+func scanObject(obj []byte) members {
+	var m members
+	i := skipSpace(obj, 1)
+	for i < len(obj) && obj[i] == '"' {
+		kEnd := skipString(obj, i)
+		key := obj[i:kEnd]
+		i = skipSpace(obj, kEnd)
+		i = skipSpace(obj, i+1) // the ':'
+		vEnd := skipValue(obj, i)
+		switch {
+		case keyIs(key, "id"):
+			m.id = obj[i:vEnd]
+		case keyIs(key, "partial"):
+			m.partial = obj[i:vEnd]
+		}
+		m.n++
+		i = skipSpace(obj, vEnd)
+		if i < len(obj) && obj[i] == ',' {
+			i = skipSpace(obj, i+1)
+		}
+	}
+	return m
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && isSpace(b[i]) {
+		i++
+	}
+	return i
+}
+
+// skipString returns the index just past the string starting at b[i].
+func skipString(b []byte, i int) int {
+	for i++; i < len(b); i++ {
+		switch b[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1
+		}
+	}
+	return len(b)
+}
+
+// skipValue returns the index just past the value starting at b[i].
+func skipValue(b []byte, i int) int {
+	if i >= len(b) {
+		return i
+	}
+	switch b[i] {
+	case '"':
+		return skipString(b, i)
+	case '{', '[':
+		depth := 0
+		for i < len(b) {
+			switch b[i] {
+			case '"':
+				i = skipString(b, i)
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return i + 1
+				}
+			}
+			i++
+		}
+		return i
+	}
+	for i < len(b) {
+		switch b[i] {
+		case ',', '}', ']', ' ', '\t', '\r', '\n':
+			return i
+		}
+		i++
+	}
+	return i
+}
+
+// keyIs reports whether the JSON string key (with its quotes) means name.
+func keyIs(key []byte, name string) bool {
+	if len(key) == len(name)+2 && string(key[1:len(key)-1]) == name {
+		return true
+	}
+	if bytes.IndexByte(key, '\\') < 0 {
+		return false
+	}
+	var s string // escaped, e.g. "\u0069d": rare, so allocating is fine
+	return json.Unmarshal(key, &s) == nil && s == name
+}
+
+// idType classifies a JSON value: 's' string, 'n' number, 0 anything else.
+func idType(v []byte) byte {
+	if len(v) == 0 {
+		return 0
+	}
+	switch c := v[0]; {
+	case c == '"':
+		return 's'
+	case c == '-' || '0' <= c && c <= '9':
+		return 'n'
+	}
+	return 0
+}
+
+// appendKey appends the correlation key of id, a JSON string or number
+// from valid JSON: a number's text as written, so 1 and 1.0 are different
+// keys; a string's contents re-quoted by appendQuoted, so "é" and
+// "\u00e9" are the same key.
+func appendKey(dst, id []byte) []byte {
+	if id[0] != '"' || bytes.IndexByte(id, '\\') < 0 && utf8.Valid(id) {
+		return append(dst, id...) // canonical already
+	}
+	var s string
+	if err := json.Unmarshal(id, &s); err != nil {
+		return append(dst, id...) // unreachable for valid JSON
+	}
+	return appendQuoted(dst, []byte(s))
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendQuoted appends s as a JSON string: `"` and `\` escaped, control
+// characters as \n, \r, \t, \b, \f or \u00XX, everything else literal, and
+// each byte that is not valid UTF-8 replaced by U+FFFD, as encoding/json
+// does, so the result is always valid JSON in valid UTF-8 on one line.
+func appendQuoted(dst, s []byte) []byte {
+	dst = append(dst, '"')
+	start := 0 // s[start:i] is pending, to be copied as is
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
+			i++
+			continue
+		}
+		if c >= utf8.RuneSelf {
+			r, size := utf8.DecodeRune(s[i:])
+			if r != utf8.RuneError || size != 1 {
+				i += size
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, "\uFFFD"...)
+			i++
+			start = i
+			continue
+		}
+		dst = append(dst, s[start:i]...)
+		switch c {
+		case '"', '\\':
+			dst = append(dst, '\\', c)
+		case '\n':
+			dst = append(dst, '\\', 'n')
+		case '\r':
+			dst = append(dst, '\\', 'r')
+		case '\t':
+			dst = append(dst, '\\', 't')
+		case '\b':
+			dst = append(dst, '\\', 'b')
+		case '\f':
+			dst = append(dst, '\\', 'f')
+		default:
+			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+		}
+		i++
+		start = i
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
+
+// appendValidUTF8 appends b with each byte that is not valid UTF-8
+// replaced by U+FFFD.
+func appendValidUTF8(dst, b []byte) []byte {
+	for len(b) > 0 {
+		r, size := utf8.DecodeRune(b)
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, "\uFFFD"...)
+		} else {
+			dst = append(dst, b[:size]...)
+		}
+		b = b[size:]
+	}
+	return dst
+}
