@@ -17,7 +17,7 @@ func newEncryptCmd(io *iostreams.IOStreams) *cobra.Command {
 		Example: `  pipecli encrypt < plain.txt > crypt.txt                 # a random substitution key per line
   pipecli encrypt --seed 7 < plain.txt                     # reproducible keys
   pipecli encrypt --cipher original --whole < play.txt     # the original demo's ciphertext`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(c *cobra.Command, args []string) error {
 			o.HasSeed = c.Flags().Changed("seed")
 			switch o.Cipher {

@@ -26,7 +26,7 @@ without being told, the original demo's cipher (a shift in a list of 91
 characters, newline included, so one answer may span several lines), any shift
 of printable ASCII, Caesar, and a substitution of a-z with a key per line.
 'pipecli run' with no command runs it as its child.`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(c *cobra.Command, args []string) error {
 			switch o.Cipher {
 			case "auto", "shift", "substitution":

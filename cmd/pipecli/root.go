@@ -100,6 +100,16 @@ and editing, from a file, or as part of a shell pipeline.`,
 	return root
 }
 
+// noArgs is cobra.NoArgs as a usage error (exit 2), for commands that take
+// no arguments: `docker run -i pipe_api foo` must not look like docker's
+// own failure, 125.
+func noArgs(c *cobra.Command, args []string) error {
+	if err := cobra.NoArgs(c, args); err != nil {
+		return usageError(fmt.Errorf("%w; see '%s --help'", err, c.CommandPath()))
+	}
+	return nil
+}
+
 // commandName is the child's name for messages.
 func commandName(argv []string) string {
 	if len(argv) == 0 {

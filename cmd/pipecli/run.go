@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"regexp"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/pipecli/pipecli/internal/frame"
 	"github.com/pipecli/pipecli/internal/iostreams"
 	"github.com/pipecli/pipecli/internal/session"
 )
@@ -22,6 +24,19 @@ type runOpts struct {
 	NoHistory   bool
 	NoColor     bool
 	RawTerminal bool
+
+	Framing     frame.Mode
+	Marker      string
+	Window      int
+	Timeout     time.Duration
+	Retries     int
+	Restart     string
+	MaxRestarts int
+	JSON        bool
+	Stats       bool
+	Ready       string
+	SkipBanner  int
+	MaxLine     int
 }
 
 func newRunCmd(io *iostreams.IOStreams, runF func(*runOpts) error) *cobra.Command {
@@ -50,6 +65,9 @@ With no COMMAND, the built-in demo model ('pipecli model') is the child.`,
 			if o.EOFTimeout < 0 {
 				return usageError(fmt.Errorf("--eof-timeout must not be negative"))
 			}
+			if err := o.checkFraming(c); err != nil {
+				return usageError(err)
+			}
 			if runF != nil {
 				return runF(o)
 			}
@@ -66,7 +84,49 @@ With no COMMAND, the built-in demo model ('pipecli model') is the child.`,
 	f.BoolVar(&o.NoHistory, "no-history", false, "do not read or write the prompt's history file")
 	f.BoolVar(&o.NoColor, "no-color", false, "no colours (also: NO_COLOR=1)")
 	f.BoolVar(&o.RawTerminal, "raw-terminal", false, "let the child's control characters reach the terminal instead of showing them escaped")
+
+	f.Var(&o.Framing, "framing", "how answers are told apart: raw (none), line, marker or jsonl")
+	f.StringVar(&o.Marker, "marker", "", "with --framing marker: the line that ends each answer (may be empty)")
+	f.IntVar(&o.Window, "window", 0, "requests in flight at once (default 1 at the prompt, 64 otherwise)")
+	f.DurationVar(&o.Timeout, "timeout", 0, "fail a request with no answer this long after it was sent (0: none)")
+	f.IntVar(&o.Retries, "retries", 2, "send a request again this many times when its child died handling it")
+	f.StringVar(&o.Restart, "restart", "on-failure", "on-failure: restart a child that died unexpectedly; never")
+	f.IntVar(&o.MaxRestarts, "max-restarts", 10, "restart the child at most this many times")
+	f.BoolVar(&o.JSON, "json", false, "write one JSON record per request: id, input, output, latency_ms, attempts, error")
+	f.BoolVar(&o.Stats, "stats", false, "print request counts, throughput and latency percentiles on stderr at the end")
+	f.StringVar(&o.Ready, "ready", "", "hold input until the child prints a line matching `REGEXP`; lines before are its banner")
+	f.IntVar(&o.SkipBanner, "skip-banner", 0, "the child's first `N` lines are a banner, not answers")
+	f.IntVar(&o.MaxLine, "max-line", 0, "fail when the child writes a line (or marker answer) longer than `BYTES` (0: no cap)")
 	return cmd
+}
+
+// checkFraming validates the framing flags, which make sense only together.
+func (o *runOpts) checkFraming(c *cobra.Command) error {
+	framed := o.Framing != frame.Raw
+	for _, name := range []string{"marker", "window", "timeout", "retries", "restart", "max-restarts", "json", "stats", "ready", "skip-banner", "max-line"} {
+		if c.Flags().Changed(name) && !framed {
+			return fmt.Errorf("--%s needs --framing line, marker or jsonl", name)
+		}
+	}
+	if c.Flags().Changed("marker") != (o.Framing == frame.Marker) && o.Framing == frame.Marker {
+		return fmt.Errorf("--framing marker needs --marker S (the line that ends each answer; --marker '' for an empty line)")
+	}
+	if c.Flags().Changed("marker") && o.Framing != frame.Marker {
+		return fmt.Errorf("--marker goes with --framing marker")
+	}
+	switch {
+	case o.Window < 0:
+		return fmt.Errorf("--window must be 1 or more")
+	case o.Timeout < 0:
+		return fmt.Errorf("--timeout must not be negative")
+	case o.Retries < 0:
+		return fmt.Errorf("--retries must be 0 or more")
+	case o.MaxRestarts < 0:
+		return fmt.Errorf("--max-restarts must be 0 or more")
+	case o.Restart != "on-failure" && o.Restart != "never":
+		return fmt.Errorf("--restart must be on-failure or never, not %q", o.Restart)
+	}
+	return nil
 }
 
 func runRun(ctx context.Context, o *runOpts) error {
@@ -79,14 +139,36 @@ func runRun(ctx context.Context, o *runOpts) error {
 		EOFTimeout:  o.EOFTimeout,
 		RawTerminal: o.RawTerminal,
 	}
+	if o.Framing != frame.Raw {
+		cfg.Framing = frame.Options{Mode: o.Framing, Marker: o.Marker, MaxMessage: o.MaxLine, SkipLines: o.SkipBanner, MarkerPartials: true}
+		if o.Ready != "" {
+			re, err := regexp.Compile(o.Ready)
+			if err != nil {
+				return usageError(fmt.Errorf("bad --ready regexp: %w", err))
+			}
+			cfg.Framing.Ready = re
+		}
+		if err := cfg.Framing.Validate(); err != nil {
+			return usageError(err)
+		}
+		cfg.Window, cfg.Timeout, cfg.Retries = o.Window, o.Timeout, o.Retries
+		cfg.Restart, cfg.MaxRestarts = o.Restart == "on-failure", o.MaxRestarts
+		cfg.JSON, cfg.Stats = o.JSON, o.Stats
+	}
 	if len(o.Argv) == 0 {
 		// No command: the built-in demo model, this very binary, over
-		// real pipes like any other child.
+		// real pipes like any other child, speaking what the framing needs.
 		exe, err := os.Executable()
 		if err != nil {
 			return fmt.Errorf("finding pipecli's own binary to run the demo model: %w", err)
 		}
 		cfg.Argv, cfg.Path, cfg.Name = []string{"pipecli", "model"}, exe, "the demo model"
+		switch o.Framing {
+		case frame.JSONL:
+			cfg.Argv = append(cfg.Argv, "--jsonl")
+		case frame.Marker:
+			cfg.Argv = append(cfg.Argv, "--marker", o.Marker)
+		}
 	}
 	if !o.NoHistory {
 		cfg.HistoryFile = session.HistoryPath(o.IO.Getenv)
@@ -109,6 +191,8 @@ func runRun(ctx context.Context, o *runOpts) error {
 		return &ExitError{Code: 124, Err: fmt.Errorf("%s was still running %s after its input ended (--eof-timeout); stopped it", name, o.EOFTimeout)}
 	case res.Quit:
 		return nil
+	case res.Failed > 0:
+		return &ExitError{Code: 1, Err: fmt.Errorf("%d of %d requests failed", res.Failed, res.Requests)}
 	case !res.Status.Success():
 		return &ExitError{Code: res.Status.ExitCode(), Err: fmt.Errorf("%s %s", name, res.Status)}
 	}

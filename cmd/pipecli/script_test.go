@@ -33,6 +33,9 @@ func TestScript(t *testing.T) {
 		Setup: func(env *testscript.Env) error {
 			// The prompt keeps its history under the work dir, not $HOME.
 			env.Setenv("XDG_STATE_HOME", env.WorkDir+"/state")
+			// Under -race every process sleeps 1s at exit by default
+			// (golang/go#20364); the scripts start hundreds.
+			env.Setenv("GORACE", "atexit_sleep_ms=0")
 			return nil
 		},
 	})
@@ -43,6 +46,7 @@ var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []str
 	"filesize": cmdFilesize,
 	"waitfor":  cmdWaitfor,
 	"exitcode": cmdExitcode,
+	"term":     cmdTerm,
 }
 
 // gen FILE SIZE [LINELEN] writes SIZE bytes of lines of LINELEN bytes

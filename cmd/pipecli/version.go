@@ -13,7 +13,7 @@ func newVersionCmd(io *iostreams.IOStreams) *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
 		Short: "Print pipecli's version",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			fmt.Fprintln(io.Out, "pipecli "+version())
 			return nil

@@ -26,11 +26,11 @@ func ParseKey(s string) (Key, error) {
 		return k, fmt.Errorf("key %q has %d characters; want the 26 letters a..z become, each once", s, n)
 	}
 	var seen [26]bool
-	for i := range 26 {
-		c := s[i] | 0x20 // fold ASCII case; non-letters stay non-letters
-		if c < 'a' || c > 'z' {
-			return k, fmt.Errorf("key %q: %q at position %d is not a letter", s, s[i], i+1)
+	for i, r := range []rune(s) {
+		if r >= utf8.RuneSelf || (r|0x20) < 'a' || (r|0x20) > 'z' {
+			return k, fmt.Errorf("key %q: %q at position %d is not a letter", s, r, i+1)
 		}
+		c := byte(r) | 0x20 // fold ASCII case
 		if seen[c-'a'] {
 			return k, fmt.Errorf("key %q: letter %q appears twice", s, c)
 		}

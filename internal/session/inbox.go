@@ -86,3 +86,12 @@ func (r *inboxReader) Close() error {
 	}
 	return nil
 }
+
+// reset drops what is queued and not yet read: the framed tracker calls it
+// when a child died, before it sends the unanswered requests again, so that
+// none reaches the new child twice.
+func (b *inbox) reset() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf = nil
+}

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/ergochat/readline"
 )
@@ -17,6 +18,7 @@ const (
 	evEOF                      // Ctrl-D, or Ctrl-C on an empty line: end the input
 	evQuit                     // :quit
 	evRestart                  // :restart
+	evStats                    // :stats
 )
 
 type event struct {
@@ -33,6 +35,19 @@ type prompt struct {
 	events chan event
 	done   chan struct{} // closed when the goroutine has returned
 	say    func(format string, a ...any)
+
+	// outMu is held by whoever draws: a write of output above the prompt,
+	// or the editor's goroutine from a key that ends the line (Enter,
+	// Ctrl-C, Ctrl-D) until ReadLine has returned. In between, readline has
+	// moved the cursor below the finished line but still counts itself as
+	// prompting: a write there would redraw a prompt that nothing erases,
+	// so the next answer printed straight after it is glued to it
+	// ("> reply: x") or the next prompt is drawn after it ("> > x").
+	outMu sync.Mutex
+	// holding says that the editor's goroutine holds outMu; lineLen is the
+	// length of the line being edited. The editor's goroutine only.
+	holding bool
+	lineLen int
 }
 
 // promptConfig says where the editor reads and draws.
@@ -44,7 +59,7 @@ type promptConfig struct {
 }
 
 func newPrompt(pc promptConfig) (*prompt, error) {
-	var lineLen int // length of the line being edited; read and written by the editor's goroutine only
+	p := &prompt{events: make(chan event), done: make(chan struct{})}
 	cfg := &readline.Config{
 		Prompt:            pc.Prompt,
 		HistoryFile:       pc.HistoryFile,
@@ -52,10 +67,20 @@ func newPrompt(pc promptConfig) (*prompt, error) {
 		Stdin:             pc.In,
 		Stdout:            pc.Out,
 		Stderr:            pc.Err,
+		// Every key passes here before readline acts on it, and then reaches
+		// the Listener unless it ended the line: see outMu.
+		FuncFilterInputRune: func(key rune) (rune, bool) {
+			switch key {
+			case readline.CharEnter, readline.CharCtrlJ, readline.CharInterrupt, readline.CharEOT:
+				p.hold()
+			}
+			return key, true
+		},
 		// The fork answers Ctrl-C with ErrInterrupt whatever the line held;
 		// the listener sees every key, so it knows whether the line was empty.
 		Listener: func(line []rune, pos int, key rune) ([]rune, int, bool) {
-			lineLen = len(line)
+			p.lineLen = len(line)
+			p.release() // the key did not end the line: Ctrl-C in a search, Ctrl-D on text
 			return nil, 0, false
 		},
 		InterruptPrompt: "\n",
@@ -76,19 +101,20 @@ func newPrompt(pc promptConfig) (*prompt, error) {
 		// umask; history may hold secrets typed at the prompt.
 		os.Chmod(pc.HistoryFile, 0o600)
 	}
-	p := &prompt{rl: rl, events: make(chan event), done: make(chan struct{})}
-	go p.loop(&lineLen)
+	p.rl = rl
+	go p.loop()
 	return p, nil
 }
 
-func (p *prompt) loop(lineLen *int) {
+func (p *prompt) loop() {
 	defer close(p.done)
 	for {
-		*lineLen = 0
+		p.lineLen = 0
 		line, err := p.rl.ReadLine()
+		p.release()
 		switch {
 		case errors.Is(err, readline.ErrInterrupt):
-			if *lineLen > 0 {
+			if p.lineLen > 0 {
 				continue // Ctrl-C cleared the line
 			}
 			p.send(event{kind: evEOF})
@@ -104,6 +130,21 @@ func (p *prompt) loop(lineLen *int) {
 		if !p.send(ev) || ev.kind == evQuit {
 			return
 		}
+	}
+}
+
+// hold and release take and give back outMu for the editor's goroutine.
+func (p *prompt) hold() {
+	if !p.holding {
+		p.outMu.Lock()
+		p.holding = true
+	}
+}
+
+func (p *prompt) release() {
+	if p.holding {
+		p.holding = false
+		p.outMu.Unlock()
 	}
 }
 
@@ -128,6 +169,8 @@ func (p *prompt) parse(line string) (event, bool) {
 		return event{kind: evQuit}, true
 	case ":restart":
 		return event{kind: evRestart}, true
+	case ":stats":
+		return event{kind: evStats}, true
 	case ":help", ":h", ":?":
 		p.say("%s", helpText)
 	default:
@@ -140,6 +183,7 @@ const helpText = `commands:
   :help      this help
   :quit      close the child's input, wait for it to finish (then stop it) and exit
   :restart   stop the child and start it again
+  :stats     requests answered and failed, latency (with --framing)
   ::text     send ":text" to the child
 keys: Ctrl-C clears the line; on an empty line it ends the input, like Ctrl-D;
       Ctrl-R searches the history; Up/Down walk it`
@@ -158,8 +202,20 @@ func (p *prompt) Close() {
 }
 
 // stdout and stderr write above the prompt, redrawing the line being typed.
-func (p *prompt) stdout() io.Writer { return p.rl.Stdout() }
-func (p *prompt) stderr() io.Writer { return p.rl.Stderr() }
+func (p *prompt) stdout() io.Writer { return lockedWriter{&p.outMu, p.rl.Stdout()} }
+func (p *prompt) stderr() io.Writer { return lockedWriter{&p.outMu, p.rl.Stderr()} }
+
+// lockedWriter writes to w holding mu.
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (lw lockedWriter) Write(b []byte) (int, error) {
+	lw.mu.Lock()
+	defer lw.mu.Unlock()
+	return lw.w.Write(b)
+}
 
 // prepareHistory makes the history's directory (0700) and file (0600).
 func prepareHistory(path string) error {

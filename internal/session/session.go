@@ -4,6 +4,7 @@
 package session
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/fatih/color"
 
+	"github.com/pipecli/pipecli/internal/frame"
 	"github.com/pipecli/pipecli/internal/iostreams"
 	"github.com/pipecli/pipecli/internal/proc"
 )
@@ -36,6 +38,27 @@ type Config struct {
 	// RawTerminal passes the child's control characters to the terminal
 	// instead of showing them escaped.
 	RawTerminal bool
+
+	// Framing, when its Mode is not Raw, makes each input line a request
+	// and tells which output answers it.
+	Framing frame.Options
+	// Window is how many requests may be in flight at once; 0 picks 1 at
+	// the prompt, 64 otherwise.
+	Window int
+	// Timeout fails a request unanswered this long after it was sent; 0
+	// waits as long as it takes.
+	Timeout time.Duration
+	// Retries is how many times a request is sent again after its child
+	// died while handling it.
+	Retries int
+	// Restart restarts a child that died unexpectedly, at most MaxRestarts
+	// times, with exponential back-off.
+	Restart     bool
+	MaxRestarts int
+	// JSON writes one JSON record per request instead of its answer.
+	JSON bool
+	// Stats prints statistics on stderr at the end.
+	Stats bool
 }
 
 // Result is how a run ended.
@@ -50,6 +73,8 @@ type Result struct {
 	// Quit: the person at the prompt asked to stop and the child had to be
 	// signalled, so its status says nothing about its work.
 	Quit bool
+	// Requests and Failed count the requests of a framed run.
+	Requests, Failed int
 }
 
 // InputError is a problem with what we were given to read or write, such as
@@ -108,6 +133,12 @@ func Run(ctx context.Context, cfg Config, ios *iostreams.IOStreams) (res Result,
 		s.hungUp = hw.HungUp()
 	}
 
+	if cfg.Framing.Mode != frame.Raw {
+		if s.box == nil {
+			s.box = newInbox()
+		}
+		return s.runFramed(ctx, sigs)
+	}
 	for first := true; ; first = false {
 		stdin := s.src
 		if s.box != nil {
@@ -209,6 +240,8 @@ loop:
 			case evRestart:
 				restart = true
 				child.Stop()
+			case evStats:
+				s.say("no requests to count: statistics need --framing line, marker or jsonl")
 			}
 		}
 	}
@@ -333,6 +366,20 @@ func (s *session) say(format string, a ...any) {
 		return
 	}
 	fmt.Fprintln(s.ios.ErrOut, s.dim.Sprint("pipecli: "+msg))
+}
+
+// sayLine shows a line of the child's that answers no request (a banner
+// line, an event) on stderr, labelled, escaped where that is a terminal.
+func (s *session) sayLine(label string, data []byte) {
+	text := string(data)
+	if s.ios.ErrTTY && !s.cfg.RawTerminal {
+		var b bytes.Buffer
+		e := newEscaper(&b)
+		e.Write(data)
+		e.Flush()
+		text = b.String()
+	}
+	s.say("%s: %s", label, text)
 }
 
 // colorWriter colours each write as a whole, so that the prompt redraws
