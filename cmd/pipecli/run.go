@@ -91,7 +91,7 @@ With no COMMAND, the built-in demo model ('pipecli model') is the child.`,
 	f.DurationVar(&o.Timeout, "timeout", 0, "fail a request with no answer this long after it was sent (0: none)")
 	f.IntVar(&o.Retries, "retries", 2, "send a request again this many times when its child died handling it")
 	f.StringVar(&o.Restart, "restart", "on-failure", "on-failure: restart a child that died unexpectedly; never")
-	f.IntVar(&o.MaxRestarts, "max-restarts", 10, "restart the child at most this many times")
+	f.IntVar(&o.MaxRestarts, "max-restarts", 10, "give up on a child that died this many times in a row without answering")
 	f.BoolVar(&o.JSON, "json", false, "write one JSON record per request: id, input, output, latency_ms, attempts, error")
 	f.BoolVar(&o.Stats, "stats", false, "print request counts, throughput and latency percentiles on stderr at the end")
 	f.StringVar(&o.Ready, "ready", "", "hold input until the child prints a line matching `REGEXP`; lines before are its banner")

@@ -44,6 +44,7 @@ type request struct {
 	attempts int
 	partials [][]byte
 	answer   []byte
+	shown    bool // its marker answer was shown line by line as it came
 	err      error
 	latency  time.Duration
 }
@@ -148,6 +149,7 @@ type tracker struct {
 	nextOut  int
 	stats    stats
 	failed   int
+	answered int // by the current child: a child that answers resets the back-off
 
 	answers io.Writer     // where answers go, without --json
 	enc     *json.Encoder // for --json records
@@ -361,14 +363,19 @@ func (s *session) runFramed(ctx context.Context, sigs <-chan os.Signal) (res Res
 				why := fmt.Sprintf("%s %s", s.name(), st)
 				t.report(why, stderrTail.lastLines(3))
 				t.requeue(why)
-				if cfg.Restart && restarts < cfg.MaxRestarts {
+				if t.answered > 0 {
+					restarts = 0 // it worked for a while: a fresh start
+				}
+				t.answered = 0
+				work := !inputEnded || len(t.pending) > 0
+				if work && cfg.Restart && restarts < cfg.MaxRestarts {
 					restarts++
 					backoff := min(100*time.Millisecond<<(restarts-1), 5*time.Second)
-					s.say("restarting %s (%d of at most %d) in %s", s.name(), restarts, cfg.MaxRestarts, backoff)
+					s.say("restarting %s (%d of at most %d in a row) in %s", s.name(), restarts, cfg.MaxRestarts, backoff)
 					restartAt = time.After(backoff)
 				} else {
-					if cfg.Restart {
-						s.say("not restarting %s: --max-restarts %d reached", s.name(), cfg.MaxRestarts)
+					if work && cfg.Restart {
+						s.say("not restarting %s: it died %d times in a row without answering (--max-restarts)", s.name(), restarts+1)
 					}
 					res.Status = st
 					noChild = true
@@ -492,15 +499,21 @@ func (t *tracker) message(m frame.Message) (ready bool) {
 			return false
 		}
 		if m.Kind == frame.Partial || m.Kind == frame.Unfinished {
-			r.partials = append(r.partials, m.Data)
 			if t.s.pr != nil && !t.s.cfg.JSON {
+				// At the prompt (window 1), show an answer as it comes.
 				t.answers.Write(append(append([]byte(nil), m.Data...), '\n'))
+				r.shown = true
+			}
+			// A marker answer's lines come again, whole, in its Answer.
+			if t.s.cfg.Framing.Mode != frame.Marker || m.Kind == frame.Unfinished {
+				r.partials = append(r.partials, m.Data)
 			}
 			return false
 		}
 		t.remove(r)
 		r.answer = m.Data
 		r.latency = time.Since(r.start)
+		t.answered++
 		t.finish1(r)
 	}
 	return false
@@ -648,6 +661,9 @@ func (t *tracker) emit(r *request) {
 	}
 	if r.err != nil {
 		t.s.say("request #%d %q failed: %v", r.seq, clip(r.input), r.err)
+		return
+	}
+	if r.shown && t.s.cfg.Framing.Mode == frame.Marker {
 		return
 	}
 	_, t.outErr = t.answers.Write(append(append([]byte(nil), r.answer...), '\n'))

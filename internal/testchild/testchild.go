@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"os/signal"
 	"strconv"
@@ -35,9 +36,11 @@ func Main(args []string) int {
 		upper      = fs.Bool("upper", false, "answer each line in upper case")
 		prefix     = fs.String("prefix", "", "put this before each answer")
 		delay      = fs.Duration("delay", 0, "wait this long before each answer")
+		slowWord   = fs.String("slow-word", "", "with -delay: wait only before answering a line equal to this")
 		noNewline  = fs.Bool("partial", false, "answer without a final newline")
 		count      = fs.Bool("count", false, "answer nothing per line; at EOF print lines, bytes and sha256 of the input")
 		crashAfter = fs.Int("crash-after", 0, "kill itself with SIGKILL after answering this many lines")
+		crashRand  = fs.Int("crash-random", 0, "kill itself with SIGKILL after a random number of lines, about this many (N/2 to 3N/2)")
 		eofDelay   = fs.Duration("eof-delay", 0, "at EOF, wait this long before the last words")
 		eofPrint   = fs.String("eof-print", "", "at EOF, print this")
 		ignoreSigs = fs.Bool("ignore-signals", false, "ignore SIGINT, SIGTERM and SIGHUP")
@@ -48,6 +51,9 @@ func Main(args []string) int {
 	)
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if *crashRand > 0 {
+		*crashAfter = *crashRand/2 + rand.IntN(*crashRand)
 	}
 	if *ignoreSigs {
 		signal.Ignore(syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
@@ -128,7 +134,7 @@ func Main(args []string) int {
 					lines++
 				}
 			} else {
-				if *delay > 0 {
+				if *delay > 0 && (*slowWord == "" || string(bytes.TrimSuffix(line, []byte("\n"))) == *slowWord) {
 					out.Flush()
 					outMu.Unlock()
 					time.Sleep(*delay)
