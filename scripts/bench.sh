@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # scripts/bench.sh measures how fast `pipecli run --file F -- cat` streams a
 # file, next to the plain shell pipeline `cat F | cat`, and how much memory
-# pipecli needs to do it. It prints figures and ratios side by side with the
-# targets and never fails because a target was missed: timings vary with the
-# machine and its load, so they are for people to read, not to assert.
+# pipecli needs to do it; then how fast `pipecli run --framing line` plays
+# ping-pong with a child answering one line at a time, next to a minimal Go
+# program doing the same over the pipes (scripts/pingpong). It prints figures
+# and ratios side by side with the targets and never fails because a target
+# was missed: timings vary with the machine and its load, so they are for
+# people to read, not to assert.
 #
 # Usage, from the repository root:
 #
@@ -16,6 +19,8 @@
 #	BENCH_BIG=1           0 skips the second round with 10x the lines (~1.28 GB by default)
 #	BENCH_SINK=null       where both sides' output goes: null (> /dev/null) or pipe (| cat > /dev/null)
 #	BENCH_GO=1            0 skips `go test -bench` on internal/proc
+#	BENCH_PINGPONG=1      0 skips the ping-pong section
+#	BENCH_REQUESTS=100000 requests of 128 characters in each ping-pong run
 #
 # Needs /usr/bin/time (Debian package "time") for peak RSS, awk, and bash 5
 # for $EPOCHREALTIME.
@@ -30,11 +35,14 @@ reps=${BENCH_REPS:-5}
 big=${BENCH_BIG:-1}
 sink=${BENCH_SINK:-null}
 gobench=${BENCH_GO:-1}
+pingpong=${BENCH_PINGPONG:-1}
+requests=${BENCH_REQUESTS:-100000}
 
 die() { echo "bench.sh: $*" >&2; exit 1; }
 
 [[ $lines =~ ^[1-9][0-9]*$ ]] || die "BENCH_LINES must be a positive whole number, not \"$lines\""
 [[ $reps =~ ^[1-9][0-9]*$ ]] || die "BENCH_REPS must be a positive whole number, not \"$reps\""
+[[ $requests =~ ^[1-9][0-9]*$ ]] || die "BENCH_REQUESTS must be a positive whole number, not \"$requests\""
 case $sink in
 null | pipe) ;;
 *) die "BENCH_SINK must be null or pipe, not \"$sink\"" ;;
@@ -179,4 +187,98 @@ if [[ $gobench != 0 ]]; then
 	echo
 	echo "go test -bench (internal/proc, 64 MiB through cat; shell/devnull crosses one pipe, the others two):"
 	go test -run '^$' -bench 'BenchmarkCat' -benchtime 2s -count 1 ./internal/proc/ | sed 's/^/  /'
+fi
+
+# Ping-pong: each request is one line of 128 characters, each answer the same
+# line back from scripts/pingpong/echo, a Go child that flushes when it has
+# no complete line left to read, like a model serving one line at a time.
+# pipecli (`run --framing line --window W --stats`) is timed next to
+# scripts/pingpong/direct, which starts the same child and keeps at most W
+# requests in flight over the pipes with bufio and nothing else: what pipecli
+# adds is the difference. Both read the requests from the same file, write
+# the answers > /dev/null, are started the same way from this shell and timed
+# from outside (requests/s = requests / wall time, start-up included), and
+# report the median round trip of their own requests (p50 of --stats; the
+# same percentile in direct): from handing a request to the child's stdin to
+# having read its answer, write and read system calls and the child's
+# turnaround included.
+if [[ $pingpong != 0 ]]; then
+	echo
+	echo "building scripts/pingpong (echo, direct)..."
+	go build -o "$tmp/echo" ./scripts/pingpong/echo
+	go build -o "$tmp/direct" ./scripts/pingpong/direct
+	# 10-digit number, a space, 117 characters: 128 characters and "\n".
+	awk -v n="$requests" 'BEGIN {
+		a = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+		b = a a a
+		for (i = 1; i <= n; i++) printf "%010d %s\n", i, substr(b, i % 62 + 1, 117)
+	}' >"$tmp/pp.txt"
+
+	# pp_run SIDE W runs SIDE (direct or pipecli) once with window W; its
+	# answers go to stdout, its statistics line to $tmp/pp.err.
+	pp_run() {
+		if [[ $1 == direct ]]; then
+			"$tmp/direct" -window "$2" -file "$tmp/pp.txt" -- "$tmp/echo" 2>"$tmp/pp.err"
+		else
+			"$tmp/pipecli" run --framing line --window "$2" --stats --file "$tmp/pp.txt" -- "$tmp/echo" 2>"$tmp/pp.err"
+		fi
+	}
+	# pp_once SIDE W prints "SECONDS P50_MICROSECONDS" for one run.
+	pp_once() {
+		local start end
+		start=$EPOCHREALTIME
+		pp_run "$1" "$2" >/dev/null || die "$1 failed with window $2: $(cat "$tmp/pp.err")"
+		end=$EPOCHREALTIME
+		# "p50 0.0128ms" (pipecli, 3 significant digits) or "p50 8.0us" (direct).
+		awk -v s="$start" -v e="$end" '
+			match($0, /p50 [0-9.e+-]+(ms|us)/) {
+				u = substr($0, RSTART + RLENGTH - 2, 2)
+				p = substr($0, RSTART + 4, RLENGTH - 6) * (u == "ms" ? 1000 : 1)
+			}
+			END { if (p == "") exit 1; printf "%.4f %.1f\n", e - s, p }' "$tmp/pp.err" ||
+			die "no p50 in what $1 printed: $(cat "$tmp/pp.err")"
+	}
+
+	# Both sides answer every request, in order; this also warms them up.
+	for side in direct pipecli; do
+		pp_run "$side" 64 | cmp -s - "$tmp/pp.txt" || die "$side's answers differ from the requests: $(cat "$tmp/pp.err")"
+	done
+
+	windows=(1 8 64)
+	declare -A pp_t=() pp_l=() # "SIDE W" -> the runs' seconds, p50s
+	for ((i = 0; i < reps; i++)); do
+		for w in "${windows[@]}"; do
+			for side in direct pipecli; do
+				read -ra f <<<"$(pp_once "$side" "$w")"
+				pp_t["$side $w"]+="${f[0]} " pp_l["$side $w"]+="${f[1]} "
+			done
+		done
+	done
+
+	echo
+	echo "ping-pong: $requests requests of 128 characters through scripts/pingpong/echo; $reps runs each, interleaved, medians reported"
+	for w in "${windows[@]}"; do
+		echo "  window $w"
+		declare -A rate=() p50=()
+		for side in direct pipecli; do
+			# shellcheck disable=SC2086 # word splitting wanted: the runs
+			rate[$side]=$(awk -v n="$requests" -v t="$(median ${pp_t["$side $w"]})" 'BEGIN { printf "%.0f", n / t }')
+			# shellcheck disable=SC2086
+			p50[$side]=$(median ${pp_l["$side $w"]})
+			label="scripts/pingpong/direct -window $w"
+			[[ $side == pipecli ]] && label="pipecli run --framing line --window $w"
+			printf '    %-44s %8s req/s   p50 round trip %6.1f us   (all, s: %s; p50s, us: %s)\n' \
+				"$label" "${rate[$side]}" "${p50[$side]}" "${pp_t["$side $w"]% }" "${pp_l["$side $w"]% }"
+		done
+		ratio=$(awk -v p="${rate[pipecli]}" -v d="${rate[direct]}" 'BEGIN { printf "%.2f", p / d }')
+		if ((w == 1)); then
+			printf '    %-44s %8s\n' "ratio pipecli/direct (req/s)" "$ratio"
+			diff=$(awk -v p="${p50[pipecli]}" -v d="${p50[direct]}" 'BEGIN { printf "%.1f", p - d }')
+			printf '    %-44s %8s us      target <= 10 us %s\n' "p50 round trip, pipecli - direct" "$diff" \
+				"$(awk -v d="$diff" 'BEGIN { print (d <= 10 ? "met" : "MISSED") }')"
+		else
+			printf '    %-44s %8s          target >= 0.90  %s\n' "ratio pipecli/direct (req/s)" "$ratio" \
+				"$(awk -v r="$ratio" 'BEGIN { print (r >= 0.9 ? "met" : "MISSED") }')"
+		fi
+	done
 fi

@@ -56,10 +56,13 @@ type promptConfig struct {
 	Out, Err    io.Writer // the terminal the prompt is drawn on
 	HistoryFile string    // "" keeps no history
 	Prompt      string
+	// Say prints one of pipecli's messages, for the commands the prompt
+	// answers itself (:help).
+	Say func(format string, a ...any)
 }
 
 func newPrompt(pc promptConfig) (*prompt, error) {
-	p := &prompt{events: make(chan event), done: make(chan struct{})}
+	p := &prompt{events: make(chan event), done: make(chan struct{}), say: pc.Say}
 	cfg := &readline.Config{
 		Prompt:            pc.Prompt,
 		HistoryFile:       pc.HistoryFile,

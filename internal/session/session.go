@@ -305,11 +305,11 @@ func (s *session) openInput() error {
 			Err:         s.ios.ErrOut,
 			HistoryFile: s.cfg.HistoryFile,
 			Prompt:      "> ",
+			Say:         s.say,
 		})
 		if err != nil {
 			return fmt.Errorf("starting the prompt: %w", err)
 		}
-		pr.say = s.say
 		s.pr, s.box = pr, newInbox()
 	default:
 		s.src = s.ios.In
