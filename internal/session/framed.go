@@ -240,7 +240,8 @@ func (s *session) runFramed(ctx context.Context, sigs <-chan os.Signal) (res Res
 		if err != nil {
 			return err
 		}
-		child, drained, ready = c, c.Drained(), dec.Ready()
+		// Not dec.Ready(): the decoder is the pump's from now on.
+		child, drained, ready = c, c.Drained(), cfg.Framing.SkipLines == 0 && cfg.Framing.Ready == nil
 		stdinClosed = false
 		return nil
 	}
@@ -344,6 +345,12 @@ func (s *session) runFramed(ctx context.Context, sigs <-chan os.Signal) (res Res
 			stage, stopped := child.StoppedBy()
 			child, drained = nil, nil
 			expected := (stdinClosed && len(t.inflight) == 0) || quit
+			if !expected && inputEnded && len(t.inflight) == 0 && len(t.pending) == 0 {
+				// It died with every request answered: nothing was lost, so
+				// the run succeeded; still, say so.
+				s.say("%s %s after answering every request", s.name(), st)
+				st, expected = proc.Status{}, true
+			}
 			switch {
 			case replacing:
 				replacing = false
