@@ -345,7 +345,7 @@ func (s *session) runFramed(ctx context.Context, sigs <-chan os.Signal) (res Res
 			stage, stopped := child.StoppedBy()
 			child, drained = nil, nil
 			expected := (stdinClosed && len(t.inflight) == 0) || quit
-			if !expected && inputEnded && len(t.inflight) == 0 && len(t.pending) == 0 {
+			if inputEnded && len(t.inflight) == 0 && len(t.pending) == 0 && !quit && (!expected || (st.Signal != 0 && !stopped)) {
 				// It died with every request answered: nothing was lost, so
 				// the run succeeded; still, say so.
 				s.say("%s %s after answering every request", s.name(), st)
