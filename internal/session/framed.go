@@ -225,6 +225,7 @@ func (s *session) runFramed(ctx context.Context, sigs <-chan os.Signal) (res Res
 		stdinClosed bool
 		quit        bool
 		hungUp      = s.hungUp
+		started     time.Time // when the current child started
 	)
 	start := func() error {
 		gen++
@@ -242,7 +243,7 @@ func (s *session) runFramed(ctx context.Context, sigs <-chan os.Signal) (res Res
 		}
 		// Not dec.Ready(): the decoder is the pump's from now on.
 		child, drained, ready = c, c.Drained(), cfg.Framing.SkipLines == 0 && cfg.Framing.Ready == nil
-		stdinClosed = false
+		stdinClosed, started = false, time.Now()
 		return nil
 	}
 	if err := start(); err != nil {
@@ -250,6 +251,9 @@ func (s *session) runFramed(ctx context.Context, sigs <-chan os.Signal) (res Res
 	}
 	if s.pr != nil {
 		s.say("%s started (pid %d), framing %s; type a line to send it, :help for commands, Ctrl-D to end", s.name(), child.Pid(), cfg.Framing.Mode)
+		if !ready {
+			s.say("%s is loading: what you type is held until it is ready", s.name())
+		}
 	}
 	defer func() {
 		if child != nil {
@@ -339,6 +343,9 @@ func (s *session) runFramed(ctx context.Context, sigs <-chan os.Signal) (res Res
 			t.lastOut = time.Now()
 			if t.message(cm.m) {
 				ready = true
+				if s.pr != nil {
+					s.say("%s is ready after %s", s.name(), time.Since(started).Round(time.Millisecond))
+				}
 			}
 		case <-drained:
 			st, _ := child.Wait()
