@@ -336,8 +336,13 @@ func (c *Child) feed() {
 				return
 			}
 		}
-		if err == io.EOF || (err != nil && isGone(err)) {
-			return // the end, or Stop closed the source
+		if err == io.EOF {
+			return
+		}
+		if err != nil && isGone(err) {
+			// CloseStdin closed the source: the child exited, or Stop.
+			c.inputCut.Store(true)
+			return
 		}
 		if err != nil {
 			c.stdinErr = fmt.Errorf("reading input for %s: %w", c.Argv[0], err)
@@ -431,7 +436,8 @@ func spliceIn(dst, src *os.File) (written int64, handled bool, err error) {
 		})
 		switch {
 		case cerr != nil:
-			return written, true, nil
+			// CloseStdin closed the file before its end.
+			return written, true, &os.PathError{Op: "splice", Path: src.Name(), Err: os.ErrClosed}
 		case werr != nil:
 			// The poller's own error: the pipe was closed while we waited.
 			return written, true, &os.PathError{Op: "splice", Path: dst.Name(), Err: os.ErrClosed}

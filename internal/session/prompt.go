@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 
 	"github.com/ergochat/readline"
 )
@@ -35,6 +36,8 @@ type prompt struct {
 	events chan event
 	done   chan struct{} // closed when the goroutine has returned
 	say    func(format string, a ...any)
+	out    io.Writer   // the terminal the prompt is drawn on
+	closed atomic.Bool // Close was called
 
 	// outMu is held by whoever draws: a write of output above the prompt,
 	// or the editor's goroutine from a key that ends the line (Enter,
@@ -62,7 +65,7 @@ type promptConfig struct {
 }
 
 func newPrompt(pc promptConfig) (*prompt, error) {
-	p := &prompt{events: make(chan event), done: make(chan struct{}), say: pc.Say}
+	p := &prompt{events: make(chan event), done: make(chan struct{}), say: pc.Say, out: pc.Out}
 	cfg := &readline.Config{
 		Prompt:            pc.Prompt,
 		HistoryFile:       pc.HistoryFile,
@@ -113,8 +116,14 @@ func (p *prompt) loop() {
 	defer close(p.done)
 	for {
 		p.lineLen = 0
+		closedBefore := p.closed.Load()
 		line, err := p.rl.ReadLine()
 		p.release()
+		if err != nil && !closedBefore && p.closed.Load() {
+			// Close took the prompt off the screen with the cursor still
+			// after it: what pipecli says next starts on a line of its own.
+			io.WriteString(p.out, "\n")
+		}
 		switch {
 		case errors.Is(err, readline.ErrInterrupt):
 			if p.lineLen > 0 {
@@ -194,6 +203,7 @@ keys: Ctrl-C clears the line; on an empty line it ends the input, like Ctrl-D;
 // Close restores the terminal and ends the goroutine, even if it is blocked
 // reading a key.
 func (p *prompt) Close() {
+	p.closed.Store(true)
 	p.rl.Close()
 	for {
 		select {
