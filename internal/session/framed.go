@@ -37,7 +37,6 @@ type request struct {
 	idx      int    // its place in the input, from 0: output keeps this order
 	seq      uint64 // the id pipecli gives it: idx+1
 	input    []byte
-	wire     []byte // what is written to the child, newline included
 	key      string // the correlation key, in jsonl mode
 	start    time.Time
 	deadline time.Time
@@ -53,8 +52,8 @@ type request struct {
 // child it came from, so that output of a child being replaced is ignored.
 type childMsg struct {
 	gen int
-	m   frame.Message
-	err error // the decoder's: a line over --max-line
+	ms  []frame.Message // all that one read of the child's stdout completed
+	err error           // the decoder's, after ms: a line over --max-line
 }
 
 // decodeSink is the child's stdout sink in a framed mode: it decodes what
@@ -86,22 +85,19 @@ func (d *decodeSink) Flush() error {
 	return nil
 }
 
+// send hands the dispatcher all the messages of one read at once: one
+// channel operation, and one wake-up of the dispatcher, per read rather
+// than per message.
 func (d *decodeSink) send(msgs []frame.Message, err error) bool {
-	for _, m := range msgs {
-		select {
-		case d.out <- childMsg{gen: d.gen, m: m}:
-		case <-d.stop:
-			return false
-		}
+	if len(msgs) == 0 && err == nil {
+		return true
 	}
-	if err != nil {
-		select {
-		case d.out <- childMsg{gen: d.gen, err: err}:
-		case <-d.stop:
-			return false
-		}
+	select {
+	case d.out <- childMsg{gen: d.gen, ms: msgs, err: err}:
+		return true
+	case <-d.stop:
+		return false
 	}
-	return true
 }
 
 // tailWriter passes writes on and keeps the last bytes, so that a child's
@@ -153,6 +149,11 @@ type tracker struct {
 
 	answers io.Writer     // where answers go, without --json
 	enc     *json.Encoder // for --json records
+	outBuf  *bufio.Writer // answers and records, flushed before the dispatcher waits; nil at the prompt
+	wire    []byte        // requests to write to the child, written once per turn of the loop
+	scratch []byte        // for add's encoding
+	armed   time.Time     // the deadline the timer is set for (zero: none)
+	timerOn bool          // the timer is set
 	outErr  error         // writing our output failed
 	hinted  bool          // the buffering hint was given
 	lastOut time.Time     // when the child last wrote to stdout
@@ -175,8 +176,18 @@ func (s *session) runFramed(ctx context.Context, sigs <-chan os.Signal) (res Res
 			t.window = 1
 		}
 	}
+	var out io.Writer = s.out
+	if s.pr == nil {
+		// Buffered, and flushed before the dispatcher waits: one write
+		// per batch of answers, not one per answer.
+		t.outBuf = bufio.NewWriterSize(t.answers, 64<<10)
+		t.answers = t.outBuf
+		if cfg.JSON {
+			out = t.outBuf
+		}
+	}
 	if cfg.JSON {
-		t.enc = json.NewEncoder(s.out)
+		t.enc = json.NewEncoder(out)
 		t.enc.SetEscapeHTML(false)
 	}
 	stop := make(chan struct{})
@@ -185,12 +196,13 @@ func (s *session) runFramed(ctx context.Context, sigs <-chan os.Signal) (res Res
 	// Input: lines from the source, read by a goroutine that blocks on
 	// the channel when the window is full.
 	var (
-		lines      <-chan []byte
+		lines      <-chan [][]byte
+		queued     [][]byte // read, not yet made requests: taken while the window has room
 		inputEnded bool
 		readerDone = make(chan struct{})
 	)
 	if s.pr == nil {
-		ch := make(chan []byte)
+		ch := make(chan [][]byte)
 		lines = ch
 		go func() {
 			defer close(readerDone)
@@ -269,11 +281,21 @@ func (s *session) runFramed(ctx context.Context, sigs <-chan os.Signal) (res Res
 	defer hint.Stop()
 
 	for {
+		for len(queued) > 0 && len(t.pending)+len(t.inflight) < t.window {
+			t.add(queued[0])
+			queued[0] = nil
+			queued = queued[1:]
+		}
 		// Send what the window allows, then see whether all is done.
 		if child != nil && ready && !replacing {
 			for len(t.pending) > 0 && len(t.inflight) < t.window {
 				t.send(t.pending[0])
+				t.pending[0] = nil
 				t.pending = t.pending[1:]
+			}
+			if len(t.wire) > 0 {
+				t.s.box.Write(t.wire)
+				t.wire = t.wire[:0]
 			}
 		}
 		if noChild {
@@ -289,18 +311,24 @@ func (s *session) runFramed(ctx context.Context, sigs <-chan os.Signal) (res Res
 			break
 		}
 		t.resetTimer(timer)
+		if t.outBuf != nil && t.outBuf.Buffered() > 0 && t.outErr == nil {
+			if t.outErr = t.outBuf.Flush(); t.outErr != nil {
+				res.OutputClosed = true
+				return t.finish(res)
+			}
+		}
 
-		var in <-chan []byte
-		if !inputEnded && !quit && len(t.pending)+len(t.inflight) < t.window {
+		var in <-chan [][]byte
+		if !inputEnded && !quit && len(queued) == 0 && len(t.pending)+len(t.inflight) < t.window {
 			in = lines
 		}
 		select {
-		case line, ok := <-in:
+		case batch, ok := <-in:
 			if !ok {
 				inputEnded = true
 				continue
 			}
-			t.add(line)
+			queued = batch
 		case ev := <-events:
 			switch ev.kind {
 			case evLine:
@@ -330,6 +358,17 @@ func (s *session) runFramed(ctx context.Context, sigs <-chan os.Signal) (res Res
 			if cm.gen != gen || replacing {
 				continue // from a child being replaced: its requests go again
 			}
+			if len(cm.ms) > 0 {
+				t.lastOut = time.Now()
+			}
+			for _, m := range cm.ms {
+				if t.message(m) && !ready {
+					ready = true
+					if s.pr != nil {
+						s.say("%s is ready after %s", s.name(), time.Since(started).Round(time.Millisecond))
+					}
+				}
+			}
 			if cm.err != nil {
 				s.say("%v", cm.err)
 				t.failAll(t.inflight, cm.err.Error())
@@ -339,13 +378,6 @@ func (s *session) runFramed(ctx context.Context, sigs <-chan os.Signal) (res Res
 				child.Stop()
 				child.Signal(syscall.SIGTERM)
 				continue
-			}
-			t.lastOut = time.Now()
-			if t.message(cm.m) {
-				ready = true
-				if s.pr != nil {
-					s.say("%s is ready after %s", s.name(), time.Since(started).Round(time.Millisecond))
-				}
 			}
 		case <-drained:
 			st, _ := child.Wait()
@@ -404,6 +436,7 @@ func (s *session) runFramed(ctx context.Context, sigs <-chan os.Signal) (res Res
 			}
 			s.say("%s restarted (pid %d)", s.name(), child.Pid())
 		case now := <-timer.C:
+			t.timerOn = false
 			if t.expire(now) && cfg.Framing.Mode != frame.JSONL && child != nil {
 				// In a FIFO framing the late answer would be taken for
 				// the next request's: start afresh.
@@ -442,16 +475,34 @@ func (s *session) runFramed(ctx context.Context, sigs <-chan os.Signal) (res Res
 	return t.finish(res)
 }
 
-// readLines sends each line of src, without its line ending, until EOF or
-// stop. No line is too long: bufio.Reader grows as needed.
-func readLines(src io.Reader, out chan<- []byte, stop <-chan struct{}) {
+// maxBatch is the most lines readLines hands over at once, so the most
+// the dispatcher holds beyond its window.
+const maxBatch = 256
+
+// readLines sends the lines of src, without their line endings, until EOF
+// or stop. No line is too long: bufio.Reader grows as needed. It sends in
+// one batch the lines it has without waiting for more input (those its
+// buffer holds, up to maxBatch): a file costs one channel operation, and
+// one wake-up of the dispatcher, per batch, while a line that comes alone
+// is sent at once.
+func readLines(src io.Reader, out chan<- [][]byte, stop <-chan struct{}) {
 	r := bufio.NewReaderSize(src, 64<<10)
 	for {
-		line, err := r.ReadBytes('\n')
-		if len(line) > 0 {
-			line = bytes.TrimSuffix(bytes.TrimSuffix(line, []byte("\n")), []byte("\r"))
+		var batch [][]byte
+		var err error
+		for len(batch) < maxBatch {
+			var line []byte
+			line, err = r.ReadBytes('\n')
+			if len(line) > 0 {
+				batch = append(batch, bytes.TrimSuffix(bytes.TrimSuffix(line, []byte("\n")), []byte("\r")))
+			}
+			if err != nil || !lineBuffered(r) {
+				break
+			}
+		}
+		if len(batch) > 0 {
 			select {
-			case out <- line:
+			case out <- batch:
 			case <-stop:
 				return
 			}
@@ -462,11 +513,20 @@ func readLines(src io.Reader, out chan<- []byte, stop <-chan struct{}) {
 	}
 }
 
+// lineBuffered reports whether r holds a complete line, which it can then
+// return without reading.
+func lineBuffered(r *bufio.Reader) bool {
+	b, _ := r.Peek(r.Buffered())
+	return bytes.IndexByte(b, '\n') >= 0
+}
+
 // add makes a request of an input line.
 func (t *tracker) add(line []byte) {
 	r := &request{idx: t.nextIdx, seq: uint64(t.nextIdx + 1), input: line}
 	t.nextIdx++
-	wire, key, err := frame.EncodeRequest(nil, t.s.cfg.Framing, r.seq, line)
+	// Encoded here to check it and learn its key, into a scratch buffer:
+	// send encodes it again, straight into what is written to the child.
+	wire, key, err := frame.EncodeRequest(t.scratch[:0], t.s.cfg.Framing, r.seq, line)
 	if err != nil {
 		t.fail(r, err.Error())
 		return
@@ -475,7 +535,8 @@ func (t *tracker) add(line []byte) {
 		t.fail(r, fmt.Sprintf("id %s is already in flight; give each request its own id", key))
 		return
 	}
-	r.wire, r.key = wire, key
+	t.scratch = wire
+	r.key = key
 	t.pending = append(t.pending, r)
 }
 
@@ -492,7 +553,7 @@ func (t *tracker) send(r *request) {
 		t.byKey[r.key] = r
 	}
 	t.inflight = append(t.inflight, r)
-	t.s.box.Write(r.wire)
+	t.wire, _, _ = frame.EncodeRequest(t.wire, t.s.cfg.Framing, r.seq, r.input) // add checked it
 }
 
 // message handles one decoded message; it reports whether the child is now
@@ -546,6 +607,15 @@ func (t *tracker) owner(m frame.Message) *request {
 }
 
 func (t *tracker) remove(r *request) {
+	if len(t.inflight) > 0 && t.inflight[0] == r {
+		// The usual case, and the only one in FIFO framings: no copy.
+		t.inflight[0] = nil
+		t.inflight = t.inflight[1:]
+		if r.key != "" {
+			delete(t.byKey, r.key)
+		}
+		return
+	}
 	for i, q := range t.inflight {
 		if q == r {
 			t.inflight = append(t.inflight[:i], t.inflight[i+1:]...)
@@ -604,18 +674,23 @@ func (t *tracker) expire(now time.Time) bool {
 	return expired
 }
 
+// resetTimer sets the timer for the earliest deadline in flight, unless it
+// is set for it already. The earliest is the first's: every request gets
+// the same --timeout when it is sent, and inflight is in the order sent.
 func (t *tracker) resetTimer(timer *time.Timer) {
 	var next time.Time
-	for _, r := range t.inflight {
-		if !r.deadline.IsZero() && (next.IsZero() || r.deadline.Before(next)) {
-			next = r.deadline
-		}
+	if len(t.inflight) > 0 {
+		next = t.inflight[0].deadline
+	}
+	if t.timerOn && next.Equal(t.armed) {
+		return
 	}
 	d := time.Hour
 	if !next.IsZero() {
 		d = max(time.Until(next), 0)
 	}
 	timer.Reset(d)
+	t.armed, t.timerOn = next, true
 }
 
 func (t *tracker) fail(r *request, why string) {
@@ -637,6 +712,12 @@ func (t *tracker) finish1(r *request) {
 	t.stats.add(r.latency, r.err != nil)
 	if r.err != nil {
 		t.failed++
+	}
+	if r.idx == t.nextOut && len(t.finished) == 0 {
+		// The usual case: in order, none waiting for it.
+		t.nextOut++
+		t.emit(r)
+		return
 	}
 	t.finished[r.idx] = r
 	for {
@@ -674,10 +755,22 @@ func (t *tracker) emit(r *request) {
 		return
 	}
 	if r.err != nil {
+		if t.outBuf != nil {
+			// The answers before it come first, as they did unbuffered.
+			if t.outErr = t.outBuf.Flush(); t.outErr != nil {
+				return
+			}
+		}
 		t.s.say("request #%d %q failed: %v", r.seq, clip(r.input), r.err)
 		return
 	}
 	if r.shown && t.s.cfg.Framing.Mode == frame.Marker {
+		return
+	}
+	if t.outBuf != nil {
+		// Buffered: no need to join the answer and its newline first.
+		t.outBuf.Write(r.answer)
+		t.outErr = t.outBuf.WriteByte('\n')
 		return
 	}
 	_, t.outErr = t.answers.Write(append(append([]byte(nil), r.answer...), '\n'))
@@ -711,6 +804,11 @@ func (t *tracker) output(r *request) json.RawMessage {
 }
 
 func (t *tracker) finish(res Result) (Result, error) {
+	if t.outBuf != nil && t.outErr == nil {
+		if t.outErr = t.outBuf.Flush(); t.outErr != nil {
+			res.OutputClosed = true
+		}
+	}
 	res.Requests, res.Failed = t.stats.ok+t.stats.fail, t.failed
 	if t.s.cfg.Stats {
 		t.s.say("%s", t.stats.String())
