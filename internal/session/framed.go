@@ -147,16 +147,17 @@ type tracker struct {
 	failed   int
 	answered int // by the current child: a child that answers resets the back-off
 
-	answers io.Writer     // where answers go, without --json
-	enc     *json.Encoder // for --json records
-	outBuf  *bufio.Writer // answers and records, flushed before the dispatcher waits; nil at the prompt
-	wire    []byte        // requests to write to the child, written once per turn of the loop
-	scratch []byte        // for add's encoding
-	armed   time.Time     // the deadline the timer is set for (zero: none)
-	timerOn bool          // the timer is set
-	outErr  error         // writing our output failed
-	hinted  bool          // the buffering hint was given
-	lastOut time.Time     // when the child last wrote to stdout
+	answers  io.Writer     // where answers go, without --json
+	enc      *json.Encoder // for --json records
+	outBuf   *bufio.Writer // answers and records, flushed before the dispatcher waits; nil at the prompt
+	wire     []byte        // requests to write to the child, written once per turn of the loop
+	scratch  []byte        // for add's encoding
+	armed    time.Time     // the deadline the timer is set for (zero: none)
+	timerOn  bool          // the timer is set
+	outErr   error         // writing our output failed
+	inputErr error         // reading our input failed
+	hinted   bool          // the buffering hint was given
+	lastOut  time.Time     // when the child last wrote to stdout
 }
 
 func (s *session) runFramed(ctx context.Context, sigs <-chan os.Signal) (res Result, err error) {
@@ -199,6 +200,7 @@ func (s *session) runFramed(ctx context.Context, sigs <-chan os.Signal) (res Res
 		lines      <-chan [][]byte
 		queued     [][]byte // read, not yet made requests: taken while the window has room
 		inputEnded bool
+		readErr    error
 		readerDone = make(chan struct{})
 	)
 	if s.pr == nil {
@@ -207,7 +209,7 @@ func (s *session) runFramed(ctx context.Context, sigs <-chan os.Signal) (res Res
 		go func() {
 			defer close(readerDone)
 			defer close(ch)
-			readLines(s.src, ch, stop)
+			readErr = readLines(s.src, ch, stop) // read after ch is closed
 		}()
 		defer func() {
 			if c, ok := s.src.(io.Closer); ok {
@@ -326,6 +328,9 @@ func (s *session) runFramed(ctx context.Context, sigs <-chan os.Signal) (res Res
 		case batch, ok := <-in:
 			if !ok {
 				inputEnded = true
+				if readErr != nil {
+					t.inputErr = &InputError{fmt.Errorf("reading the input: %w; the lines before were sent", readErr)}
+				}
 				continue
 			}
 			queued = batch
@@ -485,7 +490,7 @@ const maxBatch = 256
 // buffer holds, up to maxBatch): a file costs one channel operation, and
 // one wake-up of the dispatcher, per batch, while a line that comes alone
 // is sent at once.
-func readLines(src io.Reader, out chan<- [][]byte, stop <-chan struct{}) {
+func readLines(src io.Reader, out chan<- [][]byte, stop <-chan struct{}) error {
 	r := bufio.NewReaderSize(src, 64<<10)
 	for {
 		var batch [][]byte
@@ -504,11 +509,14 @@ func readLines(src io.Reader, out chan<- [][]byte, stop <-chan struct{}) {
 			select {
 			case out <- batch:
 			case <-stop:
-				return
+				return nil
 			}
 		}
+		if err == io.EOF {
+			return nil
+		}
 		if err != nil {
-			return
+			return err
 		}
 	}
 }
@@ -812,6 +820,9 @@ func (t *tracker) finish(res Result) (Result, error) {
 	res.Requests, res.Failed = t.stats.ok+t.stats.fail, t.failed
 	if t.s.cfg.Stats {
 		t.s.say("%s", t.stats.String())
+	}
+	if t.inputErr != nil {
+		return res, t.inputErr
 	}
 	return res, nil
 }

@@ -293,6 +293,10 @@ func (s *session) openInput() error {
 		if err != nil {
 			return &InputError{fmt.Errorf("cannot read --file: %w", unwrapPath(err))}
 		}
+		if fi, err := f.Stat(); err == nil && fi.IsDir() {
+			f.Close()
+			return &InputError{fmt.Errorf("cannot read --file: %s is a directory; give a file, or - for stdin", s.cfg.File)}
+		}
 		s.src = f
 	case isFile && s.ios.InTTY && (s.outTTY || s.ios.ErrTTY):
 		drawOn := s.ios.ErrOut
