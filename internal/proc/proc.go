@@ -441,16 +441,9 @@ func spliceIn(dst, src *os.File) (written int64, handled bool, err error) {
 		case werr != nil:
 			// The poller's own error: the pipe was closed while we waited.
 			return written, true, &os.PathError{Op: "splice", Path: dst.Name(), Err: os.ErrClosed}
-		case serr == unix.EINTR:
-		case serr != nil:
-			if written == 0 && (serr == unix.EINVAL || serr == unix.ENOSYS) {
-				return 0, false, nil
-			}
-			return written, true, os.NewSyscallError("splice", serr)
-		case n == 0:
-			return written, true, nil
-		default:
-			written += n
+		}
+		if done, handled, err := spliced(n, serr, &written); done {
+			return written, handled, err
 		}
 	}
 }
@@ -499,20 +492,31 @@ func spliceOut(dst, src *os.File) (written int64, handled bool, err error) {
 			}
 			return serr != unix.EAGAIN
 		})
-		switch {
-		case rerr != nil:
+		if rerr != nil {
 			// reap closed the pipe after Grace: the end, as for Read.
 			return written, true, nil
-		case serr == unix.EINTR:
-		case serr != nil:
-			if written == 0 && (serr == unix.EINVAL || serr == unix.ENOSYS) {
-				return 0, false, nil
-			}
-			return written, true, os.NewSyscallError("splice", serr)
-		case n == 0:
-			return written, true, nil
-		default:
-			written += n
+		}
+		if done, handled, err := spliced(n, serr, &written); done {
+			return written, handled, err
 		}
 	}
+}
+
+// spliced folds one splice(2) result into written. done says the copy is
+// over, with what to return: handled is false when splice could not be used
+// at all (nothing moved yet), so the caller falls back to read and write.
+func spliced(n int64, serr error, written *int64) (done, handled bool, err error) {
+	switch {
+	case serr == unix.EINTR:
+		return false, true, nil
+	case serr != nil:
+		if *written == 0 && (serr == unix.EINVAL || serr == unix.ENOSYS) {
+			return true, false, nil
+		}
+		return true, true, os.NewSyscallError("splice", serr)
+	case n == 0:
+		return true, true, nil
+	}
+	*written += n
+	return false, true, nil
 }
