@@ -106,7 +106,7 @@ func Encrypt(ctx context.Context, in io.Reader, out io.Writer, o EncryptOptions)
 		if err != nil {
 			return fmt.Errorf("read plaintext: %w", err)
 		}
-		for _, chunk := range cutRunes(enc(text), wholeLine) {
+		for _, chunk := range CutRunes(enc(text), wholeLine) {
 			w.Write(chunk)
 			w.WriteByte('\n')
 		}
@@ -179,9 +179,10 @@ func newEncrypter(o EncryptOptions) (func([]byte) []byte, error) {
 	return nil, fmt.Errorf("unknown cipher %q; use substitution, original, caesar or ascii", o.Cipher)
 }
 
-// cutRunes cuts b into pieces of n characters (the last may be shorter),
+// CutRunes cuts b into pieces of n characters (the last may be shorter),
 // never inside a UTF-8 sequence; invalid bytes count as one character each.
-func cutRunes(b []byte, n int) [][]byte {
+// Encrypt cuts Whole ciphertext this way; the evaluation cuts plaintext alike.
+func CutRunes(b []byte, n int) [][]byte {
 	var out [][]byte
 	for len(b) > 0 {
 		i, count := 0, 0

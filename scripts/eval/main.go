@@ -31,7 +31,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/pipecli/pipecli/internal/model"
 )
@@ -118,7 +117,10 @@ func run() error {
 		return err
 	}
 	origCipher := strings.Split(strings.TrimSuffix(orig.String(), "\n"), "\n")
-	origPlain := cutRunes(string(raw), 128)
+	var origPlain []string
+	for _, piece := range model.CutRunes(raw, 128) {
+		origPlain = append(origPlain, string(piece))
+	}
 	if len(origCipher) != len(origPlain) {
 		return fmt.Errorf("original: %d ciphertext lines for %d plaintext lines; does the text contain '~'?", len(origCipher), len(origPlain))
 	}
@@ -209,22 +211,6 @@ func cutProse(text string, n int) []string {
 		lines = append(lines, cur.String())
 	}
 	return lines
-}
-
-// cutRunes cuts s into pieces of n characters, as Encrypt does with Whole.
-func cutRunes(s string, n int) []string {
-	var out []string
-	for len(s) > 0 {
-		i, count := 0, 0
-		for i < len(s) && count < n {
-			_, size := utf8.DecodeRuneInString(s[i:])
-			i += size
-			count++
-		}
-		out = append(out, s[:i])
-		s = s[i:]
-	}
-	return out
 }
 
 func encryptLines(lines []string, o model.EncryptOptions) ([]string, error) {
