@@ -2,13 +2,17 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"regexp"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/pipecli/pipecli/internal/container"
 	"github.com/pipecli/pipecli/internal/frame"
 	"github.com/pipecli/pipecli/internal/iostreams"
 	"github.com/pipecli/pipecli/internal/session"
@@ -24,6 +28,9 @@ type runOpts struct {
 	NoHistory   bool
 	NoColor     bool
 	RawTerminal bool
+	PTY         bool
+	Image       string
+	DockerArgs  []string
 
 	Framing     frame.Mode
 	Marker      string
@@ -52,10 +59,15 @@ terminal; otherwise stdin as a stream. Output: stdout, or --output PATH. The
 child's stderr goes to stderr. When the input ends, the child's stdin is closed
 and pipecli waits for it to finish.
 
-With no COMMAND, the built-in demo model ('pipecli model') is the child.`,
+With no COMMAND, the built-in demo model ('pipecli model') is the child.
+With --image IMG, the child is 'docker run -i --rm --init --name pipecli-<id>
+-e PYTHONUNBUFFERED=1 [--docker-arg ARG...] IMG [COMMAND ARGS...]', and the
+container is removed however pipecli ends.`,
 		Example: `  pipecli run --file testdata/crypt.txt
   pipecli run -- python3 -u model.py
   pipecli run --file input.txt -- docker run -i --rm pipe_api
+  pipecli run --image pipe_api_py --docker-arg --gpus=all
+  pipecli run --pty -- grep error
   cat input.txt | pipecli run -- sort > sorted.txt`,
 		RunE: func(c *cobra.Command, args []string) error {
 			o.Argv = args
@@ -66,6 +78,9 @@ With no COMMAND, the built-in demo model ('pipecli model') is the child.`,
 				return usageError(fmt.Errorf("--eof-timeout must not be negative"))
 			}
 			if err := o.checkFraming(c); err != nil {
+				return usageError(err)
+			}
+			if err := o.checkContainer(c); err != nil {
 				return usageError(err)
 			}
 			if runF != nil {
@@ -84,6 +99,9 @@ With no COMMAND, the built-in demo model ('pipecli model') is the child.`,
 	f.BoolVar(&o.NoHistory, "no-history", false, "do not read or write the prompt's history file")
 	f.BoolVar(&o.NoColor, "no-color", false, "no colours (also: NO_COLOR=1)")
 	f.BoolVar(&o.RawTerminal, "raw-terminal", false, "let the child's control characters reach the terminal instead of showing them escaped")
+	f.BoolVar(&o.PTY, "pty", false, "make the child's stdout a pseudo-terminal, so that programs that buffer on a pipe (C stdio, Python) answer each line at once")
+	f.StringVar(&o.Image, "image", "", "run `IMAGE` in a container of its own (docker run -i --rm --init), removed however pipecli ends; COMMAND ARGS go after the image")
+	f.StringArrayVar(&o.DockerArgs, "docker-arg", nil, "with --image: one more argument for docker run, before the image (repeat it: --docker-arg -v --docker-arg /data:/data)")
 
 	f.Var(&o.Framing, "framing", "how answers are told apart: raw (none), line, marker or jsonl")
 	f.StringVar(&o.Marker, "marker", "", "with --framing marker: the line that ends each answer (may be empty)")
@@ -98,6 +116,21 @@ With no COMMAND, the built-in demo model ('pipecli model') is the child.`,
 	f.IntVar(&o.SkipBanner, "skip-banner", 0, "the child's first `N` lines are a banner, not answers")
 	f.IntVar(&o.MaxLine, "max-line", 0, "fail when the child writes a line (or marker answer) longer than `BYTES` (0: no cap)")
 	return cmd
+}
+
+// checkContainer validates --image, --docker-arg and --pty.
+func (o *runOpts) checkContainer(c *cobra.Command) error {
+	switch {
+	case c.Flags().Changed("image") && strings.TrimSpace(o.Image) == "":
+		return fmt.Errorf("--image needs an image name, such as pipe_api")
+	case strings.HasPrefix(o.Image, "-"):
+		return fmt.Errorf("--image %q is not an image name; docker run options go in --docker-arg", o.Image)
+	case len(o.DockerArgs) > 0 && o.Image == "":
+		return fmt.Errorf("--docker-arg goes with --image; without it, give the whole docker command after --")
+	case o.PTY && o.Image != "":
+		return fmt.Errorf("--pty cannot reach the process in a container, only the docker CLI; --image already sets PYTHONUNBUFFERED=1 (other programs: make them flush each answer)")
+	}
+	return nil
 }
 
 // checkFraming validates the framing flags, which make sense only together.
@@ -138,6 +171,7 @@ func runRun(ctx context.Context, o *runOpts) error {
 		Grace:       o.Grace,
 		EOFTimeout:  o.EOFTimeout,
 		RawTerminal: o.RawTerminal,
+		PTY:         o.PTY,
 	}
 	if o.Framing != frame.Raw {
 		cfg.Framing = frame.Options{Mode: o.Framing, Marker: o.Marker, MaxMessage: o.MaxLine, SkipLines: o.SkipBanner, MarkerPartials: true}
@@ -155,7 +189,10 @@ func runRun(ctx context.Context, o *runOpts) error {
 		cfg.Restart, cfg.MaxRestarts = o.Restart == "on-failure", o.MaxRestarts
 		cfg.JSON, cfg.Stats = o.JSON, o.Stats
 	}
-	if len(o.Argv) == 0 {
+	if o.Image != "" {
+		cfg.Container = &container.Spec{Image: o.Image, DockerArgs: o.DockerArgs, Args: o.Argv}
+		cfg.Argv, cfg.Name = cfg.Container.Argv("pipecli-ID"), "the container of "+o.Image
+	} else if len(o.Argv) == 0 {
 		// No command: the built-in demo model, this very binary, over
 		// real pipes like any other child, speaking what the framing needs.
 		exe, err := os.Executable()
@@ -182,6 +219,10 @@ func runRun(ctx context.Context, o *runOpts) error {
 		name = commandName(cfg.Argv)
 	}
 	switch {
+	case res.OutputClosed && res.OutputErr != nil && !errors.Is(res.OutputErr, syscall.EPIPE):
+		// Not a reader gone, but our output failing (a full disk): our
+		// own failure, and what was written is incomplete.
+		return fmt.Errorf("writing the output failed, so %s was stopped: %w", name, res.OutputErr)
 	case res.OutputClosed:
 		// Like any filter whose reader went away (`yes | head -1`): quiet, 128+SIGPIPE.
 		return &ExitError{Code: 141}

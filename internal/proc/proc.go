@@ -50,6 +50,15 @@ type Options struct {
 	Dir   string
 	// Path is the program to run; "" looks argv[0] up in $PATH.
 	Path string
+	// PTY makes the child's stdout a pseudo-terminal in raw mode instead of
+	// a pipe, so that programs that buffer their output when it is not a
+	// terminal (C stdio, Python) write each line at once. Its stdin and
+	// stderr stay pipes.
+	PTY bool
+	// ParentDeathSignal, if not 0, is sent to the child when pipecli dies,
+	// even of SIGKILL (prctl PR_SET_PDEATHSIG): for a docker CLI, whose
+	// container would otherwise outlive us.
+	ParentDeathSignal syscall.Signal
 }
 
 // Child is one running child process.
@@ -61,6 +70,7 @@ type Child struct {
 	stdin          *os.File // our end of the child's stdin
 	stdout, stderr *os.File // our ends of its stdout and stderr
 	stdinOnce      sync.Once
+	stdinNowait    atomic.Int32 // for WriteNow: 0 not yet known, 1 stdin is O_NONBLOCK, 2 it is not
 
 	fed       chan struct{} // closed once the input is all sent, or abandoned
 	stopReq   chan struct{} // closed by Stop
@@ -74,6 +84,9 @@ type Child struct {
 	outErr    error       // set before outFailed is closed
 	stdinErr  error       // a write error other than the child having gone; read after Wait
 	inputCut  atomic.Bool // the child closed its stdin with input still to send
+	// waitingSince is when input was sent that no output has followed yet,
+	// in Unix nanoseconds; 0 when the child has answered all it was sent.
+	waitingSince atomic.Int64
 
 	// pumps counts the three pipe goroutines; drained is closed when they end.
 	pumps   sync.WaitGroup
@@ -105,6 +118,15 @@ func Start(argv []string, o Options) (*Child, error) {
 		}
 	}
 	for i := range 3 {
+		if i == 1 && o.PTY {
+			master, tty, err := openPTY()
+			if err != nil {
+				closeAll()
+				return nil, fmt.Errorf("starting %s: %w", argv[0], err)
+			}
+			ours[i], theirs[i] = master, tty
+			continue
+		}
 		r, w, err := os.Pipe()
 		if err != nil {
 			closeAll()
@@ -127,7 +149,7 @@ func Start(argv []string, o Options) (*Child, error) {
 		Stdin:       theirs[0],
 		Stdout:      theirs[1],
 		Stderr:      theirs[2],
-		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
+		SysProcAttr: &syscall.SysProcAttr{Setpgid: true, Pdeathsig: o.ParentDeathSignal},
 	}
 	if err := cmd.Start(); err != nil {
 		closeAll()
@@ -210,6 +232,30 @@ func (c *Child) Signal(sig syscall.Signal) error {
 		return nil
 	}
 	return err
+}
+
+// Unanswered reports how long ago the child was sent input that it has
+// not written anything to stdout since; 0 if it has. A child that stays
+// silent long after input may be buffering its output.
+func (c *Child) Unanswered() time.Duration {
+	since := c.waitingSince.Load()
+	if since == 0 {
+		return 0
+	}
+	return time.Since(time.Unix(0, since))
+}
+
+// sent and answered keep waitingSince: one clock read per chunk.
+func (c *Child) sent() {
+	if c.waitingSince.Load() == 0 {
+		c.waitingSince.CompareAndSwap(0, time.Now().UnixNano())
+	}
+}
+
+func (c *Child) answered() {
+	if c.waitingSince.Load() != 0 {
+		c.waitingSince.Store(0)
+	}
 }
 
 // InputCut reports whether the child stopped reading (closed its stdin or
@@ -310,7 +356,7 @@ func (c *Child) feed() {
 		return
 	}
 	if f, ok := c.opts.Stdin.(*os.File); ok {
-		if _, handled, err := spliceIn(c.stdin, f); handled {
+		if _, handled, err := spliceIn(c.stdin, f, c.sent); handled {
 			switch {
 			case err == nil:
 			case isGone(err):
@@ -325,6 +371,7 @@ func (c *Child) feed() {
 	for {
 		n, err := c.opts.Stdin.Read(buf)
 		if n > 0 {
+			c.sent()
 			if _, werr := c.stdin.Write(buf[:n]); werr != nil {
 				// The child closed its stdin or exited (EPIPE), or we
 				// closed the pipe after it exited: input was left unsent.
@@ -358,8 +405,12 @@ func (c *Child) copyOut(src *os.File, dst io.Writer, isStdout bool) {
 	if dst == nil {
 		dst = io.Discard
 	}
-	if f, ok := dst.(*os.File); ok {
-		_, handled, err := spliceOut(f, src)
+	moved := func() {}
+	if isStdout {
+		moved = c.answered
+	}
+	if f, ok := dst.(*os.File); ok && !(isStdout && c.opts.PTY) {
+		_, handled, err := spliceOut(f, src, moved)
 		switch {
 		case !handled: // copy below
 		case err == nil:
@@ -376,6 +427,7 @@ func (c *Child) copyOut(src *os.File, dst io.Writer, isStdout bool) {
 	for {
 		n, err := src.Read(buf)
 		if n > 0 {
+			moved()
 			if _, werr := dst.Write(buf[:n]); werr != nil {
 				if !isStdout {
 					// stderr is drained whatever happens to ours, so
@@ -389,6 +441,9 @@ func (c *Child) copyOut(src *os.File, dst io.Writer, isStdout bool) {
 			}
 		}
 		if err != nil {
+			// The end: EOF from a pipe, or EIO from a pseudo-terminal
+			// once every process has closed its side.
+			//
 			// A sink that holds back an incomplete character gives it up now.
 			if f, ok := dst.(interface{ Flush() error }); ok {
 				f.Flush()
@@ -410,7 +465,7 @@ func isGone(err error) bool {
 // moved, when splice cannot be used; feed then reads and writes. src closed
 // under us (by CloseStdin) is the end, as for a read; dst closed is an error
 // isGone recognises.
-func spliceIn(dst, src *os.File) (written int64, handled bool, err error) {
+func spliceIn(dst, src *os.File, moved func()) (written int64, handled bool, err error) {
 	if fi, err := src.Stat(); err != nil || !fi.Mode().IsRegular() {
 		return 0, false, nil
 	}
@@ -445,6 +500,7 @@ func spliceIn(dst, src *os.File) (written int64, handled bool, err error) {
 		if done, handled, err := spliced(n, serr, &written); done {
 			return written, handled, err
 		}
+		moved()
 	}
 }
 
@@ -454,7 +510,7 @@ func spliceIn(dst, src *os.File) (written int64, handled bool, err error) {
 // waiting for room, so the only wait is for src, which the poller does. The
 // bytes never pass through our memory. handled is false, with nothing moved,
 // when splice cannot be used. An error is dst's: reading a pipe gives none.
-func spliceOut(dst, src *os.File) (written int64, handled bool, err error) {
+func spliceOut(dst, src *os.File, moved func()) (written int64, handled bool, err error) {
 	fi, err := dst.Stat()
 	if err != nil {
 		return 0, false, nil
@@ -499,6 +555,7 @@ func spliceOut(dst, src *os.File) (written int64, handled bool, err error) {
 		if done, handled, err := spliced(n, serr, &written); done {
 			return written, handled, err
 		}
+		moved()
 	}
 }
 

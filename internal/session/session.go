@@ -16,6 +16,7 @@ import (
 
 	"github.com/fatih/color"
 
+	"github.com/pipecli/pipecli/internal/container"
 	"github.com/pipecli/pipecli/internal/frame"
 	"github.com/pipecli/pipecli/internal/iostreams"
 	"github.com/pipecli/pipecli/internal/proc"
@@ -59,6 +60,12 @@ type Config struct {
 	JSON bool
 	// Stats prints statistics on stderr at the end.
 	Stats bool
+
+	// PTY makes the child's stdout a pseudo-terminal (proc.Options.PTY).
+	PTY bool
+	// Container, if not nil, runs each child in a container of its own
+	// (--image): Argv is then ignored.
+	Container *container.Spec
 }
 
 // Result is how a run ended.
@@ -68,6 +75,9 @@ type Result struct {
 	Interrupted syscall.Signal
 	// OutputClosed: our stdout's reader went away, so the child was stopped.
 	OutputClosed bool
+	// OutputErr is why writing our output failed, when it did: EPIPE when
+	// the reader went away, or another error, such as a full disk.
+	OutputErr error
 	// TimedOut: the child was still running EOFTimeout after its input ended.
 	TimedOut bool
 	// Quit: the person at the prompt asked to stop and the child had to be
@@ -95,6 +105,10 @@ type session struct {
 	box    *inbox          // what the prompt sends, when there is a prompt
 	hungUp <-chan struct{} // closed when our stdout's reader has gone
 	dim    *color.Color
+	// containers are the names of the containers started, for
+	// removeContainers.
+	containers []string
+	hinted     bool // the buffering hint was given
 }
 
 // Run starts the child, converses with it until it ends and reports how.
@@ -117,6 +131,8 @@ func Run(ctx context.Context, cfg Config, ios *iostreams.IOStreams) (res Result,
 			s.pr.Close()
 		}
 	}()
+	// After the children have been waited for, whatever the way out.
+	defer s.removeContainers()
 
 	// Signals for pipecli are forwarded to the child's group. Asking for
 	// SIGPIPE turns a write to a closed stdout into an EPIPE error we
@@ -144,12 +160,11 @@ func Run(ctx context.Context, cfg Config, ios *iostreams.IOStreams) (res Result,
 		if s.box != nil {
 			stdin = s.box.reader()
 		}
-		child, err := proc.Start(cfg.Argv, proc.Options{
+		stderr := &tailWriter{w: s.childStderr()}
+		child, err := s.startChild(proc.Options{
 			Stdin:  stdin,
 			Stdout: s.childStdout(),
-			Stderr: s.childStderr(),
-			Grace:  cfg.Grace,
-			Path:   cfg.Path,
+			Stderr: stderr,
 		})
 		if err != nil {
 			return res, err
@@ -162,6 +177,9 @@ func Run(ctx context.Context, cfg Config, ios *iostreams.IOStreams) (res Result,
 			}
 		}
 		restart, res, err := s.converse(ctx, child, sigs)
+		if err == nil && res.Status.ExitCode() == dockerFailed && s.runsDocker() {
+			err = s.containerError(stderr)
+		}
 		if !restart || err != nil {
 			return res, err
 		}
@@ -178,7 +196,13 @@ func (s *session) converse(ctx context.Context, child *proc.Child, sigs <-chan o
 		done      = ctx.Done()
 		eofTimer  <-chan time.Time
 		quit      bool
+		hintTick  <-chan time.Time
 	)
+	if !s.hinted {
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		hintTick = t.C
+	}
 	if s.pr != nil {
 		events = s.pr.events
 	}
@@ -212,6 +236,7 @@ loop:
 			closePrompt()
 		case <-outFailed:
 			outFailed = nil
+			res.OutputErr = child.OutputErr()
 			s.outputClosed(child, &res)
 			closePrompt()
 		case <-fed:
@@ -220,6 +245,13 @@ loop:
 				t := time.NewTimer(s.cfg.EOFTimeout)
 				defer t.Stop()
 				eofTimer = t.C
+			}
+		case <-hintTick:
+			// While more input may come: after it, the child may
+			// rightly be working on it all (sort).
+			if d := child.Unanswered(); d >= hintAfter && fed != nil {
+				hintTick, s.hinted = nil, true
+				s.say("%s", s.bufferingHint(d))
 			}
 		case <-eofTimer:
 			eofTimer = nil
