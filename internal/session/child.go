@@ -62,7 +62,7 @@ func (s *session) removeContainers() {
 // buffer, as C stdio and Python do when stdout is not a terminal. The fix
 // named is the one that fits how it runs.
 func (s *session) bufferingHint(silent time.Duration) string {
-	what := fmt.Sprintf("%s has answered nothing for %s since it was sent input", s.name(), silent.Round(time.Second))
+	what := fmt.Sprintf("%s has answered nothing for %s since it was sent input", s.name(), silent.Truncate(time.Second))
 	argv := s.cfg.Argv
 	switch {
 	case s.cfg.Container != nil:
