@@ -50,37 +50,47 @@ func TestDocker(t *testing.T) {
 			err, strings.ReplaceAll(strings.TrimSpace(stderr.String()), "\n", "; "))
 	}
 
-	// A test that failed half-way may have left a container; say so and
-	// remove it. Passing runs checked there was none (nocontainers). Those
-	// there before the test are someone else's.
-	before := containersOf(ctx, dockerImage)
-	t.Cleanup(func() {
-		if !t.Failed() {
-			return
-		}
-		var left []string
-		for _, id := range containersOf(context.Background(), dockerImage) {
-			if !slices.Contains(before, id) {
-				left = append(left, id)
-			}
-		}
-		if len(left) > 0 {
-			t.Logf("removing containers of %s left behind: %s", dockerImage, strings.Join(left, " "))
-			exec.Command("docker", append([]string{"rm", "--force"}, left...)...).Run()
-		}
-	})
-
 	// A hung docker must not hold the test until go test's own timeout:
 	// testscript interrupts what a script runs at the deadline.
 	deadline := time.Now().Add(3 * time.Minute)
 	if d, ok := t.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
+	// The images, once, before the scripts that run them in parallel.
+	for _, img := range dockerImages {
+		buildImage(t, root, goCmd, img.script, img.name)
+	}
+	// A test that failed half-way may have left a container; say so and
+	// remove it. Passing runs checked there was none (nocontainers). Those
+	// there before the test are someone else's.
+	filters := []string{"name=pipecli-"}
+	for _, img := range dockerImages {
+		filters = append(filters, "ancestor="+img.name)
+	}
+	var before []string
+	for _, f := range filters {
+		before = append(before, containersOf(ctx, f)...)
+	}
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		var left []string
+		for _, f := range filters {
+			for _, id := range containersOf(context.Background(), f) {
+				if !slices.Contains(before, id) && !slices.Contains(left, id) {
+					left = append(left, id)
+				}
+			}
+		}
+		if len(left) > 0 {
+			t.Logf("removing containers left behind: %s", strings.Join(left, " "))
+			exec.Command("docker", append([]string{"rm", "--force"}, left...)...).Run()
+		}
+	})
 	cmds := maps.Clone(scriptCmds)
-	cmds["buildimage"] = cmdBuildImage(root, goCmd)
 	cmds["nocontainers"] = cmdNoContainers
-	testscript.Run(t, testscript.Params{
-		Dir:                 "testdata/docker",
+	params := testscript.Params{
 		RequireExplicitExec: true,
 		Deadline:            deadline,
 		Cmds:                cmds,
@@ -100,11 +110,29 @@ func TestDocker(t *testing.T) {
 			env.Setenv("GORACE", "atexit_sleep_ms=0")
 			return nil
 		},
-	})
+	}
+	// One script at a time: each checks that no container of its images
+	// is left, which another script's running container would fail (and
+	// be removed by). t.Run returns once the script, parallel or not, ends.
+	files, err := filepath.Glob(filepath.Join("testdata", "docker", "*.txt"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no scripts in testdata/docker: %v", err)
+	}
+	for _, f := range files {
+		t.Run(strings.TrimSuffix(filepath.Base(f), ".txt"), func(t *testing.T) {
+			p := params
+			p.Files = []string{f}
+			testscript.Run(t, p)
+		})
+	}
 }
 
-// dockerImage is the image the scripts build and run.
-const dockerImage = "pipe_api"
+// dockerImages are the images the scripts run, and the scripts that build
+// them.
+var dockerImages = []struct{ name, script string }{
+	{"pipe_api", "build-image.sh"},           // the demo model, FROM scratch
+	{"pipe_api_py", "build-python-image.sh"}, // scripts/model.py on Debian's python3
+}
 
 // repoRoot is the module's root, two levels above this package's directory,
 // where go test runs it.
@@ -130,69 +158,76 @@ func dockerConfigDir() string {
 	return filepath.Join(home, ".docker")
 }
 
-// cmdBuildImage returns the command buildimage: it runs
-// scripts/build-image.sh, which builds pipe_api from the source in root
-// with goCmd, and checks that the build left no dangling image behind (the
-// image the tag pointed to before, or a failed step's).
-func cmdBuildImage(root, goCmd string) func(ts *testscript.TestScript, neg bool, args []string) {
-	return func(ts *testscript.TestScript, neg bool, args []string) {
-		if neg || len(args) != 0 {
-			ts.Fatalf("usage: buildimage")
+// buildImage runs scripts/SCRIPT, which builds the image name from the
+// source in root (with goCmd, for the static pipecli), and checks that the
+// build left no dangling image behind (the image the tag pointed to before,
+// or a failed step's).
+func buildImage(t *testing.T, root, goCmd, script, name string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	before := danglingImages(ctx, t)
+	start := time.Now()
+	cmd := exec.CommandContext(ctx, "bash", filepath.Join(root, "scripts", script))
+	cmd.Dir = root
+	// The whole environment, unlike the scripts': go needs its caches and
+	// proxy settings, docker its engine, debootstrap the mirror.
+	cmd.Env = append(os.Environ(), "GO="+goCmd, "IMAGE="+name)
+	out, err := cmd.CombinedOutput()
+	t.Logf("scripts/%s (%s):\n%s", script, time.Since(start).Round(time.Millisecond), out)
+	if err != nil {
+		t.Fatalf("scripts/%s: %v", script, err)
+	}
+	var left []string
+	for _, id := range danglingImages(ctx, t) {
+		if !slices.Contains(before, id) {
+			left = append(left, id)
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		before := danglingImages(ctx, ts)
-		start := time.Now()
-		cmd := exec.CommandContext(ctx, "bash", filepath.Join(root, "scripts", "build-image.sh"))
-		cmd.Dir = root
-		// The whole environment, unlike the script's: go needs its
-		// caches and proxy settings, docker its engine.
-		cmd.Env = append(os.Environ(), "GO="+goCmd, "IMAGE="+dockerImage)
-		out, err := cmd.CombinedOutput()
-		ts.Logf("scripts/build-image.sh (%s):\n%s", time.Since(start).Round(time.Millisecond), out)
-		if err != nil {
-			ts.Fatalf("scripts/build-image.sh: %v", err)
-		}
-		var left []string
-		for _, id := range danglingImages(ctx, ts) {
-			if !slices.Contains(before, id) {
-				left = append(left, id)
-			}
-		}
-		if len(left) > 0 {
-			exec.Command("docker", append([]string{"image", "rm"}, left...)...).Run()
-			ts.Fatalf("building %s left dangling images (now removed): %s", dockerImage, strings.Join(left, " "))
-		}
+	}
+	if len(left) > 0 {
+		exec.Command("docker", append([]string{"image", "rm"}, left...)...).Run()
+		t.Fatalf("building %s left dangling images (now removed): %s", name, strings.Join(left, " "))
 	}
 }
 
-func danglingImages(ctx context.Context, ts *testscript.TestScript) []string {
+func danglingImages(ctx context.Context, t *testing.T) []string {
 	out, err := exec.CommandContext(ctx, "docker", "images", "--quiet", "--no-trunc", "--filter", "dangling=true").Output()
-	ts.Check(err)
+	if err != nil {
+		t.Fatalf("docker images: %v", err)
+	}
 	return strings.Fields(string(out))
 }
 
-// cmdNoContainers IMAGE checks that no container of IMAGE exists, running
-// or stopped: `docker run --rm` removes its container before it exits,
-// however pipecli ended it. It allows 10s, so that a container of another
-// run of the image that is just ending, such as a test run alongside, does
-// not count as left behind; what is still there then is removed, so a
-// failing run leaves nothing either.
+// cmdNoContainers [-now] IMAGE checks that no container of IMAGE exists,
+// running or stopped. `docker run --rm` has the daemon remove its
+// container as it stops, so it allows 10s, that a container of another run
+// that is just ending does not count as left behind; -now allows none,
+// which is what pipecli promises with --image: it returns only once its
+// containers are gone. What is still there is removed, so a failing run
+// leaves nothing either.
 func cmdNoContainers(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) != 1 {
-		ts.Fatalf("usage: nocontainers IMAGE")
+	now := len(args) == 2 && args[0] == "-now"
+	if now {
+		args = args[1:]
 	}
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: nocontainers [-now] IMAGE")
+	}
+	filter := "ancestor=" + args[0]
 	deadline := time.Now().Add(10 * time.Second)
+	if now {
+		deadline = time.Now()
+	}
 	for {
-		ids := containersOf(context.Background(), args[0])
+		ids := containersOf(context.Background(), filter)
 		if ids == nil {
 			ts.Fatalf("docker ps failed")
 		}
 		if len(ids) == 0 {
 			return
 		}
-		if time.Now().After(deadline) {
-			list, _ := exec.Command("docker", "ps", "--all", "--filter", "ancestor="+args[0]).CombinedOutput()
+		if !time.Now().Before(deadline) {
+			list, _ := exec.Command("docker", "ps", "--all", "--filter", filter).CombinedOutput()
 			exec.Command("docker", append([]string{"rm", "--force"}, ids...)...).Run()
 			ts.Fatalf("containers of %s were left behind (now removed):\n%s", args[0], list)
 		}
@@ -200,10 +235,10 @@ func cmdNoContainers(ts *testscript.TestScript, neg bool, args []string) {
 	}
 }
 
-// containersOf lists the IDs of IMAGE's containers, running or stopped; nil
-// if docker ps fails.
-func containersOf(ctx context.Context, image string) []string {
-	out, err := exec.CommandContext(ctx, "docker", "ps", "--all", "--quiet", "--no-trunc", "--filter", "ancestor="+image).Output()
+// containersOf lists the IDs of the containers, running or stopped, that
+// docker ps's FILTER matches; nil if docker ps fails.
+func containersOf(ctx context.Context, filter string) []string {
+	out, err := exec.CommandContext(ctx, "docker", "ps", "--all", "--quiet", "--no-trunc", "--filter", filter).Output()
 	if err != nil {
 		return nil
 	}
