@@ -162,6 +162,10 @@ func (o *runOpts) checkFraming(c *cobra.Command) error {
 	return nil
 }
 
+// modelAnswerEnd ends each of the demo model's answers under --framing
+// line: ASCII's record separator, a control character no plaintext holds.
+const modelAnswerEnd = "\x1e"
+
 func runRun(ctx context.Context, o *runOpts) error {
 	o.IO.SetColor(o.NoColor)
 	cfg := session.Config{
@@ -205,6 +209,13 @@ func runRun(ctx context.Context, o *runOpts) error {
 			cfg.Argv = append(cfg.Argv, "--jsonl")
 		case frame.Marker:
 			cfg.Argv = append(cfg.Argv, "--marker", o.Marker)
+		case frame.Line:
+			// One answer a request, as asked, but the original cipher's
+			// plaintext holds newlines, which one line cannot: the
+			// model ends each answer with a line no plaintext can be
+			// (a record separator), and that frames it.
+			cfg.Argv = append(cfg.Argv, "--marker", modelAnswerEnd)
+			cfg.Framing.Mode, cfg.Framing.Marker = frame.Marker, modelAnswerEnd
 		}
 	}
 	if !o.NoHistory {
