@@ -26,6 +26,7 @@ func TestMain(m *testing.M) {
 }
 
 func TestScript(t *testing.T) {
+	root := repoRoot(t)
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata/script",
 		RequireExplicitExec: true,
@@ -33,6 +34,7 @@ func TestScript(t *testing.T) {
 		Setup: func(env *testscript.Env) error {
 			// The prompt keeps its history under the work dir, not $HOME.
 			env.Setenv("XDG_STATE_HOME", env.WorkDir+"/state")
+			env.Setenv("REPO", root)
 			// Under -race every process sleeps 1s at exit by default
 			// (golang/go#20364); the scripts start hundreds.
 			env.Setenv("GORACE", "atexit_sleep_ms=0")

@@ -214,6 +214,14 @@ func (p *prompt) Close() {
 	}
 }
 
+// setPrompt changes the prompt and redraws it with the line being typed.
+func (p *prompt) setPrompt(s string) {
+	p.outMu.Lock()
+	defer p.outMu.Unlock()
+	p.rl.SetPrompt(s)
+	p.rl.Refresh()
+}
+
 // stdout and stderr write above the prompt, redrawing the line being typed.
 func (p *prompt) stdout() io.Writer { return lockedWriter{&p.outMu, p.rl.Stdout()} }
 func (p *prompt) stderr() io.Writer { return lockedWriter{&p.outMu, p.rl.Stderr()} }
