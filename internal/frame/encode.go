@@ -23,8 +23,9 @@ func (e *badRequest) Unwrap() error { return ErrBadRequest }
 //
 // Raw, Line, Marker: line is written as is. In Line and Marker mode a line
 // containing "\n" is an error: the child would see two requests and every
-// later answer would be matched to the wrong one. (A lone "\r" is sent as
-// is, although Python's text-mode stdin would split at it.)
+// later answer would be matched to the wrong one. A lone "\r" is sent as
+// is: line-reading programs (Python's sys.stdin, which splits at "\n" only
+// on Linux, C's fgets, Go's bufio) keep it inside the line.
 //
 // JSONL: after trimming JSON whitespace, a line that
 //   - starts with "{" must be a valid JSON object, else it is an error.
