@@ -14,6 +14,7 @@
 #
 # Environment:
 #
+#	BENCH_STREAM=1        0 skips the streaming section (both inputs), for ping-pong alone
 #	BENCH_LINES=1000000   lines of 128 bytes (127 characters and a newline) in the input
 #	BENCH_REPS=5          runs of each side; the median is reported
 #	BENCH_BIG=1           0 skips the second round with 10x the lines (~1.28 GB by default)
@@ -30,6 +31,7 @@ shopt -s inherit_errexit
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
+stream=${BENCH_STREAM:-1}
 lines=${BENCH_LINES:-1000000}
 reps=${BENCH_REPS:-5}
 big=${BENCH_BIG:-1}
@@ -159,28 +161,30 @@ echo "machine: $(nproc) cores, $(uname -sr), $(go version | awk '{ print $3 }'),
 echo "load average at start: $(cut -d ' ' -f 1-3 /proc/loadavg)"
 echo "sink: both sides write $sink_desc (BENCH_SINK=$sink); $reps runs each, interleaved, medians reported"
 
-echo
-echo "input 1: $lines lines of 128 bytes"
-gen "$tmp/in1.txt" "$lines"
-check_output "$tmp/in1.txt"
-bench "$tmp/in1.txt"
-small_rss=$rss_mib
+if [[ $stream != 0 ]]; then
+	echo
+	echo "input 1: $lines lines of 128 bytes"
+	gen "$tmp/in1.txt" "$lines"
+	check_output "$tmp/in1.txt"
+	bench "$tmp/in1.txt"
+	small_rss=$rss_mib
 
-if [[ $big != 0 ]]; then
-	big_lines=$((lines * 10))
-	echo
-	echo "input 2: $big_lines lines of 128 bytes (10x)"
-	rm -f "$tmp/in1.txt"
-	gen "$tmp/in2.txt" "$big_lines"
-	bench "$tmp/in2.txt"
-	rm -f "$tmp/in2.txt"
-	growth=$(awk -v a="$small_rss" -v b="$rss_mib" 'BEGIN { printf "%.2f", b / a }')
-	echo
-	echo "peak RSS, 1x vs 10x input (flat: 10x/1x <= 1.25, both <= 32 MiB)"
-	printf '  %-46s %8s MiB\n' "1x ($lines lines)" "$small_rss"
-	printf '  %-46s %8s MiB\n' "10x ($big_lines lines)" "$rss_mib"
-	printf '  %-46s %8s          %s\n' "ratio 10x/1x" "$growth" \
-		"$(awk -v g="$growth" -v a="$small_rss" -v b="$rss_mib" 'BEGIN { print (g <= 1.25 && a <= 32 && b <= 32 ? "met" : "MISSED") }')"
+	if [[ $big != 0 ]]; then
+		big_lines=$((lines * 10))
+		echo
+		echo "input 2: $big_lines lines of 128 bytes (10x)"
+		rm -f "$tmp/in1.txt"
+		gen "$tmp/in2.txt" "$big_lines"
+		bench "$tmp/in2.txt"
+		rm -f "$tmp/in2.txt"
+		growth=$(awk -v a="$small_rss" -v b="$rss_mib" 'BEGIN { printf "%.2f", b / a }')
+		echo
+		echo "peak RSS, 1x vs 10x input (flat: 10x/1x <= 1.25, both <= 32 MiB)"
+		printf '  %-46s %8s MiB\n' "1x ($lines lines)" "$small_rss"
+		printf '  %-46s %8s MiB\n' "10x ($big_lines lines)" "$rss_mib"
+		printf '  %-46s %8s          %s\n' "ratio 10x/1x" "$growth" \
+			"$(awk -v g="$growth" -v a="$small_rss" -v b="$rss_mib" 'BEGIN { print (g <= 1.25 && a <= 32 && b <= 32 ? "met" : "MISSED") }')"
+	fi
 fi
 
 if [[ $gobench != 0 ]]; then

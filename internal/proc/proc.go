@@ -70,7 +70,7 @@ type Child struct {
 	stdin          *os.File // our end of the child's stdin
 	stdout, stderr *os.File // our ends of its stdout and stderr
 	stdinOnce      sync.Once
-	stdinNowait    atomic.Int32 // for WriteNow: 0 not yet known, 1 stdin is O_NONBLOCK, 2 it is not
+	stdinNowait    atomic.Int32 // for WriteNow: 0 not yet known, 1 stdin is O_NONBLOCK (stdin.Fd would clear it), 2 not
 
 	fed       chan struct{} // closed once the input is all sent, or abandoned
 	stopReq   chan struct{} // closed by Stop
@@ -137,9 +137,7 @@ func Start(argv []string, o Options) (*Child, error) {
 		} else {
 			ours[i], theirs[i] = r, w
 		}
-		// Best effort: an unprivileged process may not exceed
-		// /proc/sys/fs/pipe-max-size, and a small pipe still works.
-		unix.FcntlInt(w.Fd(), unix.F_SETPIPE_SZ, pipeSize)
+		setPipeSize(w)
 	}
 	cmd := &exec.Cmd{
 		Path:        path,

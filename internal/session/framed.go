@@ -2,7 +2,6 @@ package session
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -18,18 +17,28 @@ import (
 	"github.com/pipecli/pipecli/internal/proc"
 )
 
-// The framed conversation ("REST over pipes"). One goroutine, the
-// dispatcher (runFramed), owns every request; the others only move bytes and
-// hand it what they read:
+// The framed conversation ("REST over pipes"). The tracker holds every
+// request, and its mutex guards it. Two goroutines take turns with it; the
+// others only move bytes:
 //
-//	input source --(readLines)--> lines ----\
-//	prompt --------------------> events ----+--> dispatcher --> child stdin (inbox)
-//	child stdout --(proc pump, decodeSink)--> msgs --/     \--> answers in input order
-//	child exit/drain, timers, signals ----------------/          (stdout, or --json records)
+//	input source --(readLines)--> lines ---\
+//	prompt --------------------> events ---+--> dispatcher ---\
+//	child exit, timers, signals -----------/                   +--> tracker --> child stdin (inbox)
+//	child stdout --(proc's pump)--> decodeSink ----------------/           \--> answers in input order
+//	                                                                            (stdout, or --json records)
 //
-// The dispatcher never blocks on the child: requests go through the inbox,
-// which never blocks, and it takes input only while the window has room, so
-// memory stays bounded whatever the input's size.
+// The stdout pump handles each read in place (childOutput): it matches the
+// answers to their requests, sends the next requests, taking the input
+// readLines has ready, then writes the answers out, while the dispatcher
+// sleeps on. Waking the dispatcher for each read would cost more than the
+// read itself (issue: framed throughput). The dispatcher does the rest, and
+// waits in its select with the mutex released.
+//
+// Nothing blocks on the child: requests go through the inbox, which never
+// blocks, and input is taken only while the window has room, so memory
+// stays bounded whatever the input's size. Nothing blocks on the
+// dispatcher either: the pump needs only the mutex, which the dispatcher
+// never holds while it waits, for the child or anything else.
 
 // request is one input line, from when it is read until it is answered or
 // has failed.
@@ -40,7 +49,8 @@ type request struct {
 	key      string // the correlation key, in jsonl mode
 	start    time.Time
 	deadline time.Time
-	attempts int
+	attempts int // times sent
+	deaths   int // times its child died handling it: --retries
 	partials [][]byte
 	answer   []byte
 	shown    bool // its marker answer was shown line by line as it came
@@ -48,30 +58,17 @@ type request struct {
 	latency  time.Duration
 }
 
-// childMsg is what the decoder made of the child's stdout, tagged with the
-// child it came from, so that output of a child being replaced is ignored.
-type childMsg struct {
-	gen int
-	ms  []frame.Message // all that one read of the child's stdout completed
-	err error           // the decoder's, after ms: a line over --max-line
-}
-
 // decodeSink is the child's stdout sink in a framed mode: it decodes what
-// arrives and hands the messages to the dispatcher.
+// arrives and hands the messages of each read, all at once, to the tracker.
 type decodeSink struct {
-	gen  int
-	dec  *frame.Decoder
-	out  chan<- childMsg
-	stop <-chan struct{} // closed when the dispatcher has returned
+	t   *tracker
+	gen int // the child's: the tracker ignores the output of a child it replaced
+	dec *frame.Decoder
 }
-
-var errStopped = errors.New("session over")
 
 func (d *decodeSink) Write(p []byte) (int, error) {
 	msgs, err := d.dec.Feed(p)
-	if !d.send(msgs, err) {
-		return 0, errStopped
-	}
+	d.t.childOutput(d.gen, msgs, err)
 	if err != nil {
 		return 0, err
 	}
@@ -81,23 +78,8 @@ func (d *decodeSink) Write(p []byte) (int, error) {
 // Flush is called by proc at the end of the child's stdout.
 func (d *decodeSink) Flush() error {
 	msgs, err := d.dec.End()
-	d.send(msgs, err)
+	d.t.childOutput(d.gen, msgs, err)
 	return nil
-}
-
-// send hands the dispatcher all the messages of one read at once: one
-// channel operation, and one wake-up of the dispatcher, per read rather
-// than per message.
-func (d *decodeSink) send(msgs []frame.Message, err error) bool {
-	if len(msgs) == 0 && err == nil {
-		return true
-	}
-	select {
-	case d.out <- childMsg{gen: d.gen, ms: msgs, err: err}:
-		return true
-	case <-d.stop:
-		return false
-	}
 }
 
 // tailWriter passes writes on and keeps the last bytes, so that a child's
@@ -132,8 +114,12 @@ func (t *tailWriter) lastLines(n int) []string {
 	return lines[max(0, len(lines)-n):]
 }
 
-// tracker is the dispatcher's state.
+// tracker is the conversation's state: the requests, the child and the
+// input. mu guards all of it: the dispatcher holds mu except while it waits
+// in its select; the stdout pump takes it to handle what it read
+// (childOutput).
 type tracker struct {
+	mu     sync.Mutex
 	s      *session
 	window int
 
@@ -146,18 +132,44 @@ type tracker struct {
 	stats    stats
 	failed   int
 	answered int // by the current child: a child that answers resets the back-off
+	// justAnswered are the requests answered in the read being handled,
+	// to write out once the next requests are sent (finishAnswered).
+	justAnswered []*request
 
 	answers  io.Writer     // where answers go, without --json
 	enc      *json.Encoder // for --json records
-	outBuf   *bufio.Writer // answers and records, flushed before the dispatcher waits; nil at the prompt
-	wire     []byte        // requests to write to the child, written once per turn of the loop
+	outBuf   *bufio.Writer // answers and records, flushed at the end of each turn; nil at the prompt
+	wire     []byte        // requests to write to the child, written once per turn
 	scratch  []byte        // for add's encoding
+	free     []*request    // finished requests, for add to reuse
+	fatal    error         // why the run cannot go on, if it cannot
+	timer    *time.Timer   // set for the earliest deadline in flight
 	armed    time.Time     // the deadline the timer is set for (zero: none)
 	timerOn  bool          // the timer is set
 	outErr   error         // writing our output failed
 	inputErr error         // reading our input failed
 	hinted   bool          // the buffering hint was given
 	lastOut  time.Time     // when the child last wrote to stdout
+
+	// The input.
+	lines      <-chan [][]byte // from readLines; nil at the prompt
+	readErr    *error          // readLines' error, to read once lines is closed
+	queued     [][]byte        // read, not yet made requests: taken while the window has room
+	inputEnded bool
+	quit       bool // :quit at the prompt
+
+	// The child.
+	child       *proc.Child
+	gen         int       // counts the children started: output of an older one is ignored
+	started     time.Time // when the current child started
+	ready       bool      // its banner is over: it may be sent requests
+	replacing   bool      // we stopped it to start another (a FIFO timeout, a decode error, :restart)
+	noChild     bool      // it died for good: requests fail at once
+	stdinClosed bool      // all requests are answered and its stdin closed
+
+	closing      bool          // the dispatcher is done with the child's output: the pump drops it
+	waitingInput bool          // the dispatcher waits for lines: only it may receive from them
+	kick         chan struct{} // the pump wakes the dispatcher up: see childOutput
 }
 
 func (s *session) runFramed(ctx context.Context, sigs <-chan os.Signal) (res Result, err error) {
@@ -170,7 +182,10 @@ func (s *session) runFramed(ctx context.Context, sigs <-chan os.Signal) (res Res
 		stats:    stats{start: time.Now()},
 		lastOut:  time.Now(),
 		answers:  s.childStdout(),
+		timer:    time.NewTimer(time.Hour),
+		kick:     make(chan struct{}, 1),
 	}
+	defer t.timer.Stop()
 	if t.window <= 0 {
 		t.window = 64
 		if s.pr != nil {
@@ -179,8 +194,8 @@ func (s *session) runFramed(ctx context.Context, sigs <-chan os.Signal) (res Res
 	}
 	var out io.Writer = s.out
 	if s.pr == nil {
-		// Buffered, and flushed before the dispatcher waits: one write
-		// per batch of answers, not one per answer.
+		// Buffered, and flushed at the end of each turn: one write per
+		// batch of answers, not one per answer.
 		t.outBuf = bufio.NewWriterSize(t.answers, 64<<10)
 		t.answers = t.outBuf
 		if cfg.JSON {
@@ -191,31 +206,19 @@ func (s *session) runFramed(ctx context.Context, sigs <-chan os.Signal) (res Res
 		t.enc = json.NewEncoder(out)
 		t.enc.SetEscapeHTML(false)
 	}
-	stop := make(chan struct{})
-	defer close(stop)
 
 	// Input: lines from the source, read by a goroutine that blocks on
 	// the channel when the window is full.
-	var (
-		lines      <-chan [][]byte
-		queued     [][]byte // read, not yet made requests: taken while the window has room
-		inputEnded bool
-		readErr    error
-		readerDone = make(chan struct{})
-	)
+	stop := make(chan struct{}) // closed when we return: readLines gives up
+	readerDone := make(chan struct{})
 	if s.pr == nil {
 		ch := make(chan [][]byte)
-		lines = ch
+		var readErr error
+		t.lines, t.readErr = ch, &readErr
 		go func() {
 			defer close(readerDone)
 			defer close(ch)
 			readErr = readLines(s.src, ch, stop) // read after ch is closed
-		}()
-		defer func() {
-			if c, ok := s.src.(io.Closer); ok {
-				c.Close() // interrupt a read in progress
-			}
-			<-readerDone
 		}()
 	} else {
 		close(readerDone)
@@ -225,191 +228,156 @@ func (s *session) runFramed(ctx context.Context, sigs <-chan os.Signal) (res Res
 		events = s.pr.events
 	}
 
-	msgs := make(chan childMsg)
 	stderrTail := &tailWriter{w: s.childStderr()}
 	var (
-		gen         int
-		child       *proc.Child
-		drained     <-chan struct{}
-		ready       bool
-		restarts    int
-		restartAt   <-chan time.Time
-		noChild     bool // the child died for good: requests fail at once
-		replacing   bool // we stopped the child to restart it (a FIFO timeout)
-		stdinClosed bool
-		quit        bool
-		hungUp      = s.hungUp
-		started     time.Time // when the current child started
+		drained   <-chan struct{}
+		restarts  int
+		restartAt <-chan time.Time
+		hungUp    = s.hungUp
 	)
 	start := func() error {
-		gen++
+		t.gen++
 		t.s.box.reset()
-		dec := frame.NewDecoder(cfg.Framing)
-		c, err := proc.Start(cfg.Argv, proc.Options{
-			Stdin:  s.box.reader(),
-			Stdout: &decodeSink{gen: gen, dec: dec, out: msgs, stop: stop},
+		stdin := s.box.reader()
+		c, err := s.startChild(proc.Options{
+			Stdin:  stdin,
+			Stdout: &decodeSink{t: t, gen: t.gen, dec: frame.NewDecoder(cfg.Framing)},
 			Stderr: stderrTail,
-			Grace:  cfg.Grace,
-			Path:   cfg.Path,
 		})
 		if err != nil {
 			return err
 		}
+		s.box.attach(stdin, c.WriteNow)
 		// Not dec.Ready(): the decoder is the pump's from now on.
-		child, drained, ready = c, c.Drained(), cfg.Framing.SkipLines == 0 && cfg.Framing.Ready == nil
-		stdinClosed, started = false, time.Now()
+		t.child, drained = c, c.Drained()
+		t.ready = cfg.Framing.SkipLines == 0 && cfg.Framing.Ready == nil
+		t.stdinClosed, t.started = false, time.Now()
 		return nil
 	}
-	if err := start(); err != nil {
-		return res, err
-	}
-	if s.pr != nil {
-		s.say("%s started (pid %d), framing %s; type a line to send it, :help for commands, Ctrl-D to end", s.name(), child.Pid(), cfg.Framing.Mode)
-		if !ready {
-			s.say("%s is loading: what you type is held until it is ready", s.name())
-		}
-	}
+
+	// The dispatcher holds mu from here on, but while it waits. When it
+	// returns, it lets go of the child's output before it waits for the
+	// child, whose pump may be waiting for mu; and it stops readLines
+	// before it waits for it.
+	t.mu.Lock()
 	defer func() {
+		t.closing = true
+		child := t.child
+		t.mu.Unlock()
+		close(stop)
+		if c, ok := s.src.(io.Closer); ok && t.lines != nil {
+			c.Close() // interrupt a read in progress
+		}
 		if child != nil {
 			child.Stop()
 			child.Signal(syscall.SIGTERM)
 			child.Wait()
 		}
+		<-readerDone
 	}()
+	if err := start(); err != nil {
+		return res, err
+	}
+	if s.pr != nil {
+		s.say("%s started (pid %d), framing %s; type a line to send it, :help for commands, Ctrl-D to end", s.name(), t.child.Pid(), cfg.Framing.Mode)
+		if !t.ready {
+			s.say("%s is loading: what you type is held until it is ready", s.name())
+			s.pr.setPrompt(loadingPrompt(0))
+		}
+	}
 
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
 	hint := time.NewTicker(time.Second)
 	defer hint.Stop()
 
 	for {
-		for len(queued) > 0 && len(t.pending)+len(t.inflight) < t.window {
-			t.add(queued[0])
-			queued[0] = nil
-			queued = queued[1:]
+		t.waitingInput = false
+		t.turn()
+		t.flush()
+		if t.outErr != nil {
+			res.OutputClosed = true
+			return t.finish(res)
 		}
-		// Send what the window allows, then see whether all is done.
-		if child != nil && ready && !replacing {
-			for len(t.pending) > 0 && len(t.inflight) < t.window {
-				t.send(t.pending[0])
-				t.pending[0] = nil
-				t.pending = t.pending[1:]
-			}
-			if len(t.wire) > 0 {
-				t.s.box.Write(t.wire)
-				t.wire = t.wire[:0]
-			}
-		}
-		if noChild {
-			t.failAll(t.pending, "no child to send it to")
-			t.pending = nil
-		}
-		allDone := inputEnded && len(t.pending) == 0 && len(t.inflight) == 0
-		if allDone && child != nil && !stdinClosed {
-			s.box.CloseWrite()
-			stdinClosed = true
-		}
-		if allDone && (child == nil || noChild) {
+		if t.over() {
 			break
-		}
-		t.resetTimer(timer)
-		if t.outBuf != nil && t.outBuf.Buffered() > 0 && t.outErr == nil {
-			if t.outErr = t.outBuf.Flush(); t.outErr != nil {
-				res.OutputClosed = true
-				return t.finish(res)
-			}
 		}
 
 		var in <-chan [][]byte
-		if !inputEnded && !quit && len(queued) == 0 && len(t.pending)+len(t.inflight) < t.window {
-			in = lines
+		if t.wantsInput() {
+			in = t.lines
 		}
+		t.waitingInput = in != nil
+		t.mu.Unlock()
 		select {
+		case <-t.kick:
+			t.mu.Lock()
 		case batch, ok := <-in:
-			if !ok {
-				inputEnded = true
-				if readErr != nil {
-					t.inputErr = &InputError{fmt.Errorf("reading the input: %w; the lines before were sent", readErr)}
-				}
-				continue
-			}
-			queued = batch
+			t.mu.Lock()
+			t.take(batch, ok)
 		case ev := <-events:
+			t.mu.Lock()
 			switch ev.kind {
 			case evLine:
 				t.add([]byte(ev.line))
 			case evStats:
 				s.say("%s", t.stats.String())
 			case evEOF, evQuit:
-				inputEnded = true
+				t.inputEnded = true
 				events = nil
 				s.pr.Close()
 				s.pr = nil
 				if ev.kind == evQuit {
-					quit = true
+					t.quit = true
 					t.failAll(t.pending, "not sent: :quit")
 					t.pending = nil
-					if child != nil {
-						child.Stop()
+					if t.child != nil {
+						t.child.Stop()
 					}
 				}
 			case evRestart:
-				if child != nil {
-					replacing = true
-					child.Stop()
+				if t.child != nil {
+					t.replacing = true
+					t.child.Stop()
 				}
-			}
-		case cm := <-msgs:
-			if cm.gen != gen || replacing {
-				continue // from a child being replaced: its requests go again
-			}
-			if len(cm.ms) > 0 {
-				t.lastOut = time.Now()
-			}
-			for _, m := range cm.ms {
-				if t.message(m) && !ready {
-					ready = true
-					if s.pr != nil {
-						s.say("%s is ready after %s", s.name(), time.Since(started).Round(time.Millisecond))
-					}
-				}
-			}
-			if cm.err != nil {
-				s.say("%v", cm.err)
-				t.failAll(t.inflight, cm.err.Error())
-				t.inflight = nil
-				t.byKey = map[string]*request{}
-				replacing = true
-				child.Stop()
-				child.Signal(syscall.SIGTERM)
-				continue
 			}
 		case <-drained:
+			t.mu.Lock()
+			// The pumps are done: the pump wants mu no more, and Wait
+			// waits for the exit alone.
+			child := t.child
 			st, _ := child.Wait()
 			stage, stopped := child.StoppedBy()
-			child, drained = nil, nil
-			expected := (stdinClosed && len(t.inflight) == 0) || quit
-			if inputEnded && len(t.inflight) == 0 && len(t.pending) == 0 && !quit && (!expected || (st.Signal != 0 && !stopped)) {
+			t.child, drained = nil, nil
+			expected := (t.stdinClosed && len(t.inflight) == 0) || t.quit
+			if t.inputEnded && len(t.inflight) == 0 && len(t.pending) == 0 && !t.quit && (!expected || (st.Signal != 0 && !stopped)) {
 				// It died with every request answered: nothing was lost, so
 				// the run succeeded; still, say so.
 				s.say("%s %s after answering every request", s.name(), st)
 				st, expected = proc.Status{}, true
 			}
 			switch {
-			case replacing:
-				replacing = false
+			case t.replacing:
+				t.replacing = false
 				t.requeue("")
 				if err := start(); err != nil {
 					return res, err
 				}
 				if s.pr != nil {
-					s.say("%s restarted (pid %d)", s.name(), child.Pid())
+					s.say("%s restarted (pid %d)", s.name(), t.child.Pid())
 				}
 			case expected:
 				res.Status = st
-				res.Quit = quit && stopped && stage != proc.StoppedByEOF
-				inputEnded = true
-				noChild = true
+				res.Quit = t.quit && stopped && stage != proc.StoppedByEOF
+				t.inputEnded = true
+				t.noChild = true
+			case st.ExitCode() == dockerFailed && s.runsDocker() && t.answered == 0:
+				// docker itself failed (no such image, a bad option):
+				// starting it again would fail the same way.
+				t.fatal = s.containerError(stderrTail)
+				res.Status = st
+				t.noChild = true
+				t.failAll(t.inflight, t.fatal.Error())
+				t.failAll(t.pending, t.fatal.Error())
+				t.inflight, t.pending = nil, nil
 			default:
 				why := fmt.Sprintf("%s %s", s.name(), st)
 				t.report(why, stderrTail.lastLines(3))
@@ -418,7 +386,7 @@ func (s *session) runFramed(ctx context.Context, sigs <-chan os.Signal) (res Res
 					restarts = 0 // it worked for a while: a fresh start
 				}
 				t.answered = 0
-				work := !inputEnded || len(t.pending) > 0
+				work := !t.inputEnded || len(t.pending) > 0
 				if work && cfg.Restart && restarts < cfg.MaxRestarts {
 					restarts++
 					backoff := min(100*time.Millisecond<<(restarts-1), 5*time.Second)
@@ -429,50 +397,59 @@ func (s *session) runFramed(ctx context.Context, sigs <-chan os.Signal) (res Res
 						s.say("not restarting %s: it died %d times in a row without answering (--max-restarts)", s.name(), restarts+1)
 					}
 					res.Status = st
-					noChild = true
+					t.noChild = true
 					t.failAll(t.pending, why+"; not restarted")
 					t.pending = nil
 				}
 			}
 		case <-restartAt:
+			t.mu.Lock()
 			restartAt = nil
 			if err := start(); err != nil {
 				return res, err
 			}
-			s.say("%s restarted (pid %d)", s.name(), child.Pid())
-		case now := <-timer.C:
+			s.say("%s restarted (pid %d)", s.name(), t.child.Pid())
+		case now := <-t.timer.C:
+			t.mu.Lock()
 			t.timerOn = false
-			if t.expire(now) && cfg.Framing.Mode != frame.JSONL && child != nil {
+			if t.expire(now) && cfg.Framing.Mode != frame.JSONL && t.child != nil {
 				// In a FIFO framing the late answer would be taken for
 				// the next request's: start afresh.
-				replacing = true
-				child.Stop()
-				child.Signal(syscall.SIGTERM)
+				t.replace()
 			}
 		case <-hint.C:
-			if !t.hinted && child != nil && len(t.inflight) > 0 && time.Since(t.lastOut) > 3*time.Second && time.Since(t.inflight[0].start) > 3*time.Second {
+			t.mu.Lock()
+			if !t.hinted && t.child != nil && len(t.inflight) > 0 && time.Since(t.lastOut) > hintAfter && time.Since(t.inflight[0].start) > hintAfter {
 				t.hinted = true
-				s.say("%s has not answered for %s; if it is buffering its output, make it flush each answer (Python: python3 -u, or PYTHONUNBUFFERED=1)", s.name(), time.Since(t.lastOut).Round(time.Second))
+				silent := min(time.Since(t.lastOut), time.Since(t.inflight[0].start))
+				s.say("%s", s.bufferingHint(silent))
+			}
+			if s.pr != nil && !t.ready && t.child != nil {
+				s.pr.setPrompt(loadingPrompt(time.Since(t.started)))
 			}
 		case sig := <-sigs:
+			t.mu.Lock()
 			res.Interrupted = sig.(syscall.Signal)
-			if child != nil {
+			if child := t.child; child != nil {
 				child.Signal(res.Interrupted)
 				child.Stop()
+				// Its last words on stderr come before ours. Without mu:
+				// its pump may be waiting for it.
+				t.closing = true
+				t.mu.Unlock()
 				child.Wait()
-				child = nil
+				t.mu.Lock()
+				t.child = nil
 			}
 			t.failAll(t.inflight, "interrupted")
 			t.failAll(t.pending, "interrupted")
 			t.inflight, t.pending = nil, nil
 			return t.finish(res)
 		case <-ctx.Done():
+			t.mu.Lock()
 			return t.finish(res)
 		case <-hungUp:
-			res.OutputClosed = true
-			return t.finish(res)
-		}
-		if t.outErr != nil {
+			t.mu.Lock()
 			res.OutputClosed = true
 			return t.finish(res)
 		}
@@ -480,57 +457,161 @@ func (s *session) runFramed(ctx context.Context, sigs <-chan os.Signal) (res Res
 	return t.finish(res)
 }
 
-// maxBatch is the most lines readLines hands over at once, so the most
-// the dispatcher holds beyond its window.
-const maxBatch = 256
-
-// readLines sends the lines of src, without their line endings, until EOF
-// or stop. No line is too long: bufio.Reader grows as needed. It sends in
-// one batch the lines it has without waiting for more input (those its
-// buffer holds, up to maxBatch): a file costs one channel operation, and
-// one wake-up of the dispatcher, per batch, while a line that comes alone
-// is sent at once.
-func readLines(src io.Reader, out chan<- [][]byte, stop <-chan struct{}) error {
-	r := bufio.NewReaderSize(src, 64<<10)
-	for {
-		var batch [][]byte
-		var err error
-		for len(batch) < maxBatch {
-			var line []byte
-			line, err = r.ReadBytes('\n')
-			if len(line) > 0 {
-				batch = append(batch, bytes.TrimSuffix(bytes.TrimSuffix(line, []byte("\n")), []byte("\r")))
-			}
-			if err != nil || !lineBuffered(r) {
-				break
-			}
-		}
-		if len(batch) > 0 {
-			select {
-			case out <- batch:
-			case <-stop:
-				return nil
+// childOutput handles the messages one read of the child's stdout completed,
+// and the decoder's error after them (a line over --max-line). It runs in
+// the stdout pump of the child of generation gen; see the top of the file.
+func (t *tracker) childOutput(gen int, msgs []frame.Message, err error) {
+	if len(msgs) == 0 && err == nil {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closing || gen != t.gen || t.replacing {
+		return // the run is over, or the child being replaced: its requests go again
+	}
+	if len(msgs) > 0 {
+		t.lastOut = time.Now()
+	}
+	for _, m := range msgs {
+		// They came in one read: one clock reading for all.
+		if t.message(m, t.lastOut) && !t.ready {
+			t.ready = true
+			if t.s.pr != nil {
+				t.s.say("%s is ready after %s", t.s.name(), time.Since(t.started).Round(time.Millisecond))
+				t.s.pr.setPrompt(readyPrompt)
 			}
 		}
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
+	}
+	if err != nil {
+		t.s.say("%v", err)
+		t.failAll(t.inflight, err.Error())
+		t.inflight = nil
+		t.byKey = map[string]*request{}
+		t.replace()
+	}
+	// The next requests first, then the answers: the child works on the
+	// former while we write out the latter.
+	t.turn()
+	t.finishAnswered()
+	t.flush()
+	if t.over() || t.outErr != nil || t.wantsInput() && t.lines != nil && !t.waitingInput {
+		// The dispatcher has to see to it: the run is over, or the input
+		// it did not wait for, as the window was full, is wanted now.
+		select {
+		case t.kick <- struct{}{}:
+		default: // kicked already
 		}
 	}
 }
 
-// lineBuffered reports whether r holds a complete line, which it can then
-// return without reading.
-func lineBuffered(r *bufio.Reader) bool {
-	b, _ := r.Peek(r.Buffered())
-	return bytes.IndexByte(b, '\n') >= 0
+// replace stops the child so that the dispatcher starts another when it is
+// gone; the requests in flight then go to the new one.
+func (t *tracker) replace() {
+	t.replacing = true
+	t.child.Stop()
+	t.child.Signal(syscall.SIGTERM)
 }
+
+// turn does what the state allows without waiting: make requests of the
+// input while the window has room, send them, and close the child's stdin
+// once all is answered. The dispatcher calls it before it waits, the stdout
+// pump after each read.
+func (t *tracker) turn() {
+	for {
+		for len(t.queued) > 0 && len(t.pending)+len(t.inflight) < t.window {
+			t.add(t.queued[0])
+			t.queued[0] = nil
+			t.queued = t.queued[1:]
+		}
+		// More input, if readLines has it at hand: the pump takes it
+		// without waking the dispatcher, unless the dispatcher waits for
+		// it (two receivers could take batches out of order).
+		if !t.wantsInput() || t.lines == nil || t.waitingInput {
+			break
+		}
+		select {
+		case batch, ok := <-t.lines:
+			t.take(batch, ok)
+		default:
+		}
+		if len(t.queued) == 0 {
+			break
+		}
+	}
+	if t.child != nil && t.ready && !t.replacing && len(t.pending) > 0 && len(t.inflight) < t.window {
+		// One clock reading for all: they go in one write.
+		now := time.Now()
+		n := 0
+		for n < len(t.pending) && len(t.inflight) < t.window {
+			t.send(t.pending[n], now)
+			n++
+		}
+		// Shift what is left to the front, so that the array is reused.
+		m := copy(t.pending, t.pending[n:])
+		clear(t.pending[m:])
+		t.pending = t.pending[:m]
+		t.s.box.Write(t.wire)
+		t.wire = t.wire[:0]
+	}
+	if t.noChild {
+		t.failAll(t.pending, "no child to send it to")
+		t.pending = nil
+	}
+	if t.allDone() && t.child != nil && !t.stdinClosed {
+		t.s.box.CloseWrite()
+		t.stdinClosed = true
+	}
+	t.resetTimer()
+}
+
+// flush writes out the buffered answers.
+func (t *tracker) flush() {
+	if t.outBuf != nil && t.outBuf.Buffered() > 0 && t.outErr == nil {
+		t.outErr = t.outBuf.Flush()
+	}
+}
+
+// wantsInput reports whether the window has room for requests that are
+// not read yet.
+func (t *tracker) wantsInput() bool {
+	return !t.inputEnded && !t.quit && len(t.queued) == 0 && len(t.pending)+len(t.inflight) < t.window
+}
+
+// take handles a receive from lines.
+func (t *tracker) take(batch [][]byte, ok bool) {
+	if !ok {
+		t.inputEnded = true
+		if *t.readErr != nil {
+			t.inputErr = &InputError{fmt.Errorf("reading the input: %w; the lines before were sent", *t.readErr)}
+		}
+		return
+	}
+	t.queued = batch
+}
+
+// allDone reports whether every request is answered or has failed.
+func (t *tracker) allDone() bool {
+	return t.inputEnded && len(t.pending) == 0 && len(t.inflight) == 0
+}
+
+// over reports whether the run is over: all done, and no child to wait for.
+func (t *tracker) over() bool {
+	return t.allDone() && (t.child == nil || t.noChild)
+}
+
+// maxBatch is the most lines readLines hands over at once, so the most
+// the tracker holds beyond its window.
+const maxBatch = 256
 
 // add makes a request of an input line.
 func (t *tracker) add(line []byte) {
-	r := &request{idx: t.nextIdx, seq: uint64(t.nextIdx + 1), input: line}
+	var r *request // zero: new, or cleared by recycle
+	if n := len(t.free); n > 0 {
+		r, t.free = t.free[n-1], t.free[:n-1]
+	} else {
+		r = new(request)
+	}
+	r.idx, r.seq, r.input = t.nextIdx, uint64(t.nextIdx+1), line
 	t.nextIdx++
 	// Encoded here to check it and learn its key, into a scratch buffer:
 	// send encodes it again, straight into what is written to the child.
@@ -548,8 +629,8 @@ func (t *tracker) add(line []byte) {
 	t.pending = append(t.pending, r)
 }
 
-func (t *tracker) send(r *request) {
-	now := time.Now()
+// send makes r go to the child at now, in the next write.
+func (t *tracker) send(r *request, now time.Time) {
 	if r.attempts == 0 {
 		r.start = now
 	}
@@ -564,9 +645,9 @@ func (t *tracker) send(r *request) {
 	t.wire, _, _ = frame.EncodeRequest(t.wire, t.s.cfg.Framing, r.seq, r.input) // add checked it
 }
 
-// message handles one decoded message; it reports whether the child is now
-// ready for input.
-func (t *tracker) message(m frame.Message) (ready bool) {
+// message handles one decoded message, read at now; it reports whether the
+// child is now ready for input.
+func (t *tracker) message(m frame.Message, now time.Time) (ready bool) {
 	switch m.Kind {
 	case frame.Ready:
 		t.s.sayLine("banner", m.Data)
@@ -595,11 +676,22 @@ func (t *tracker) message(m frame.Message) (ready bool) {
 		}
 		t.remove(r)
 		r.answer = m.Data
-		r.latency = time.Since(r.start)
+		r.latency = now.Sub(r.start)
 		t.answered++
-		t.finish1(r)
+		t.justAnswered = append(t.justAnswered, r)
 	}
 	return false
+}
+
+// finishAnswered writes out the requests message answered. childOutput
+// calls it once it has sent the next requests: the child can work on them
+// meanwhile.
+func (t *tracker) finishAnswered() {
+	for i, r := range t.justAnswered {
+		t.finish1(r)
+		t.justAnswered[i] = nil
+	}
+	t.justAnswered = t.justAnswered[:0]
 }
 
 // owner is the request a message belongs to: by key in jsonl, else the
@@ -636,21 +728,26 @@ func (t *tracker) remove(r *request) {
 }
 
 // requeue puts the requests in flight back in front of the queue after
-// their child died; those out of attempts fail with why. why "" means the
-// child was replaced on purpose: no attempt is lost.
+// their child died; those that used up --retries fail with why. why ""
+// means the child was replaced on purpose: no request is charged.
+//
+// In the FIFO framings the child answers in order, so it died handling the
+// oldest request in flight: only that one is charged an attempt, and the
+// others are sent again as they were. Otherwise (jsonl) any of them may
+// have been the cause, and each is charged.
 func (t *tracker) requeue(why string) {
 	var again []*request
-	for _, r := range t.inflight {
-		switch {
-		case why == "":
-			r.attempts--
-			again = append(again, r)
-		case r.attempts > t.s.cfg.Retries:
-			t.fail(r, fmt.Sprintf("%s while handling it, %d times", why, r.attempts))
-		default:
-			r.partials = nil
-			again = append(again, r)
+	fifo := t.s.cfg.Framing.Mode != frame.JSONL
+	for i, r := range t.inflight {
+		if why != "" && (i == 0 || !fifo) {
+			r.deaths++
 		}
+		if r.deaths > t.s.cfg.Retries {
+			t.fail(r, fmt.Sprintf("%s while handling it, %d times", why, r.deaths))
+			continue
+		}
+		r.partials = nil
+		again = append(again, r)
 	}
 	t.inflight = nil
 	t.byKey = map[string]*request{}
@@ -685,7 +782,7 @@ func (t *tracker) expire(now time.Time) bool {
 // resetTimer sets the timer for the earliest deadline in flight, unless it
 // is set for it already. The earliest is the first's: every request gets
 // the same --timeout when it is sent, and inflight is in the order sent.
-func (t *tracker) resetTimer(timer *time.Timer) {
+func (t *tracker) resetTimer() {
 	var next time.Time
 	if len(t.inflight) > 0 {
 		next = t.inflight[0].deadline
@@ -697,7 +794,7 @@ func (t *tracker) resetTimer(timer *time.Timer) {
 	if !next.IsZero() {
 		d = max(time.Until(next), 0)
 	}
-	timer.Reset(d)
+	t.timer.Reset(d)
 	t.armed, t.timerOn = next, true
 }
 
@@ -725,6 +822,7 @@ func (t *tracker) finish1(r *request) {
 		// The usual case: in order, none waiting for it.
 		t.nextOut++
 		t.emit(r)
+		t.recycle(r)
 		return
 	}
 	t.finished[r.idx] = r
@@ -736,6 +834,18 @@ func (t *tracker) finish1(r *request) {
 		delete(t.finished, t.nextOut)
 		t.nextOut++
 		t.emit(q)
+		t.recycle(q)
+	}
+}
+
+// recycle keeps r, written out and referenced no more, for add to reuse:
+// memory used again soon is still in the CPU's caches, and the garbage
+// collector has less to do (issue: framed throughput). It keeps no more
+// than the tracker can hold at once.
+func (t *tracker) recycle(r *request) {
+	if len(t.free) < t.window+2*maxBatch {
+		*r = request{}
+		t.free = append(t.free, r)
 	}
 }
 
@@ -818,11 +928,17 @@ func (t *tracker) finish(res Result) (Result, error) {
 		}
 	}
 	res.Requests, res.Failed = t.stats.ok+t.stats.fail, t.failed
+	if res.OutputClosed && res.OutputErr == nil {
+		res.OutputErr = t.outErr
+	}
 	if t.s.cfg.Stats {
 		t.s.say("%s", t.stats.String())
 	}
 	if t.inputErr != nil {
 		return res, t.inputErr
+	}
+	if t.fatal != nil {
+		return res, t.fatal
 	}
 	return res, nil
 }

@@ -2,11 +2,13 @@ package session
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/ergochat/readline"
 )
@@ -212,6 +214,14 @@ func (p *prompt) Close() {
 			return
 		}
 	}
+}
+
+// readyPrompt is the prompt; loadingPrompt the one shown while a framed
+// child is loading (--ready, --skip-banner), with the time it has taken.
+const readyPrompt = "> "
+
+func loadingPrompt(d time.Duration) string {
+	return fmt.Sprintf("loading %s %s", d.Truncate(time.Second), readyPrompt)
 }
 
 // setPrompt changes the prompt and redraws it with the line being typed.

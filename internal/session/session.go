@@ -340,7 +340,7 @@ func (s *session) openInput() error {
 			Out:         drawOn,
 			Err:         s.ios.ErrOut,
 			HistoryFile: s.cfg.HistoryFile,
-			Prompt:      "> ",
+			Prompt:      readyPrompt,
 			Say:         s.say,
 		})
 		if err != nil {

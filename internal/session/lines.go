@@ -1,0 +1,90 @@
+package session
+
+import (
+	"bytes"
+	"io"
+	"slices"
+)
+
+// chunkSize is how much readLines reads at once, and minRead the least
+// room it reads into: with less left, it starts a new chunk.
+const (
+	chunkSize = 32 << 10 // the largest size the allocator keeps in classes: larger ones cost more
+	minRead   = 4 << 10
+)
+
+// readLines sends the lines of src, without their line endings, until EOF
+// or stop. It sends in one batch the complete lines that one read brought
+// (up to maxBatch at a time) without waiting for more input: a file costs
+// one channel operation, and one wake-up of the dispatcher, per batch,
+// while a line that comes alone is sent at once.
+//
+// It reads straight into chunks that the lines it sends then share: a line
+// is copied once, by the read, and a chunk is one allocation for hundreds
+// of lines (issue: framed throughput). Only the unfinished line at the end
+// of a chunk is copied again, to the start of the next one. No line is too
+// long: the chunk for an unfinished line grows as it must, doubling.
+func readLines(src io.Reader, out chan<- [][]byte, stop <-chan struct{}) error {
+	var (
+		buf     = make([]byte, 0, chunkSize)
+		start   int      // buf[start:] is read and not yet sent
+		scanned int      // buf[start:scanned] holds no "\n"
+		lines   [][]byte // the batch being made
+	)
+	send := func(batch [][]byte) bool {
+		select {
+		case out <- batch:
+			return true
+		case <-stop:
+			return false
+		}
+	}
+	for {
+		if cap(buf)-len(buf) < minRead {
+			rest := buf[start:]
+			next := make([]byte, len(rest), max(chunkSize, 2*len(rest)+minRead))
+			copy(next, rest)
+			buf, scanned, start = next, scanned-start, 0
+		}
+		n, err := src.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		for {
+			lines = lines[:0]
+			for len(lines) < maxBatch {
+				i := bytes.IndexByte(buf[scanned:], '\n')
+				if i < 0 {
+					scanned = len(buf)
+					break
+				}
+				end := scanned + i + 1
+				lines = append(lines, trimEOL(buf[start:end]))
+				start, scanned = end, end
+			}
+			if len(lines) == 0 {
+				break
+			}
+			if !send(slices.Clone(lines)) {
+				return nil
+			}
+		}
+		if err != nil {
+			// The last line may have no "\n"; a failed read still sends
+			// what came before it.
+			if start < len(buf) && !send([][]byte{trimEOL(buf[start:])}) {
+				return nil
+			}
+			if err == io.EOF {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+// trimEOL removes a line's "\n" and a "\r" before it, and its spare
+// capacity, so that nothing appended to it can reach the next line.
+func trimEOL(line []byte) []byte {
+	line = bytes.TrimSuffix(line, []byte("\n"))
+	line = bytes.TrimSuffix(line, []byte("\r"))
+	return line[:len(line):len(line)]
+}
