@@ -6,14 +6,13 @@ import (
 	"fmt"
 )
 
-// bigLine is the size from which a line or answer the decoder buffered is
-// handed to the caller as is, instead of being copied out: copying a
-// 100 MB line once more would double its cost, while small lines are
-// cheaper to copy into one allocation per Feed and keep the buffer.
+// bigLine is the size from which a Marker answer's first line, when the
+// decoder buffered it, becomes the answer's buffer instead of being copied
+// into it: copying a 100 MB line once more would double its cost.
 const bigLine = 32 << 10
 
-// maxArena is the scratch size a Decoder keeps between calls; a bigger one
-// came from an unusually large Feed and is let go.
+// maxArena is the largest scratch buffer a Decoder keeps between calls; a
+// bigger one came from an unusually long line or Feed and is let go.
 const maxArena = 1 << 20
 
 // tooLong is the decoder's error past Options.MaxMessage.
@@ -54,29 +53,41 @@ func (e *tooLong) Unwrap() error { return ErrTooLong }
 // delivered as Banner and the last banner line as Ready, whatever the mode;
 // only then does the framing start. Raw mode ignores banner, marker and cap:
 // each Feed gives its bytes back as one Event.
+//
+// The messages a call returns, and their Data, are lent: they alias the
+// bytes fed and the decoder's buffers, and are valid until the next call
+// to Feed or End, so that decoding copies and allocates nothing per
+// message (issue: framed throughput). A caller that keeps a message's
+// Data longer copies it. Keys are the exception: they are strings, and
+// stay valid.
 type Decoder struct {
 	o     Options
 	err   error // sticky: invalid Options, or a message over the cap
 	ready bool  // the banner is over
 	seen  int   // banner lines so far
 
-	pending  []byte // the line being received: what came after the last "\n"
+	pending []byte // the line being received: what came after the last "\n"
+	// spare is pending's other buffer. When a message aliases pending, the
+	// next line is received in spare, and the two swap: the line lent out
+	// stays intact until the next call, and no buffer is allocated.
+	spare    []byte
 	answer   []byte // Marker: the unfinished answer's lines, joined by "\n"
 	inAnswer bool   // Marker: answer holds at least one line, maybe empty
 
-	// Scratch for the messages of one call, kept so that a call makes one
-	// allocation for all its Data, one for all its Keys and one for the
-	// slice, however many messages it returns.
+	// Scratch for the messages of one call, reused by the next.
 	drafts []draft
-	arena  []byte
+	msgs   []Message
+	arena  []byte // Marker answers, copied out of answer
 	keys   []byte
 }
 
-// draft is a message being built: its Data is own, or arena[d0:d1].
+// draft is a message being built: its Data is b, or arena[d0:d1] if
+// inArena (the arena may move while the call adds to it).
 type draft struct {
 	kind    Kind
 	notJSON bool
-	own     []byte
+	inArena bool
+	b       []byte
 	d0, d1  int
 	k0, k1  int
 }
@@ -98,6 +109,10 @@ func (d *Decoder) Ready() bool { return d.ready }
 // Options.MaxMessage (wrapping ErrTooLong), or invalid Options; the
 // messages before it are returned with it, and every later call returns it
 // again.
+//
+// The messages and their Data are valid until the next call, and may
+// alias p, which the caller must leave unchanged while it uses them; the
+// decoder keeps no reference to p.
 func (d *Decoder) Feed(p []byte) ([]Message, error) {
 	if d.err != nil {
 		return nil, d.err
@@ -106,7 +121,8 @@ func (d *Decoder) Feed(p []byte) ([]Message, error) {
 		if len(p) == 0 {
 			return nil, nil
 		}
-		return []Message{{Kind: Event, Data: bytes.Clone(p)}}, nil
+		d.msgs = append(d.msgs[:0], Message{Kind: Event, Data: p[:len(p):len(p)]})
+		return d.msgs, nil
 	}
 	for len(p) > 0 {
 		i := bytes.IndexByte(p, '\n')
@@ -136,7 +152,8 @@ func (d *Decoder) Feed(p []byte) ([]Message, error) {
 
 // End is Feed at the end of the output: a last line without "\n" is
 // delivered as if it had one, and in Marker mode an answer whose marker
-// never came is delivered as Unfinished. Nothing is silently dropped.
+// never came is delivered as Unfinished. Nothing is silently dropped. Its
+// messages too are valid until the next call.
 func (d *Decoder) End() ([]Message, error) {
 	if d.err != nil {
 		return nil, d.err
@@ -176,24 +193,48 @@ func grow(b []byte, n int) []byte {
 	return nb
 }
 
-// linePending decodes the line in d.pending, and keeps the buffer for the
-// next line unless the line's message took it.
+// use is what line did with the buffer of a line.
+type use int
+
+const (
+	unused use = iota // free again
+	lent              // a message of this call aliases it
+	taken             // it became the Marker answer's buffer
+)
+
+// linePending decodes the line in d.pending, and makes room for the next
+// line where no message of this call points. A call decodes at most one
+// line from pending (the first it completes; the others are whole in p),
+// so spare is never lent twice in one call.
 func (d *Decoder) linePending() {
-	if d.line(d.pending, true) {
-		d.pending = nil
-	} else {
-		d.pending = d.pending[:0]
+	b := d.pending
+	switch d.line(b, true) {
+	case unused:
+		d.pending = keep(b)
+	case lent:
+		d.pending, d.spare = keep(d.spare), keep(b)
+	case taken:
+		d.pending, d.spare = keep(d.spare), nil
 	}
 }
 
+// keep returns b emptied for reuse, or nil if it is too big to keep.
+func keep(b []byte) []byte {
+	if cap(b) > maxArena {
+		return nil
+	}
+	return b[:0]
+}
+
 // line decodes one complete line b, without its "\n". buffered says b is
-// d.pending, which the message may take; line reports whether it did.
-func (d *Decoder) line(b []byte, buffered bool) (taken bool) {
+// d.pending; line reports what it did with it. A line not buffered is in
+// the p of the current Feed, which messages may alias.
+func (d *Decoder) line(b []byte, buffered bool) use {
 	max := d.o.MaxMessage
 	if !d.ready {
 		if max > 0 && len(b) > max {
 			d.err = &tooLong{"line", max}
-			return false
+			return unused
 		}
 		d.seen++
 		kind := Banner
@@ -208,20 +249,20 @@ func (d *Decoder) line(b []byte, buffered bool) (taken bool) {
 	case Line:
 		if max > 0 && len(b) > max {
 			d.err = &tooLong{"line", max}
-			return false
+			return unused
 		}
 		return d.emit(Answer, b, buffered, false, 0, 0)
 	case JSONL:
 		if max > 0 && len(b) > max {
 			d.err = &tooLong{"line", max}
-			return false
+			return unused
 		}
 		return d.jsonl(b, buffered)
 	}
 	// Marker.
 	if d.isMarker(b) {
 		d.endAnswer(Answer)
-		return false
+		return unused
 	}
 	n := len(b)
 	if d.inAnswer {
@@ -229,22 +270,25 @@ func (d *Decoder) line(b []byte, buffered bool) (taken bool) {
 	}
 	if max > 0 && n > max {
 		d.err = &tooLong{"marker answer", max}
-		return false
+		return unused
 	}
+	u := unused
 	if d.o.MarkerPartials {
-		d.emit(Partial, b, false, false, 0, 0)
+		u = d.emit(Partial, b, buffered, false, 0, 0)
 	}
 	if d.inAnswer {
 		d.answer = append(append(grow(d.answer, 1+len(b)), '\n'), b...)
-		return false
+		return u
 	}
 	d.inAnswer = true
 	if buffered && len(b) >= bigLine {
-		d.answer = b // no copy of a long first line
-		return true
+		// No copy of a long first line. A Partial may alias it too: the
+		// answer only appends to it.
+		d.answer = b
+		return taken
 	}
 	d.answer = append(d.answer, b...)
-	return false
+	return u
 }
 
 func (d *Decoder) isMarker(b []byte) bool {
@@ -259,19 +303,26 @@ func trimCR(b []byte) []byte {
 	return b
 }
 
-// endAnswer delivers the Marker answer being accumulated.
+// endAnswer delivers the Marker answer being accumulated. It is copied to
+// the arena, as the next answer of the same call goes in the same buffer,
+// unless it is long: then the message takes the buffer, and the next
+// answer starts a new one.
 func (d *Decoder) endAnswer(kind Kind) {
-	taken := d.emit(kind, d.answer, true, false, 0, 0)
-	if taken {
+	if len(d.answer) >= bigLine {
+		d.drafts = append(d.drafts, draft{kind: kind, b: d.answer[:len(d.answer):len(d.answer)]})
 		d.answer = nil
 	} else {
+		r := draft{kind: kind, inArena: true, d0: len(d.arena)}
+		d.arena = append(d.arena, d.answer...)
+		r.d1 = len(d.arena)
+		d.drafts = append(d.drafts, r)
 		d.answer = d.answer[:0]
 	}
 	d.inAnswer = false
 }
 
 // jsonl decodes one JSONL line.
-func (d *Decoder) jsonl(b []byte, buffered bool) bool {
+func (d *Decoder) jsonl(b []byte, buffered bool) use {
 	t := trimSpace(b)
 	if len(t) == 0 || t[0] != '{' || !json.Valid(t) {
 		return d.emit(Event, b, buffered, true, 0, 0)
@@ -289,51 +340,43 @@ func (d *Decoder) jsonl(b []byte, buffered bool) bool {
 	return d.emit(kind, b, buffered, false, k0, len(d.keys))
 }
 
-// emit adds a message with data b and key d.keys[k0:k1]. If buffered and
-// b is long, the message takes b rather than a copy; emit reports whether
-// it did.
-func (d *Decoder) emit(kind Kind, b []byte, buffered, notJSON bool, k0, k1 int) bool {
-	r := draft{kind: kind, notJSON: notJSON, k0: k0, k1: k1}
-	taken := buffered && len(b) >= bigLine
-	if taken {
-		r.own = b[:len(b):len(b)]
-	} else {
-		r.d0 = len(d.arena)
-		d.arena = append(d.arena, b...)
-		r.d1 = len(d.arena)
+// emit adds a message with data b, which it aliases, and key
+// d.keys[k0:k1]; buffered says b is d.pending. It reports whether the
+// message lent d.pending.
+func (d *Decoder) emit(kind Kind, b []byte, buffered, notJSON bool, k0, k1 int) use {
+	d.drafts = append(d.drafts, draft{kind: kind, notJSON: notJSON, b: b[:len(b):len(b)], k0: k0, k1: k1})
+	if buffered {
+		return lent
 	}
-	d.drafts = append(d.drafts, r)
-	return taken
+	return unused
 }
 
-// flush turns the drafts into messages the caller owns.
+// flush turns the drafts into the messages of this call. The arena and
+// the slice are reused by the next call; the keys, strings, are not.
 func (d *Decoder) flush() []Message {
+	clear(d.msgs) // let go of the last call's lines
+	d.msgs = d.msgs[:0]
 	if len(d.drafts) == 0 {
 		return nil
 	}
-	var data []byte
-	if len(d.arena) > 0 {
-		data = make([]byte, len(d.arena))
-		copy(data, d.arena)
+	var keys string
+	if len(d.keys) > 0 {
+		keys = string(d.keys)
 	}
-	keys := string(d.keys)
-	msgs := make([]Message, len(d.drafts))
-	for i, r := range d.drafts {
-		m := &msgs[i]
-		m.Kind, m.NotJSON, m.Key = r.kind, r.notJSON, keys[r.k0:r.k1]
-		if r.own != nil {
-			m.Data = r.own
-		} else {
-			m.Data = data[r.d0:r.d1:r.d1]
+	for _, r := range d.drafts {
+		m := Message{Kind: r.kind, NotJSON: r.notJSON, Key: keys[r.k0:r.k1], Data: r.b}
+		if r.inArena {
+			m.Data = d.arena[r.d0:r.d1:r.d1]
 		}
+		d.msgs = append(d.msgs, m)
 	}
-	clear(d.drafts) // let go of the taken buffers
+	clear(d.drafts) // let go of the lines: the messages hold them now
 	d.drafts = d.drafts[:0]
 	d.keys = d.keys[:0]
 	if cap(d.arena) > maxArena {
-		d.arena = nil
+		d.arena = nil // the messages still hold it until the next call
 	} else {
 		d.arena = d.arena[:0]
 	}
-	return msgs
+	return d.msgs
 }

@@ -156,9 +156,10 @@ type Message struct {
 	// Data holds the message's bytes, never a line's "\n": a line; in
 	// Marker mode an Answer's (or Unfinished's) lines joined by "\n",
 	// without the marker line; in JSONL mode the raw JSON line; in Raw
-	// mode a chunk as fed. Data is the caller's: the decoder keeps no
-	// reference to it. An answer of no lines and one of an empty line both
-	// have empty Data.
+	// mode a chunk as fed. Data is lent: it may alias the bytes fed and
+	// the decoder's buffers, and is valid, and to be read only, until the
+	// next Feed or End (see Decoder). An answer of no lines and one of an
+	// empty line both have empty Data.
 	Data []byte
 	// NotJSON marks, in JSONL mode, an Event whose line is not a JSON
 	// object (not JSON at all, or an array, a string, a number...).

@@ -2,6 +2,7 @@ package session
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -60,6 +61,8 @@ type request struct {
 
 // decodeSink is the child's stdout sink in a framed mode: it decodes what
 // arrives and hands the messages of each read, all at once, to the tracker.
+// The messages' Data alias p and the decoder's buffers, valid until the
+// next Feed: the tracker copies only what it keeps beyond childOutput.
 type decodeSink struct {
 	t   *tracker
 	gen int // the child's: the tracker ignores the output of a child it replaced
@@ -125,13 +128,16 @@ type tracker struct {
 
 	nextIdx  int
 	pending  []*request // to send, in order: retries first
-	inflight []*request // sent and unanswered, in the order sent
-	byKey    map[string]*request
-	finished map[int]*request // done, waiting for the ones before them
-	nextOut  int
-	stats    stats
-	failed   int
-	answered int // by the current child: a child that answers resets the back-off
+	inflight []*request // sent and unanswered, in the order sent: a queue in inflightArr
+	// inflightArr is the array inflight was last allocated with: see
+	// pushInflight.
+	inflightArr []*request
+	byKey       map[string]*request
+	finished    map[int]*request // done, waiting for the ones before them
+	nextOut     int
+	stats       stats
+	failed      int
+	answered    int // by the current child: a child that answers resets the back-off
 	// justAnswered are the requests answered in the read being handled,
 	// to write out once the next requests are sent (finishAnswered).
 	justAnswered []*request
@@ -155,6 +161,8 @@ type tracker struct {
 	lines      <-chan [][]byte // from readLines; nil at the prompt
 	readErr    *error          // readLines' error, to read once lines is closed
 	queued     [][]byte        // read, not yet made requests: taken while the window has room
+	batch      [][]byte        // the batch from lines that queued is the rest of
+	freeBatch  chan [][]byte   // batches used up, given back to readLines
 	inputEnded bool
 	quit       bool // :quit at the prompt
 
@@ -215,10 +223,11 @@ func (s *session) runFramed(ctx context.Context, sigs <-chan os.Signal) (res Res
 		ch := make(chan [][]byte)
 		var readErr error
 		t.lines, t.readErr = ch, &readErr
+		t.freeBatch = make(chan [][]byte, 2)
 		go func() {
 			defer close(readerDone)
 			defer close(ch)
-			readErr = readLines(s.src, ch, stop) // read after ch is closed
+			readErr = readLines(s.src, ch, stop, t.freeBatch) // read after ch is closed
 		}()
 	} else {
 		close(readerDone)
@@ -577,8 +586,16 @@ func (t *tracker) wantsInput() bool {
 	return !t.inputEnded && !t.quit && len(t.queued) == 0 && len(t.pending)+len(t.inflight) < t.window
 }
 
-// take handles a receive from lines.
+// take handles a receive from lines. It is called only once queued is
+// used up: the batch before is given back to readLines to reuse.
 func (t *tracker) take(batch [][]byte, ok bool) {
+	if t.batch != nil {
+		select {
+		case t.freeBatch <- t.batch: // its lines are nil: turn let go of them
+		default:
+		}
+		t.batch = nil
+	}
 	if !ok {
 		t.inputEnded = true
 		if *t.readErr != nil {
@@ -586,7 +603,7 @@ func (t *tracker) take(batch [][]byte, ok bool) {
 		}
 		return
 	}
-	t.queued = batch
+	t.queued, t.batch = batch, batch
 }
 
 // allDone reports whether every request is answered or has failed.
@@ -613,6 +630,13 @@ func (t *tracker) add(line []byte) {
 	}
 	r.idx, r.seq, r.input = t.nextIdx, uint64(t.nextIdx+1), line
 	t.nextIdx++
+	if t.s.cfg.Framing.Mode != frame.JSONL && bytes.IndexByte(line, '\n') < 0 {
+		// The FIFO framings refuse a line only for a newline, and send
+		// it as is, with no key (see frame.EncodeRequest): send appends
+		// it to the wire itself.
+		t.pending = append(t.pending, r)
+		return
+	}
 	// Encoded here to check it and learn its key, into a scratch buffer:
 	// send encodes it again, straight into what is written to the child.
 	wire, key, err := frame.EncodeRequest(t.scratch[:0], t.s.cfg.Framing, r.seq, line)
@@ -620,9 +644,11 @@ func (t *tracker) add(line []byte) {
 		t.fail(r, err.Error())
 		return
 	}
-	if _, dup := t.byKey[key]; dup && key != "" {
-		t.fail(r, fmt.Sprintf("id %s is already in flight; give each request its own id", key))
-		return
+	if key != "" { // jsonl: the FIFO framings need no map
+		if _, dup := t.byKey[key]; dup {
+			t.fail(r, fmt.Sprintf("id %s is already in flight; give each request its own id", key))
+			return
+		}
 	}
 	t.scratch = wire
 	r.key = key
@@ -641,8 +667,34 @@ func (t *tracker) send(r *request, now time.Time) {
 	if r.key != "" {
 		t.byKey[r.key] = r
 	}
-	t.inflight = append(t.inflight, r)
+	t.pushInflight(r)
+	if r.key == "" {
+		// A FIFO framing: the line as is (see frame.EncodeRequest), which
+		// add checked has no newline.
+		t.wire = append(append(t.wire, r.input...), '\n')
+		return
+	}
 	t.wire, _, _ = frame.EncodeRequest(t.wire, t.s.cfg.Framing, r.seq, r.input) // add checked it
+}
+
+// pushInflight appends r to inflight. remove takes answered requests off
+// its front by reslicing, so inflight creeps along its array: rather than
+// let append move it to a new array each time it reaches the end, an
+// allocation every window or so requests, pushInflight moves it back to
+// the start of the array it has, if it fills at most half of it.
+func (t *tracker) pushInflight(r *request) {
+	// Full up to the end of its array, inflight is that array's tail (or
+	// nil): remove and requeue only shorten it or take from its front.
+	if len(t.inflight) == cap(t.inflight) && 2*len(t.inflight) <= cap(t.inflightArr) {
+		n := copy(t.inflightArr, t.inflight)
+		clear(t.inflightArr[n:])
+		t.inflight = t.inflightArr[:n]
+	}
+	c := cap(t.inflight)
+	t.inflight = append(t.inflight, r)
+	if cap(t.inflight) != c { // moved
+		t.inflightArr = t.inflight[:cap(t.inflight)]
+	}
 }
 
 // message handles one decoded message, read at now; it reports whether the
@@ -670,12 +722,12 @@ func (t *tracker) message(m frame.Message, now time.Time) (ready bool) {
 			}
 			// A marker answer's lines come again, whole, in its Answer.
 			if t.s.cfg.Framing.Mode != frame.Marker || m.Kind == frame.Unfinished {
-				r.partials = append(r.partials, m.Data)
+				r.partials = append(r.partials, bytes.Clone(m.Data)) // kept past this read
 			}
 			return false
 		}
 		t.remove(r)
-		r.answer = m.Data
+		r.answer = m.Data // lent: finishAnswered writes it out, or copies it, before this read is over
 		r.latency = now.Sub(r.start)
 		t.answered++
 		t.justAnswered = append(t.justAnswered, r)
@@ -684,8 +736,9 @@ func (t *tracker) message(m frame.Message, now time.Time) (ready bool) {
 }
 
 // finishAnswered writes out the requests message answered. childOutput
-// calls it once it has sent the next requests: the child can work on them
-// meanwhile.
+// calls it once it has sent the next requests, so that the child can work
+// on them meanwhile, and before it returns: their answers are still the
+// decoder's to lend.
 func (t *tracker) finishAnswered() {
 	for i, r := range t.justAnswered {
 		t.finish1(r)
@@ -825,6 +878,9 @@ func (t *tracker) finish1(r *request) {
 		t.recycle(r)
 		return
 	}
+	// It waits past this read of the child's output: its answer, lent by
+	// the decoder, must be copied.
+	r.answer = bytes.Clone(r.answer)
 	t.finished[r.idx] = r
 	for {
 		q, ok := t.finished[t.nextOut]

@@ -188,7 +188,7 @@ func TestReadLines(t *testing.T) {
 				errc := make(chan error, 1)
 				go func() {
 					defer close(ch)
-					errc <- readLines(src, ch, nil)
+					errc <- readLines(src, ch, nil, nil)
 				}()
 				var got []string
 				for batch := range ch {

@@ -3,7 +3,6 @@ package session
 import (
 	"bytes"
 	"io"
-	"slices"
 )
 
 // chunkSize is how much readLines reads at once, and minRead the least
@@ -24,13 +23,26 @@ const (
 // of lines (issue: framed throughput). Only the unfinished line at the end
 // of a chunk is copied again, to the start of the next one. No line is too
 // long: the chunk for an unfinished line grows as it must, doubling.
-func readLines(src io.Reader, out chan<- [][]byte, stop <-chan struct{}) error {
+//
+// The batches it sends are the receiver's until it gives them back, all
+// used, on free (which may be nil): readLines makes the next batches in
+// them, instead of allocating one per batch.
+func readLines(src io.Reader, out chan<- [][]byte, stop <-chan struct{}, free <-chan [][]byte) error {
 	var (
 		buf     = make([]byte, 0, chunkSize)
 		start   int      // buf[start:] is read and not yet sent
 		scanned int      // buf[start:scanned] holds no "\n"
 		lines   [][]byte // the batch being made
 	)
+	// newBatch is an empty batch: one given back, or a new one.
+	newBatch := func() [][]byte {
+		select {
+		case b := <-free:
+			return b[:0]
+		default:
+			return make([][]byte, 0, maxBatch)
+		}
+	}
 	send := func(batch [][]byte) bool {
 		select {
 		case out <- batch:
@@ -49,7 +61,9 @@ func readLines(src io.Reader, out chan<- [][]byte, stop <-chan struct{}) error {
 		n, err := src.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
 		for {
-			lines = lines[:0]
+			if lines == nil {
+				lines = newBatch()
+			}
 			for len(lines) < maxBatch {
 				i := bytes.IndexByte(buf[scanned:], '\n')
 				if i < 0 {
@@ -63,14 +77,15 @@ func readLines(src io.Reader, out chan<- [][]byte, stop <-chan struct{}) error {
 			if len(lines) == 0 {
 				break
 			}
-			if !send(slices.Clone(lines)) {
+			if !send(lines) {
 				return nil
 			}
+			lines = nil
 		}
 		if err != nil {
 			// The last line may have no "\n"; a failed read still sends
-			// what came before it.
-			if start < len(buf) && !send([][]byte{trimEOL(buf[start:])}) {
+			// what came before it. lines is an empty batch here.
+			if start < len(buf) && !send(append(lines, trimEOL(buf[start:]))) {
 				return nil
 			}
 			if err == io.EOF {
