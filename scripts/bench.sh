@@ -22,6 +22,10 @@
 #	BENCH_GO=1            0 skips `go test -bench` on internal/proc
 #	BENCH_PINGPONG=1      0 skips the ping-pong section
 #	BENCH_REQUESTS=100000 requests of 128 characters in each ping-pong run
+#	BENCH_WINDOWS="1 8 64" the ping-pong windows (at windows 8 and 64 a run of
+#	                      100,000 takes 50-250 ms, so start-up and scheduling
+#	                      weigh; BENCH_REQUESTS=1000000 BENCH_WINDOWS="8 64"
+#	                      measures the steady state)
 #
 # Needs /usr/bin/time (Debian package "time") for peak RSS, awk, and bash 5
 # for $EPOCHREALTIME.
@@ -39,12 +43,16 @@ sink=${BENCH_SINK:-null}
 gobench=${BENCH_GO:-1}
 pingpong=${BENCH_PINGPONG:-1}
 requests=${BENCH_REQUESTS:-100000}
+read -r -a windows <<< "${BENCH_WINDOWS:-1 8 64}"
 
 die() { echo "bench.sh: $*" >&2; exit 1; }
 
 [[ $lines =~ ^[1-9][0-9]*$ ]] || die "BENCH_LINES must be a positive whole number, not \"$lines\""
 [[ $reps =~ ^[1-9][0-9]*$ ]] || die "BENCH_REPS must be a positive whole number, not \"$reps\""
 [[ $requests =~ ^[1-9][0-9]*$ ]] || die "BENCH_REQUESTS must be a positive whole number, not \"$requests\""
+for w in "${windows[@]}"; do
+	[[ $w =~ ^[1-9][0-9]*$ ]] || die "BENCH_WINDOWS must be positive whole numbers, not \"$w\""
+done
 case $sink in
 null | pipe) ;;
 *) die "BENCH_SINK must be null or pipe, not \"$sink\"" ;;
@@ -248,7 +256,6 @@ if [[ $pingpong != 0 ]]; then
 		pp_run "$side" 64 | cmp -s - "$tmp/pp.txt" || die "$side's answers differ from the requests: $(cat "$tmp/pp.err")"
 	done
 
-	windows=(1 8 64)
 	declare -A pp_t=() pp_l=() # "SIDE W" -> the runs' seconds, p50s
 	for ((i = 0; i < reps; i++)); do
 		for w in "${windows[@]}"; do
