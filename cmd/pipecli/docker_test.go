@@ -50,15 +50,15 @@ func TestDocker(t *testing.T) {
 			err, strings.ReplaceAll(strings.TrimSpace(stderr.String()), "\n", "; "))
 	}
 
+	// The images, once, before the scripts, which run them one at a time.
+	for _, img := range dockerImages {
+		buildImage(t, root, goCmd, img.script, img.name)
+	}
 	// A hung docker must not hold the test until go test's own timeout:
 	// testscript interrupts what a script runs at the deadline.
 	deadline := time.Now().Add(3 * time.Minute)
 	if d, ok := t.Deadline(); ok && d.Before(deadline) {
 		deadline = d
-	}
-	// The images, once, before the scripts that run them in parallel.
-	for _, img := range dockerImages {
-		buildImage(t, root, goCmd, img.script, img.name)
 	}
 	// A test that failed half-way may have left a container; say so and
 	// remove it. Passing runs checked there was none (nocontainers). Those
