@@ -147,6 +147,11 @@ func (d *Decoder) Feed(p []byte) ([]Message, error) {
 		}
 		p = p[i+1:]
 	}
+	if d.err == nil && d.ready && d.o.Mode == Marker && d.o.MarkerRE != nil && len(d.pending) > 0 && d.o.MarkerRE.Match(d.pending) {
+		// A prompt: the answer before it is complete.
+		d.endAnswer(Answer)
+		d.pending = d.pending[:0]
+	}
 	return d.flush(), d.err
 }
 
@@ -292,6 +297,9 @@ func (d *Decoder) line(b []byte, buffered bool) use {
 }
 
 func (d *Decoder) isMarker(b []byte) bool {
+	if d.o.MarkerRE != nil {
+		return d.o.MarkerRE.Match(trimCR(b))
+	}
 	return string(trimCR(b)) == d.o.Marker || string(b) == d.o.Marker
 }
 

@@ -351,3 +351,36 @@ func TestLongLineLinear(t *testing.T) {
 		}
 	}
 }
+
+// TestMarkerRegexp checks a marker given as a regexp: whole lines it
+// matches end answers, and so does a prompt, a line without "\n" that a
+// read ends with.
+func TestMarkerRegexp(t *testing.T) {
+	re := regexp.MustCompile(`^(?:sqlite> |--END--)$`)
+	tests := []struct {
+		name   string
+		chunks []string
+		want   []msg
+	}{
+		{"marker lines", []string{"1\n--END--\n2\n3\n--END--\r\n"}, []msg{{'A', "", "1"}, {'A', "", "2\n3"}}},
+		{"prompt", []string{"sqlite> ", "1|a\n", "sqlite> "}, []msg{{'A', "", ""}, {'A', "", "1|a"}}},
+		{"prompt after answer in one read", []string{"x\ny\nsqlite> "}, []msg{{'A', "", "x\ny"}}},
+		{"no prompt mid-line", []string{"sqlite> x", "\n--END--\n"}, []msg{{'A', "", "sqlite> x"}}},
+		{"not a match", []string{"--END--x\n--END--\n"}, []msg{{'A', "", "--END--x"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var chunks [][]byte
+			for _, c := range tt.chunks {
+				chunks = append(chunks, []byte(c))
+			}
+			ms, err := decode(Options{Mode: Marker, MarkerRE: re}, chunks...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := toMsgs(ms); !sameMsgs(got, tt.want) {
+				t.Errorf("got  %v\nwant %v", got, tt.want)
+			}
+		})
+	}
+}

@@ -34,9 +34,12 @@ func (e *badRequest) Unwrap() error { return ErrBadRequest }
 //     string, and the key is its canonical text (see below). The object is
 //     otherwise sent as typed, except that it is compacted if it spans
 //     several lines, and bytes that are not UTF-8 become U+FFFD.
+//     An object with a "method" member and no "id" is a JSON-RPC
+//     notification: it is sent as typed, and the key is "", since no
+//     answer will come.
 //   - starts with "[" and is valid JSON is an error: the request is not a
-//     JSON object (batches are not supported: their answers could not be
-//     matched).
+//     JSON object (JSON-RPC batches are not supported: their answers come
+//     as one array, which cannot be matched to the requests one by one).
 //   - is anything else is plain text, sent as {"id":seq,"text":"..."} with
 //     the line, untrimmed, as a JSON string: quotes, backslashes and control
 //     characters escaped, and each byte that is not valid UTF-8 replaced by
@@ -74,7 +77,7 @@ func encodeJSONL(dst []byte, seq uint64, line []byte) ([]byte, string, error) {
 		return append(dst, '}', '\n'), key, nil
 	}
 	if t[0] == '[' {
-		return dst, "", &badRequest{fmt.Sprintf(`request %q is not a JSON object; send {"text":"..."} or plain text`, clip(t))}
+		return dst, "", &badRequest{fmt.Sprintf(`request %q is a JSON array (a JSON-RPC batch?), not an object, so its answers could not be told apart; send each call as an object on a line of its own`, clip(t))}
 	}
 	if !json.Valid(t) {
 		// Unmarshal only to say where the syntax error is.
@@ -96,6 +99,9 @@ func encodeJSONL(dst []byte, seq uint64, line []byte) ([]byte, string, error) {
 		}
 		key := string(appendKey(nil, m.id))
 		return append(append(dst, t...), '\n'), key, nil
+	}
+	if m.method != nil {
+		return append(append(dst, t...), '\n'), "", nil // a notification
 	}
 	key := strconv.FormatUint(seq, 10)
 	dst = append(append(dst, `{"id":`...), key...)

@@ -29,6 +29,7 @@ func trimSpace(b []byte) []byte {
 type members struct {
 	id      []byte // the value of the last "id" member, nil if none
 	partial []byte // the value of the last "partial" member, nil if none
+	method  []byte // the value of the last "method" member, nil if none
 	n       int    // how many members
 }
 
@@ -49,6 +50,8 @@ func scanObject(obj []byte) members {
 			m.id = obj[i:vEnd]
 		case keyIs(key, "partial"):
 			m.partial = obj[i:vEnd]
+		case keyIs(key, "method"):
+			m.method = obj[i:vEnd]
 		}
 		m.n++
 		i = skipSpace(obj, vEnd)
