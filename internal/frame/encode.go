@@ -63,26 +63,39 @@ func EncodeRequest(dst []byte, o Options, seq uint64, line []byte) (out []byte, 
 		}
 		return append(append(dst, line...), '\n'), "", nil
 	case JSONL:
-		return encodeJSONL(dst, seq, line)
+		out, key, _, err := EncodeJSONL(dst, seq, line)
+		return out, key, err
 	}
 	return dst, "", &badRequest{fmt.Sprintf("unknown framing %v", o.Mode)}
 }
 
-func encodeJSONL(dst []byte, seq uint64, line []byte) ([]byte, string, error) {
+// IDSource says where a JSONL request's id comes from.
+type IDSource int
+
+const (
+	IDAdded IDSource = iota // the line had none: the encoder added seq
+	IDGiven                 // the line's own "id"
+	NoID                    // a notification: no id, no answer
+)
+
+// EncodeJSONL is EncodeRequest in JSONL mode, also saying where the key
+// came from: a caller that numbers requests itself must not give a number
+// already in use as someone else's id.
+func EncodeJSONL(dst []byte, seq uint64, line []byte) (out []byte, key string, src IDSource, err error) {
 	t := trimSpace(line)
 	if len(t) == 0 || t[0] != '{' && t[0] != '[' || t[0] == '[' && !json.Valid(t) {
 		key := strconv.FormatUint(seq, 10)
 		dst = append(append(append(dst, `{"id":`...), key...), `,"text":`...)
 		dst = appendQuoted(dst, line)
-		return append(dst, '}', '\n'), key, nil
+		return append(dst, '}', '\n'), key, IDAdded, nil
 	}
 	if t[0] == '[' {
-		return dst, "", &badRequest{fmt.Sprintf(`request %q is a JSON array (a JSON-RPC batch?), not an object, so its answers could not be told apart; send each call as an object on a line of its own`, clip(t))}
+		return dst, "", 0, &badRequest{fmt.Sprintf(`request %q is a JSON array (a JSON-RPC batch?), not an object, so its answers could not be told apart; send each call as an object on a line of its own`, clip(t))}
 	}
 	if !json.Valid(t) {
 		// Unmarshal only to say where the syntax error is.
-		err := json.Unmarshal(t, new(json.RawMessage))
-		return dst, "", &badRequest{fmt.Sprintf(`request %q starts with "{" but is not valid JSON (%v); fix it, or send plain text`, clip(t), err)}
+		jerr := json.Unmarshal(t, new(json.RawMessage))
+		return dst, "", 0, &badRequest{fmt.Sprintf(`request %q starts with "{" but is not valid JSON (%v); fix it, or send plain text`, clip(t), jerr)}
 	}
 	if bytes.IndexByte(t, '\n') >= 0 || bytes.IndexByte(t, '\r') >= 0 {
 		var b bytes.Buffer
@@ -95,21 +108,21 @@ func encodeJSONL(dst []byte, seq uint64, line []byte) ([]byte, string, error) {
 	m := scanObject(t)
 	if m.id != nil {
 		if idType(m.id) == 0 {
-			return dst, "", &badRequest{fmt.Sprintf(`request id %s is not a number or a string; use one, or leave "id" out and one is added`, clip(m.id))}
+			return dst, "", 0, &badRequest{fmt.Sprintf(`request id %s is not a number or a string; use one, or leave "id" out and one is added`, clip(m.id))}
 		}
 		key := string(appendKey(nil, m.id))
-		return append(append(dst, t...), '\n'), key, nil
+		return append(append(dst, t...), '\n'), key, IDGiven, nil
 	}
 	if m.method != nil {
-		return append(append(dst, t...), '\n'), "", nil // a notification
+		return append(append(dst, t...), '\n'), "", NoID, nil
 	}
-	key := strconv.FormatUint(seq, 10)
+	key = strconv.FormatUint(seq, 10)
 	dst = append(append(dst, `{"id":`...), key...)
 	if m.n > 0 {
 		dst = append(dst, ',')
 	}
 	dst = append(dst, t[1:]...)
-	return append(dst, '\n'), key, nil
+	return append(dst, '\n'), key, IDAdded, nil
 }
 
 // clip shortens b for an error message.

@@ -1,0 +1,696 @@
+// Package track is the request book of a framed conversation: a pure state
+// machine, with no goroutines, no I/O and time passed in, that makes
+// requests of input lines, decides what to send to which child, matches the
+// children's answers to their requests (in order, or by id), charges a
+// child's death to the request that caused it, expires deadlines, and hands
+// back finished requests in input order.
+//
+// Its rules, each for a failure seen with real programs:
+//   - Every request ends exactly once, answered or failed with why, and
+//     requests are handed back in input order.
+//   - An answer is never given to the wrong request. pipecli's own ids never
+//     collide with the user's; a user's id already in flight is refused. A
+//     request that timed out leaves a ghost: its late answer is recognised
+//     and dropped, not taken for the next request's.
+//   - In the FIFO framings a child works on one request at a time, so a
+//     request's --timeout clock starts when it reaches the head of its
+//     child's queue: requests merely queued behind a slow one are not
+//     failed. A child is replaced only when the ghost of a timed-out
+//     request stays unanswered for another --timeout.
+//   - A child's death is charged to the request it was handling: the
+//     oldest in flight in the FIFO framings; in jsonl, where any could be
+//     the cause, the requests in flight are sent again one at a time, so
+//     that only the culprit is charged.
+//   - Notifications (jsonl messages with a method and no id) are sent and
+//     not awaited.
+//
+// A child is known by the number Attach gave it. The caller writes to
+// child c what Send(c, ...) returns, feeds what c says to Deliver, and
+// tells the book when c dies.
+package track
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/pipecli/pipecli/internal/frame"
+)
+
+// Config is what the book needs to know of the run.
+type Config struct {
+	// Framing says how requests are written and answers matched: FIFO in
+	// Line and Marker mode, by id in JSONL mode.
+	Framing frame.Options
+	// Sentinel, if not nil, is written as a line of its own after each
+	// request in the FIFO framings: a command that makes a REPL print the
+	// marker (".print --END--" for sqlite3), so that requests it would not
+	// answer are answered all the same.
+	Sentinel []byte
+	// Window is how many requests each child may have in flight.
+	Window int
+	// Timeout fails a request with no answer this long after it was sent
+	// (in the FIFO framings: after it reached the head of the queue); 0
+	// waits as long as it takes.
+	Timeout time.Duration
+	// Retries is how many times a request is sent again after a child died
+	// handling it.
+	Retries int
+	// SkipEmpty makes empty (or blank) lines no requests: they are not
+	// sent.
+	SkipEmpty bool
+}
+
+// Request is one input line, from when it is added until it is handed back
+// by Done.
+type Request struct {
+	Seq   uint64 // its number among the requests, from 1
+	Input []byte // the line, without its "\n"
+	// Key is, in jsonl, the id it was last sent with (its correlation key,
+	// see frame.EncodeRequest).
+	Key string
+	// Answer is the message that answered it. It is lent by the decoder
+	// when the request is handed back by the Done that follows the
+	// Deliver that answered it: the caller writes it out before it feeds
+	// the decoder again.
+	Answer []byte
+	// Partials are the answer's parts that came before it (jsonl partial
+	// messages; a marker answer cut short by the child's end).
+	Partials [][]byte
+	Err      error         // why it failed; nil if answered
+	Latency  time.Duration // from when it was first sent until it ended
+	Attempts int           // times sent
+	Child    int           // the child it was last sent to
+	// Notification: it expected no answer and ended once written.
+	Notification bool
+	// Shown is the caller's: it showed the answer's lines as they came.
+	Shown bool
+
+	idx      int       // its place in the input, from 0
+	given    bool      // jsonl: Key is the user's id, not pipecli's
+	sent     time.Time // first sent
+	deadline time.Time // when it times out, or, for a ghost, is given up
+	deaths   int       // times a child died handling it
+	suspect  bool      // to be sent alone: it may have killed a child
+	ghost    bool      // a placeholder for a timed-out request whose answer may still come
+}
+
+// Outcome says what Deliver made of a message.
+type Outcome int
+
+const (
+	Answered Outcome = iota + 1 // it ended its request
+	PartOf                      // it is part of its request's answer, still to come
+	Late                        // it answers a request that timed out: dropped
+	Unowned                     // it answers no request in flight: the caller shows it
+	Prompt                      // an empty marker answer with nothing in flight: a REPL's first prompt
+)
+
+// Fate says what becomes of a child's requests in flight when it is gone.
+type Fate int
+
+const (
+	// Crashed: the child died unexpectedly; the death is charged (see
+	// the package doc) and the requests are sent again.
+	Crashed Fate = iota
+	// Replaced: the child was stopped on purpose; its requests are sent
+	// again, uncharged.
+	Replaced
+	// Ended: the child exited when it was meant to (its input was over);
+	// what it did not answer fails, with why.
+	Ended
+)
+
+// Death reports what a child left behind.
+type Death struct {
+	InFlight int    // requests it was handling, ghosts aside
+	Oldest   uint64 // the oldest of them; 0 if none
+	Input    []byte // the oldest's input
+	Failed   int    // requests that failed for it
+	Alone    int    // jsonl: requests now sent again one at a time
+}
+
+// child is what the book knows of one child.
+type child struct {
+	live     bool
+	ready    bool
+	inflight []*Request // in the order sent; in FIFO framings with ghosts among them
+}
+
+// Book is the request book. It is not safe for concurrent use.
+type Book struct {
+	cfg  Config
+	fifo bool
+
+	nextIdx  int
+	nextSeq  uint64
+	pending  []*Request // added, not yet sent, in order: requests to send again first
+	children []*child
+	// byKey holds, in jsonl, the requests in flight and the ghosts, by key:
+	// keys are unique across children.
+	byKey map[string]*Request
+	// pendingKeys counts the user ids of pending requests; userKeys holds
+	// every user id sent: pipecli's own ids avoid both.
+	pendingKeys map[string]int
+	userKeys    map[string]struct{}
+	ghosts      []*Request // jsonl ghosts, in the order they expire
+
+	open     int              // requests added and not ended
+	finished map[int]*Request // ended, waiting for those before them
+	nextOut  int
+	out      []*Request // ended, in order, for Done
+	given    []*Request // what Done last returned, recycled at the next
+	free     []*Request
+	closed   error // no child will come: requests fail with it
+	scratch  []byte
+}
+
+// New returns an empty book.
+func New(cfg Config) *Book {
+	cfg.Window = max(cfg.Window, 1)
+	return &Book{
+		cfg:         cfg,
+		fifo:        cfg.Framing.Mode != frame.JSONL,
+		byKey:       map[string]*Request{},
+		pendingKeys: map[string]int{},
+		userKeys:    map[string]struct{}{},
+		finished:    map[int]*Request{},
+	}
+}
+
+// Attach adds a child, not ready yet, and returns its number.
+func (b *Book) Attach() int {
+	for i, c := range b.children {
+		if !c.live && len(c.inflight) == 0 {
+			b.children[i] = &child{live: true}
+			return i
+		}
+	}
+	b.children = append(b.children, &child{live: true})
+	return len(b.children) - 1
+}
+
+// SetReady says child c may be sent requests: its banner is over.
+func (b *Book) SetReady(c int) { b.children[c].ready = true }
+
+// Ready reports whether child c may be sent requests.
+func (b *Book) Ready(c int) bool { return b.children[c].ready }
+
+// Add makes a request of an input line, unless Config.SkipEmpty drops it:
+// it reports whether it did. A line the framing cannot send fails at once;
+// so does every line once the book is closed.
+func (b *Book) Add(line []byte) bool {
+	if b.cfg.SkipEmpty && len(bytes.TrimSpace(line)) == 0 {
+		return false
+	}
+	r := b.alloc()
+	r.idx, r.Input = b.nextIdx, line
+	b.nextIdx++
+	b.nextSeq++
+	r.Seq = b.nextSeq
+	b.open++
+	if b.closed != nil {
+		b.fail(r, b.closed)
+		return true
+	}
+	if b.fifo {
+		if bytes.IndexByte(line, '\n') >= 0 {
+			_, _, err := frame.EncodeRequest(nil, b.cfg.Framing, r.Seq, line)
+			b.fail(r, err)
+			return true
+		}
+		b.pending = append(b.pending, r)
+		return true
+	}
+	// Encoded here to check it and learn its id; Send encodes it again,
+	// with the id it then chooses, straight into what is written.
+	wire, key, src, err := frame.EncodeJSONL(b.scratch[:0], r.Seq, line)
+	b.scratch = wire
+	switch {
+	case err != nil:
+		b.fail(r, err)
+		return true
+	case src == frame.NoID:
+		r.Notification = true
+	case src == frame.IDGiven:
+		if q := b.byKey[key]; q != nil && q.given && !q.ghost || b.pendingKeys[key] > 0 {
+			b.fail(r, fmt.Errorf("id %s is already in flight; give each request its own id", key))
+			return true
+		}
+		r.Key, r.given = key, true
+		b.pendingKeys[key]++
+	}
+	b.pending = append(b.pending, r)
+	return true
+}
+
+// Wants reports whether the caller should add more requests: whether the
+// children's windows have room beyond what is pending. Memory stays bounded
+// whatever the input's size. A closed book wants everything, to fail it.
+func (b *Book) Wants() bool {
+	if b.closed != nil {
+		return true
+	}
+	n, live := 0, 0
+	for _, c := range b.children {
+		if c.live {
+			live++
+			n += len(c.inflight)
+		}
+	}
+	return len(b.pending)+n < b.cfg.Window*max(live, 1)
+}
+
+// Send appends to dst what to write to child c at now: pending requests,
+// while its window has room.
+func (b *Book) Send(c int, dst []byte, now time.Time) []byte {
+	ch := b.children[c]
+	if !ch.live || !ch.ready || len(ch.inflight) > 0 && ch.inflight[0].suspect {
+		return dst // a suspect is sent alone
+	}
+	n := 0
+	for n < len(b.pending) && len(ch.inflight) < b.cfg.Window {
+		r := b.pending[n]
+		if r.suspect && len(ch.inflight) > 0 {
+			break // alone, or not at all
+		}
+		var ok bool
+		if dst, ok = b.send(c, ch, r, dst, now); !ok {
+			break
+		}
+		n++
+		if r.suspect {
+			break
+		}
+	}
+	if n > 0 {
+		// Shift what is left to the front, so that the array is reused.
+		m := copy(b.pending, b.pending[n:])
+		clear(b.pending[m:])
+		b.pending = b.pending[:m]
+	}
+	return dst
+}
+
+// send appends r to dst for child c; it reports false, and appends
+// nothing, when r must wait: its id is still in use.
+func (b *Book) send(c int, ch *child, r *Request, dst []byte, now time.Time) ([]byte, bool) {
+	if b.fifo {
+		dst = append(append(dst, r.Input...), '\n')
+		if b.cfg.Sentinel != nil {
+			dst = append(append(dst, b.cfg.Sentinel...), '\n')
+		}
+	} else {
+		switch {
+		case r.Notification:
+		case r.given:
+			if b.byKey[r.Key] != nil {
+				return dst, false // one of pipecli's ids, or a ghost's: wait for it
+			}
+			if b.pendingKeys[r.Key]--; b.pendingKeys[r.Key] <= 0 {
+				delete(b.pendingKeys, r.Key)
+			}
+			b.userKeys[r.Key] = struct{}{}
+		default:
+			r.Key = b.ownKey(r.Seq)
+		}
+		seq, _ := strconv.ParseUint(r.Key, 10, 64) // own keys are numbers
+		dst, _, _, _ = frame.EncodeJSONL(dst, seq, r.Input)
+	}
+	r.Attempts++
+	r.Child = c
+	if r.Attempts == 1 {
+		r.sent = now
+	}
+	if r.Notification {
+		b.finish(r)
+		return dst, true
+	}
+	if !b.fifo || len(ch.inflight) == 0 {
+		r.deadline = b.deadline(now)
+	}
+	if !b.fifo {
+		b.byKey[r.Key] = r
+	}
+	ch.inflight = append(ch.inflight, r)
+	return dst, true
+}
+
+// ownKey is the id pipecli gives request seq: seq itself, unless that is
+// in use or is, or was, a user's id.
+func (b *Book) ownKey(seq uint64) string {
+	for n := seq; ; n++ {
+		k := strconv.FormatUint(n, 10)
+		_, inFlight := b.byKey[k]
+		_, user := b.userKeys[k]
+		if !inFlight && !user && b.pendingKeys[k] == 0 {
+			return k
+		}
+	}
+}
+
+func (b *Book) deadline(now time.Time) time.Time {
+	if b.cfg.Timeout <= 0 {
+		return time.Time{}
+	}
+	return now.Add(b.cfg.Timeout)
+}
+
+// Deliver handles message m of child c's output, read at now. Banner,
+// Ready and Event messages are the caller's: they answer nothing.
+func (b *Book) Deliver(c int, m frame.Message, now time.Time) (Outcome, *Request) {
+	ch := b.children[c]
+	var r *Request
+	if b.fifo {
+		if len(ch.inflight) == 0 {
+			if b.cfg.Framing.Mode == frame.Marker && m.Kind == frame.Answer && len(m.Data) == 0 {
+				return Prompt, nil
+			}
+			return Unowned, nil
+		}
+		r = ch.inflight[0]
+	} else {
+		r = b.byKey[m.Key]
+		if r == nil || r.Child != c {
+			return Unowned, nil
+		}
+	}
+	if r.ghost {
+		if m.Kind == frame.Answer {
+			b.dropGhost(c, r, now)
+		}
+		return Late, r
+	}
+	switch m.Kind {
+	case frame.Partial, frame.Unfinished:
+		// A marker answer's lines come again, whole, in its Answer.
+		if b.cfg.Framing.Mode != frame.Marker || m.Kind == frame.Unfinished {
+			r.Partials = append(r.Partials, bytes.Clone(m.Data)) // kept past this read
+		}
+		return PartOf, r
+	case frame.Answer:
+		b.unqueue(c, r, now)
+		r.Answer = m.Data
+		r.Latency = now.Sub(r.sent)
+		r.suspect = false
+		b.finish(r)
+		return Answered, r
+	}
+	return Unowned, nil
+}
+
+// unqueue takes r off child c's queue, and starts the clock of the request
+// that is now at its head, in the FIFO framings.
+func (b *Book) unqueue(c int, r *Request, now time.Time) {
+	ch := b.children[c]
+	if !b.fifo {
+		delete(b.byKey, r.Key)
+	}
+	if len(ch.inflight) > 0 && ch.inflight[0] == r {
+		// The usual case, and the only one in FIFO framings.
+		ch.inflight[0] = nil
+		ch.inflight = ch.inflight[1:]
+		if len(ch.inflight) == 0 {
+			ch.inflight = ch.inflight[:0:0] // let go of the array's start
+		} else if b.fifo && !ch.inflight[0].ghost {
+			ch.inflight[0].deadline = b.deadline(now)
+		}
+		return
+	}
+	for i, q := range ch.inflight {
+		if q == r {
+			ch.inflight = append(ch.inflight[:i], ch.inflight[i+1:]...)
+			return
+		}
+	}
+}
+
+// dropGhost forgets a ghost whose late answer came, or whose time is up.
+func (b *Book) dropGhost(c int, g *Request, now time.Time) {
+	if b.fifo {
+		b.unqueue(c, g, now)
+		return
+	}
+	delete(b.byKey, g.Key)
+	for i, q := range b.ghosts {
+		if q == g {
+			b.ghosts = append(b.ghosts[:i], b.ghosts[i+1:]...)
+			break
+		}
+	}
+}
+
+// Expire fails the requests past their deadline at now, and forgets the
+// ghosts past theirs. It returns the children to replace: those, in the
+// FIFO framings, that answered a timed-out request neither in time nor
+// in the --timeout after, so that nothing else they say can be trusted
+// to answer what it seems to.
+func (b *Book) Expire(now time.Time) (replace []int) {
+	if b.cfg.Timeout <= 0 {
+		return nil
+	}
+	for c, ch := range b.children {
+		if b.fifo {
+			if len(ch.inflight) == 0 {
+				continue
+			}
+			h := ch.inflight[0]
+			if h.ghost {
+				if !now.Before(h.deadline) {
+					replace = append(replace, c)
+				}
+				continue
+			}
+			if !h.deadline.IsZero() && !now.Before(h.deadline) {
+				ch.inflight[0] = &Request{Seq: h.Seq, ghost: true, Child: c, deadline: now.Add(b.cfg.Timeout)}
+				b.timedOut(h)
+			}
+			continue
+		}
+		for len(ch.inflight) > 0 {
+			r := ch.inflight[0]
+			if r.deadline.IsZero() || now.Before(r.deadline) {
+				break
+			}
+			b.unqueue(c, r, now)
+			g := &Request{Seq: r.Seq, Key: r.Key, ghost: true, Child: c, deadline: now.Add(b.cfg.Timeout)}
+			b.byKey[r.Key] = g
+			b.ghosts = append(b.ghosts, g)
+			b.timedOut(r)
+		}
+	}
+	for len(b.ghosts) > 0 && !now.Before(b.ghosts[0].deadline) {
+		delete(b.byKey, b.ghosts[0].Key)
+		b.ghosts[0] = nil
+		b.ghosts = b.ghosts[1:]
+	}
+	return replace
+}
+
+func (b *Book) timedOut(r *Request) {
+	b.fail(r, fmt.Errorf("no answer within --timeout %s", b.cfg.Timeout))
+}
+
+// Deadline is the earliest time Expire has something to do; zero if none.
+func (b *Book) Deadline() time.Time {
+	var d time.Time
+	earlier := func(t time.Time) {
+		if !t.IsZero() && (d.IsZero() || t.Before(d)) {
+			d = t
+		}
+	}
+	for _, ch := range b.children {
+		if len(ch.inflight) > 0 {
+			earlier(ch.inflight[0].deadline)
+		}
+	}
+	if len(b.ghosts) > 0 {
+		earlier(b.ghosts[0].deadline)
+	}
+	return d
+}
+
+// Gone tells the book that child c is gone: why says how (for messages
+// such as "testchild exited with code 3"), fate what becomes of its
+// requests.
+func (b *Book) Gone(c int, why string, fate Fate) Death {
+	ch := b.children[c]
+	ch.live, ch.ready = false, false
+	var live []*Request
+	for _, r := range ch.inflight {
+		if r.ghost {
+			if !b.fifo {
+				b.dropGhost(c, r, time.Time{})
+			}
+			continue
+		}
+		if !b.fifo {
+			delete(b.byKey, r.Key)
+		}
+		live = append(live, r)
+	}
+	// jsonl ghosts of this child: it will answer them no more.
+	for i := 0; i < len(b.ghosts); {
+		if g := b.ghosts[i]; g.Child == c {
+			b.dropGhost(c, g, time.Time{})
+			continue
+		}
+		i++
+	}
+	d := Death{InFlight: len(live)}
+	if len(live) > 0 {
+		d.Oldest, d.Input = live[0].Seq, live[0].Input
+	}
+	headGhost := len(ch.inflight) > 0 && ch.inflight[0].ghost
+	ch.inflight = nil
+	var culprit *Request
+	alone := false
+	if fate == Crashed {
+		switch {
+		case b.fifo && !headGhost && len(live) > 0:
+			culprit = live[0]
+		case !b.fifo && len(live) == 1:
+			culprit = live[0]
+		case !b.fifo:
+			alone = true // any of them may have done it
+		}
+	}
+	var again []*Request
+	for _, r := range live {
+		if fate == Ended {
+			b.fail(r, errors.New(why+" without answering it"))
+			d.Failed++
+			continue
+		}
+		if r == culprit {
+			r.deaths++
+			if r.deaths > b.cfg.Retries {
+				b.fail(r, fmt.Errorf("%s while handling it, %d times", why, r.deaths))
+				d.Failed++
+				continue
+			}
+			// Sent again alone: were it the cause again, it alone
+			// would be charged.
+			r.suspect = r.suspect || !b.fifo
+		}
+		if alone {
+			r.suspect = true
+			d.Alone++
+		}
+		r.Partials = nil
+		if r.given {
+			b.pendingKeys[r.Key]++
+		}
+		again = append(again, r)
+	}
+	if len(again) > 0 {
+		b.pending = append(again, b.pending...)
+	}
+	if b.closed != nil {
+		b.failPending()
+	}
+	return d
+}
+
+// Close says no child will come: the pending requests fail with why, and
+// so does every request added from now on.
+func (b *Book) Close(why error) {
+	if b.closed == nil {
+		b.closed = why
+	}
+	b.failPending()
+}
+
+// Closed is why the book was closed, or nil.
+func (b *Book) Closed() error { return b.closed }
+
+func (b *Book) failPending() {
+	for _, r := range b.pending {
+		b.fail(r, b.closed)
+	}
+	clear(b.pending)
+	b.pending = b.pending[:0]
+	clear(b.pendingKeys)
+}
+
+// Open is how many requests were added and have not ended.
+func (b *Book) Open() int { return b.open }
+
+// Pending is how many requests wait to be sent.
+func (b *Book) Pending() int { return len(b.pending) }
+
+// InFlight is how many requests child c is handling, ghosts included.
+func (b *Book) InFlight(c int) int { return len(b.children[c].inflight) }
+
+// Oldest is the oldest request child c is handling that has not timed out,
+// or nil.
+func (b *Book) Oldest(c int) *Request {
+	for _, r := range b.children[c].inflight {
+		if !r.ghost {
+			return r
+		}
+	}
+	return nil
+}
+
+// fail ends r with err.
+func (b *Book) fail(r *Request, err error) {
+	r.Err = err
+	if !r.sent.IsZero() {
+		r.Latency = 0 // not a latency: it did not answer
+	}
+	b.finish(r)
+}
+
+// finish ends r and queues it, and those now in order after it, for Done.
+func (b *Book) finish(r *Request) {
+	b.open--
+	if r.idx == b.nextOut && len(b.finished) == 0 {
+		// The usual case: in order, none waiting for it.
+		b.nextOut++
+		b.out = append(b.out, r)
+		return
+	}
+	// It waits past this read of the child's output: its answer, lent by
+	// the decoder, is copied.
+	r.Answer = bytes.Clone(r.Answer)
+	b.finished[r.idx] = r
+	for {
+		q, ok := b.finished[b.nextOut]
+		if !ok {
+			return
+		}
+		delete(b.finished, b.nextOut)
+		b.nextOut++
+		b.out = append(b.out, q)
+	}
+}
+
+// Done returns the requests that ended since the last call, in input
+// order, each exactly once. They are the caller's until the next call,
+// which reuses them.
+func (b *Book) Done() []*Request {
+	for i, r := range b.given {
+		if len(b.free) < b.cfg.Window*max(len(b.children), 1)+512 {
+			*r = Request{}
+			b.free = append(b.free, r)
+		}
+		b.given[i] = nil
+	}
+	b.given, b.out = b.out, b.given[:0]
+	return b.given
+}
+
+// alloc returns a zero request: recycled, or new. Memory used again soon
+// is still in the CPU's caches, and the garbage collector has less to do
+// (issue: framed throughput).
+func (b *Book) alloc() *Request {
+	if n := len(b.free); n > 0 {
+		r := b.free[n-1]
+		b.free = b.free[:n-1]
+		return r
+	}
+	return new(Request)
+}

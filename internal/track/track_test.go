@@ -1,0 +1,520 @@
+package track
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pipecli/pipecli/internal/frame"
+)
+
+var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// harness drives a book as a session would, recording what it writes and
+// what ends.
+type harness struct {
+	t     *testing.T
+	b     *Book
+	now   time.Time
+	wire  map[int]string // what each child was sent
+	ended []string       // "seq:answer" or "seq!error", in the order handed back
+	seen  map[uint64]int // times each request ended
+}
+
+func newHarness(t *testing.T, cfg Config) *harness {
+	return &harness{t: t, b: New(cfg), now: t0, wire: map[int]string{}, seen: map[uint64]int{}}
+}
+
+func (h *harness) attach() int {
+	c := h.b.Attach()
+	h.wire[c] = ""
+	h.b.SetReady(c)
+	return c
+}
+
+func (h *harness) add(lines ...string) {
+	for _, l := range lines {
+		h.b.Add([]byte(l))
+	}
+	h.collect()
+}
+
+func (h *harness) send(c int) string {
+	w := string(h.b.Send(c, nil, h.now))
+	h.wire[c] += w
+	h.collect()
+	return w
+}
+
+func (h *harness) answer(c int, kind frame.Kind, key, data string) Outcome {
+	o, _ := h.b.Deliver(c, frame.Message{Kind: kind, Key: key, Data: []byte(data)}, h.now)
+	h.collect()
+	return o
+}
+
+func (h *harness) after(d time.Duration) []int {
+	h.now = h.now.Add(d)
+	r := h.b.Expire(h.now)
+	h.collect()
+	return r
+}
+
+func (h *harness) gone(c int, why string, f Fate) Death {
+	d := h.b.Gone(c, why, f)
+	h.collect()
+	return d
+}
+
+func (h *harness) collect() {
+	for _, r := range h.b.Done() {
+		h.seen[r.Seq]++
+		if h.seen[r.Seq] > 1 {
+			h.t.Fatalf("request %d ended twice", r.Seq)
+		}
+		if r.Err != nil {
+			h.ended = append(h.ended, fmt.Sprintf("%d!%v", r.Seq, r.Err))
+		} else if r.Notification {
+			h.ended = append(h.ended, fmt.Sprintf("%d:-", r.Seq))
+		} else {
+			h.ended = append(h.ended, fmt.Sprintf("%d:%s", r.Seq, r.Answer))
+		}
+	}
+}
+
+func (h *harness) want(ended ...string) {
+	h.t.Helper()
+	if got := strings.Join(h.ended, " | "); got != strings.Join(ended, " | ") {
+		h.t.Errorf("ended:\n got %s\nwant %s", got, strings.Join(ended, " | "))
+	}
+}
+
+func (h *harness) wantWire(c int, want string) {
+	h.t.Helper()
+	if h.wire[c] != want {
+		h.t.Errorf("child %d was sent %q; want %q", c, h.wire[c], want)
+	}
+	h.wire[c] = ""
+}
+
+var (
+	line  = Config{Framing: frame.Options{Mode: frame.Line}, Window: 8, Retries: 2}
+	jsonl = Config{Framing: frame.Options{Mode: frame.JSONL}, Window: 8, Retries: 2}
+)
+
+func with(c Config, f func(*Config)) Config { f(&c); return c }
+
+func TestFIFOInOrder(t *testing.T) {
+	h := newHarness(t, line)
+	c := h.attach()
+	h.add("a", "b", "c")
+	h.send(c)
+	h.wantWire(c, "a\nb\nc\n")
+	h.answer(c, frame.Answer, "", "A")
+	h.answer(c, frame.Answer, "", "B")
+	h.want("1:A", "2:B")
+	if o := h.answer(c, frame.Answer, "", "C"); o != Answered {
+		t.Errorf("outcome %v", o)
+	}
+	if o := h.answer(c, frame.Answer, "", "extra"); o != Unowned {
+		t.Errorf("an answer with nothing in flight: %v; want Unowned", o)
+	}
+	h.want("1:A", "2:B", "3:C")
+}
+
+func TestWindow(t *testing.T) {
+	h := newHarness(t, with(line, func(c *Config) { c.Window = 2 }))
+	c := h.attach()
+	h.add("a", "b")
+	if h.b.Wants() {
+		t.Error("Wants with the window full of pending requests")
+	}
+	h.add("c")
+	h.send(c)
+	h.wantWire(c, "a\nb\n")
+	h.answer(c, frame.Answer, "", "A")
+	h.send(c)
+	h.wantWire(c, "c\n")
+	h.answer(c, frame.Answer, "", "B")
+	if !h.b.Wants() {
+		t.Error("no Wants with room in the window")
+	}
+}
+
+func TestSentinelAndSkipEmpty(t *testing.T) {
+	h := newHarness(t, with(line, func(c *Config) { c.Sentinel = []byte(`print "--END--"`); c.SkipEmpty = true }))
+	c := h.attach()
+	h.add("1+1", "", "  ", "2+2")
+	h.send(c)
+	h.wantWire(c, "1+1\nprint \"--END--\"\n2+2\nprint \"--END--\"\n")
+	if h.b.Open() != 2 {
+		t.Errorf("open %d; want 2: blank lines are no requests", h.b.Open())
+	}
+}
+
+func TestBadRequests(t *testing.T) {
+	h := newHarness(t, line)
+	c := h.attach()
+	h.add("a\nb", "ok")
+	h.send(c)
+	h.wantWire(c, "ok\n")
+	h.answer(c, frame.Answer, "", "OK")
+	if !strings.HasPrefix(h.ended[0], "1!request \"a\\nb\" contains a newline") || h.ended[1] != "2:OK" {
+		t.Errorf("ended %q", h.ended)
+	}
+}
+
+// A late answer to a timed-out request is dropped, never taken for the
+// next request's; the next request's clock starts when it reaches the head.
+func TestFIFOTimeoutKeepsChild(t *testing.T) {
+	h := newHarness(t, with(line, func(c *Config) { c.Timeout = time.Second }))
+	c := h.attach()
+	h.add("slow", "next")
+	h.send(c)
+	h.after(500 * time.Millisecond)
+	if r := h.after(600 * time.Millisecond); r != nil {
+		t.Fatalf("replace %v after a first timeout; want the child kept", r)
+	}
+	h.want("1!no answer within --timeout 1s")
+	h.after(900 * time.Millisecond) // "next" is queued behind the ghost: no clock yet
+	h.want("1!no answer within --timeout 1s")
+	if o := h.answer(c, frame.Answer, "", "SLOW"); o != Late {
+		t.Errorf("late answer: %v; want Late", o)
+	}
+	h.after(900 * time.Millisecond) // next's clock started at the late answer
+	h.answer(c, frame.Answer, "", "NEXT")
+	h.want("1!no answer within --timeout 1s", "2:NEXT")
+}
+
+// A ghost unanswered for another --timeout: the child is replaced, and the
+// requests behind it are sent again, uncharged.
+func TestFIFOTimeoutReplaces(t *testing.T) {
+	h := newHarness(t, with(line, func(c *Config) { c.Timeout = time.Second; c.Retries = 0 }))
+	c := h.attach()
+	h.add("stuck", "b", "c")
+	h.send(c)
+	h.after(time.Second)
+	if r := h.after(time.Second); len(r) != 1 || r[0] != c {
+		t.Fatalf("replace %v; want [%d]", r, c)
+	}
+	d := h.gone(c, "replaced", Replaced)
+	if d.InFlight != 2 || d.Oldest != 2 || d.Failed != 0 {
+		t.Errorf("death %+v", d)
+	}
+	c2 := h.attach()
+	h.send(c2)
+	h.wantWire(c2, "b\nc\n")
+	h.answer(c2, frame.Answer, "", "B")
+	h.answer(c2, frame.Answer, "", "C")
+	h.want("1!no answer within --timeout 1s", "2:B", "3:C")
+}
+
+// In FIFO framings a death is charged to the oldest request in flight only.
+func TestFIFOCrashChargesOldest(t *testing.T) {
+	h := newHarness(t, with(line, func(c *Config) { c.Retries = 1 }))
+	c := h.attach()
+	h.add("poison", "b", "c")
+	h.send(c)
+	h.gone(c, "x was killed", Crashed)
+	c = h.attach()
+	h.send(c)
+	h.wantWire(c, "poison\nb\nc\n")
+	d := h.gone(c, "x was killed", Crashed)
+	if d.Failed != 1 {
+		t.Errorf("death %+v; want the oldest failed", d)
+	}
+	c = h.attach()
+	h.send(c)
+	h.wantWire(c, "b\nc\n")
+	h.answer(c, frame.Answer, "", "B")
+	h.answer(c, frame.Answer, "", "C")
+	h.want("1!x was killed while handling it, 2 times", "2:B", "3:C")
+}
+
+// In jsonl the requests in flight at a death are sent again one at a
+// time: only the culprit is charged and fails.
+func TestJSONLCrashIsolates(t *testing.T) {
+	h := newHarness(t, with(jsonl, func(c *Config) { c.Retries = 1 }))
+	c := h.attach()
+	h.add("a", "poison", "b")
+	h.send(c)
+	d := h.gone(c, "x was killed", Crashed)
+	if d.Alone != 3 || d.Failed != 0 {
+		t.Fatalf("death %+v; want 3 sent again alone, none failed", d)
+	}
+	// Sent one at a time; each answered before the next goes.
+	c = h.attach()
+	h.send(c)
+	h.wantWire(c, `{"id":1,"text":"a"}`+"\n")
+	h.send(c)
+	h.wantWire(c, "")
+	h.answer(c, frame.Answer, "1", "A")
+	h.send(c)
+	h.wantWire(c, `{"id":2,"text":"poison"}`+"\n")
+	h.gone(c, "x was killed", Crashed) // charged: alone in flight
+	c = h.attach()
+	h.send(c)
+	h.wantWire(c, `{"id":2,"text":"poison"}`+"\n")
+	h.gone(c, "x was killed", Crashed)
+	c = h.attach()
+	h.send(c)
+	h.wantWire(c, `{"id":3,"text":"b"}`+"\n")
+	h.answer(c, frame.Answer, "3", "B")
+	h.want("1:A", "2!x was killed while handling it, 2 times", "3:B")
+}
+
+// pipecli's ids never collide with the user's; a user id in flight is
+// refused.
+func TestJSONLIDs(t *testing.T) {
+	h := newHarness(t, jsonl)
+	c := h.attach()
+	// Request 1 carries the user's id 2: request 2, plain text, must not
+	// be sent with id 2 as well.
+	h.add(`{"id":2,"text":"Uryyb"}`, "Jbeyq", `{"id":2,"text":"again"}`, `{"id":"s"}`)
+	h.send(c)
+	h.wantWire(c, `{"id":2,"text":"Uryyb"}`+"\n"+`{"id":3,"text":"Jbeyq"}`+"\n"+`{"id":"s"}`+"\n")
+	if o := h.answer(c, frame.Answer, "3", `{"id":3,"text":"World"}`); o != Answered {
+		t.Errorf("outcome %v", o)
+	}
+	h.answer(c, frame.Answer, "2", `{"id":2,"text":"Hello"}`)
+	h.answer(c, frame.Answer, `"s"`, `{"id":"s"}`)
+	h.want(`1:{"id":2,"text":"Hello"}`, `2:{"id":3,"text":"World"}`, "3!id 2 is already in flight; give each request its own id", `4:{"id":"s"}`)
+
+	// pipecli's ids avoid the user's ids still to send, and a user's id
+	// equal to one of pipecli's in flight waits for it.
+	h = newHarness(t, jsonl)
+	c = h.attach()
+	h.add("plain", `{"id":1}`)
+	h.send(c)
+	h.wantWire(c, `{"id":2,"text":"plain"}`+"\n"+`{"id":1}`+"\n")
+	h.add("three", `{"id":3}`)
+	h.send(c)
+	h.wantWire(c, `{"id":4,"text":"three"}`+"\n"+`{"id":3}`+"\n")
+	h.add(`{"id":4}`)
+	h.send(c)
+	h.wantWire(c, "")
+	h.answer(c, frame.Answer, "4", "T")
+	h.send(c)
+	h.wantWire(c, `{"id":4}`+"\n")
+	for _, k := range []string{"1", "2", "3", "4"} {
+		h.answer(c, frame.Answer, k, "k"+k)
+	}
+	h.want("1:k2", "2:k1", "3:T", "4:k3", "5:k4")
+}
+
+func TestJSONLNotification(t *testing.T) {
+	h := newHarness(t, jsonl)
+	c := h.attach()
+	h.add(`{"jsonrpc":"2.0","method":"notify"}`, `{"jsonrpc":"2.0","id":5,"method":"m"}`)
+	h.send(c)
+	h.wantWire(c, `{"jsonrpc":"2.0","method":"notify"}`+"\n"+`{"jsonrpc":"2.0","id":5,"method":"m"}`+"\n")
+	h.want("1:-")
+	if h.b.Open() != 1 {
+		t.Errorf("open %d; want 1: the notification awaits nothing", h.b.Open())
+	}
+	h.answer(c, frame.Answer, "5", "R")
+	h.want("1:-", "2:R")
+}
+
+// A jsonl timeout fails the request and keeps the child; a late answer is
+// dropped, and its id is not reused until it came or its time is up.
+func TestJSONLTimeout(t *testing.T) {
+	h := newHarness(t, with(jsonl, func(c *Config) { c.Timeout = time.Second }))
+	c := h.attach()
+	h.add(`{"id":"a"}`, `{"id":"b"}`)
+	h.send(c)
+	h.answer(c, frame.Answer, `"b"`, "B")
+	if r := h.after(time.Second); r != nil {
+		t.Errorf("replace %v; jsonl keeps its child", r)
+	}
+	h.add(`{"id":"a","n":2}`)
+	h.send(c)
+	h.wantWire(c, `{"id":"a"}`+"\n"+`{"id":"b"}`+"\n") // the new "a" waits for the ghost
+	if o := h.answer(c, frame.Answer, `"a"`, "late"); o != Late {
+		t.Errorf("late answer: %v", o)
+	}
+	h.send(c)
+	h.wantWire(c, `{"id":"a","n":2}`+"\n")
+	h.answer(c, frame.Answer, `"a"`, "A2")
+	h.want("1!no answer within --timeout 1s", "2:B", "3:A2")
+}
+
+// A child that ends with requests unanswered fails them, once.
+func TestEnded(t *testing.T) {
+	h := newHarness(t, line)
+	c := h.attach()
+	h.add("", "1+1")
+	h.send(c)
+	h.answer(c, frame.Answer, "", "2")
+	d := h.gone(c, "bc exited with code 0", Ended)
+	if d.Failed != 1 {
+		t.Errorf("death %+v", d)
+	}
+	h.want("1:2", "2!bc exited with code 0 without answering it")
+}
+
+func TestClose(t *testing.T) {
+	h := newHarness(t, line)
+	c := h.attach()
+	h.add("a", "b")
+	h.send(c)
+	h.gone(c, "x exited with code 1", Crashed)
+	h.b.Close(fmt.Errorf("x exited with code 1; not restarted"))
+	h.add("c")
+	if !h.b.Wants() {
+		t.Error("a closed book wants no input: the rest would never fail")
+	}
+	h.want("1!x exited with code 1; not restarted", "2!x exited with code 1; not restarted", "3!x exited with code 1; not restarted")
+	if h.b.Open() != 0 {
+		t.Errorf("open %d", h.b.Open())
+	}
+}
+
+func TestMarkerPrompt(t *testing.T) {
+	h := newHarness(t, Config{Framing: frame.Options{Mode: frame.Marker}, Window: 1})
+	c := h.attach()
+	if o := h.answer(c, frame.Answer, "", ""); o != Prompt {
+		t.Errorf("first empty answer: %v; want Prompt", o)
+	}
+	h.add("q")
+	h.send(c)
+	h.answer(c, frame.Partial, "", "l1")
+	h.answer(c, frame.Answer, "", "l1\nl2")
+	h.want("1:l1\nl2")
+}
+
+// FuzzBook plays random interleavings of input, sends, answers (right,
+// late, twice, never), deaths and deadlines, and checks that every request
+// ends exactly once, in input order, and that no answer reaches the wrong
+// request: each answer names the request it answers.
+func FuzzBook(f *testing.F) {
+	f.Add(uint64(1), uint64(2), false)
+	f.Add(uint64(7), uint64(9), true)
+	f.Add(uint64(42), uint64(0), true)
+	f.Fuzz(func(t *testing.T, s1, s2 uint64, byID bool) {
+		rng := rand.New(rand.NewPCG(s1, s2))
+		cfg := Config{Framing: frame.Options{Mode: frame.Line}, Window: 1 + rng.IntN(5), Retries: rng.IntN(3), Timeout: time.Duration(rng.IntN(3)) * time.Second}
+		if byID {
+			cfg.Framing.Mode = frame.JSONL
+		}
+		b := New(cfg)
+		now := t0
+		type sent struct {
+			seq uint64
+			key string
+		}
+		children := map[int][]sent{} // what each live child was sent, unanswered
+		c := b.Attach()
+		b.SetReady(c)
+		children[c] = nil
+		added, ended := 0, 0
+		nextOut := uint64(1)
+		check := func() {
+			for _, r := range b.Done() {
+				if r.Seq != nextOut {
+					t.Fatalf("request %d ended; want %d next", r.Seq, nextOut)
+				}
+				nextOut++
+				ended++
+				if r.Err == nil && !r.Notification && string(r.Answer) != fmt.Sprintf("answer %d", r.Seq) {
+					t.Fatalf("request %d got %q", r.Seq, r.Answer)
+				}
+			}
+		}
+		answer := func(c int, s sent) {
+			b.Deliver(c, frame.Message{Kind: frame.Answer, Key: s.key, Data: fmt.Appendf(nil, "answer %d", s.seq)}, now)
+		}
+		for step := 0; step < 300; step++ {
+			switch k := rng.IntN(10); {
+			case k < 3 && added < 60:
+				for range 1 + rng.IntN(3) {
+					if b.Wants() {
+						b.Add(fmt.Appendf(nil, "q%d", added+1))
+						added++
+					}
+				}
+			case k < 5:
+				wire := b.Send(c, nil, now)
+				for _, l := range strings.Split(strings.TrimSuffix(string(wire), "\n"), "\n") {
+					if l == "" {
+						continue
+					}
+					var s sent
+					if byID {
+						var id int
+						var q int
+						fmt.Sscanf(l, `{"id":%d,"text":"q%d"}`, &id, &q)
+						s = sent{uint64(q), fmt.Sprint(id)}
+					} else {
+						fmt.Sscanf(l, "q%d", &s.seq)
+					}
+					children[c] = append(children[c], s)
+				}
+			case k < 7 && len(children[c]) > 0:
+				// The child answers: the oldest, or (jsonl) any; sometimes twice.
+				i := 0
+				if byID {
+					i = rng.IntN(len(children[c]))
+				}
+				s := children[c][i]
+				answer(c, s)
+				if byID && rng.IntN(8) == 0 {
+					// Twice: must not end another request. (In the FIFO
+					// framings an answer is whatever comes next: a child
+					// that answers a line twice cannot be told apart.)
+					answer(c, s)
+				} else {
+					children[c] = append(children[c][:i], children[c][i+1:]...)
+				}
+			case k == 7:
+				now = now.Add(time.Duration(rng.IntN(1500)) * time.Millisecond)
+				for _, rc := range b.Expire(now) {
+					b.Gone(rc, "replaced", Replaced)
+					delete(children, rc)
+					c = b.Attach()
+					b.SetReady(c)
+				}
+			case k == 8 && rng.IntN(3) == 0:
+				b.Gone(c, "crashed", Crashed)
+				delete(children, c)
+				c = b.Attach()
+				b.SetReady(c)
+			}
+			check()
+		}
+		// The end: the input is over; the child answers all it holds,
+		// then exits.
+		for range 100 {
+			wire := b.Send(c, nil, now)
+			if len(wire) == 0 && len(children[c]) == 0 {
+				break
+			}
+			for _, l := range strings.Split(strings.TrimSuffix(string(wire), "\n"), "\n") {
+				if l == "" {
+					continue
+				}
+				var s sent
+				if byID {
+					var id, q int
+					fmt.Sscanf(l, `{"id":%d,"text":"q%d"}`, &id, &q)
+					s = sent{uint64(q), fmt.Sprint(id)}
+				} else {
+					fmt.Sscanf(l, "q%d", &s.seq)
+				}
+				children[c] = append(children[c], s)
+			}
+			for _, s := range children[c] {
+				answer(c, s)
+			}
+			children[c] = nil
+			check()
+		}
+		b.Gone(c, "exited", Ended)
+		b.Close(fmt.Errorf("over"))
+		check()
+		if ended != added || b.Open() != 0 {
+			t.Fatalf("%d added, %d ended, %d open", added, ended, b.Open())
+		}
+	})
+}
