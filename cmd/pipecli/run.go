@@ -33,18 +33,24 @@ type runOpts struct {
 	Image       string
 	DockerArgs  []string
 
-	Framing     frame.Mode
-	Marker      string
-	Window      int
-	Timeout     time.Duration
-	Retries     int
-	Restart     string
-	MaxRestarts int
-	JSON        bool
-	Stats       bool
-	Ready       string
-	SkipBanner  int
-	MaxLine     int
+	Framing      frame.Mode
+	Marker       string
+	MarkerRE     string
+	Sentinel     string
+	SentinelSet  bool
+	SkipEmpty    bool
+	Partials     bool
+	ReadyTimeout time.Duration
+	Window       int
+	Timeout      time.Duration
+	Retries      int
+	Restart      string
+	MaxRestarts  int
+	JSON         bool
+	Stats        bool
+	Ready        string
+	SkipBanner   int
+	MaxLine      int
 }
 
 func newRunCmd(io *iostreams.IOStreams, runF func(*runOpts) error) *cobra.Command {
@@ -72,6 +78,7 @@ container is removed however pipecli ends.`,
   cat input.txt | pipecli run -- sort > sorted.txt`,
 		RunE: func(c *cobra.Command, args []string) error {
 			o.Argv = args
+			o.SentinelSet = c.Flags().Changed("sentinel")
 			if o.Grace <= 0 {
 				return usageError(fmt.Errorf("--grace must be more than 0, not %s", o.Grace))
 			}
@@ -106,14 +113,19 @@ container is removed however pipecli ends.`,
 
 	f.Var(&o.Framing, "framing", "how answers are told apart: raw (none), line, marker or jsonl")
 	f.StringVar(&o.Marker, "marker", "", "with --framing marker: the line that ends each answer (may be empty)")
+	f.StringVar(&o.MarkerRE, "marker-regexp", "", "with --framing marker: a line matching `REGEXP` (whole) ends each answer; so does a prompt it matches with no newline after it")
+	f.StringVar(&o.Sentinel, "sentinel", "", "with --framing line or marker: write this `LINE` after each request, to make a REPL print the marker (sqlite3: '.print --END--'; bc: 'print \"--END--\\n\"')")
+	f.BoolVar(&o.SkipEmpty, "skip-empty", false, "blank input lines are not requests: they are not sent")
+	f.BoolVar(&o.Partials, "partials", false, "write the parts of an answer (jsonl \"partial\":true messages) to stdout as they come, not only on a terminal")
 	f.IntVar(&o.Window, "window", 0, "requests in flight at once (default 1 at the prompt, 64 otherwise)")
 	f.DurationVar(&o.Timeout, "timeout", 0, "fail a request with no answer this long after it was sent (0: none)")
 	f.IntVar(&o.Retries, "retries", 2, "send a request again this many times when its child died handling it")
 	f.StringVar(&o.Restart, "restart", "on-failure", "on-failure: restart a child that died unexpectedly; never")
-	f.IntVar(&o.MaxRestarts, "max-restarts", 10, "give up on a child that died this many times in a row without answering")
+	f.IntVar(&o.MaxRestarts, "max-restarts", 5, "give up on a child that died this many times in a row without answering")
 	f.BoolVar(&o.JSON, "json", false, "write one JSON record per request: id, input, output, latency_ms, attempts, error")
 	f.BoolVar(&o.Stats, "stats", false, "print request counts, throughput and latency percentiles on stderr at the end")
 	f.StringVar(&o.Ready, "ready", "", "hold input until the child prints a line matching `REGEXP`; lines before are its banner")
+	f.DurationVar(&o.ReadyTimeout, "ready-timeout", 0, "with --ready or --skip-banner: give up if the banner has not ended this long after the child started (0: wait)")
 	f.IntVar(&o.SkipBanner, "skip-banner", 0, "the child's first `N` lines are a banner, not answers")
 	f.IntVar(&o.MaxLine, "max-line", 0, "fail when the child writes a line (or marker answer) longer than `BYTES` (0: no cap)")
 	return cmd
@@ -137,16 +149,25 @@ func (o *runOpts) checkContainer(c *cobra.Command) error {
 // checkFraming validates the framing flags, which make sense only together.
 func (o *runOpts) checkFraming(c *cobra.Command) error {
 	framed := o.Framing != frame.Raw
-	for _, name := range []string{"marker", "window", "timeout", "retries", "restart", "max-restarts", "json", "stats", "ready", "skip-banner", "max-line"} {
+	for _, name := range []string{"marker", "marker-regexp", "sentinel", "skip-empty", "partials", "window", "timeout", "retries", "restart", "max-restarts", "json", "stats", "ready", "ready-timeout", "skip-banner", "max-line"} {
 		if c.Flags().Changed(name) && !framed {
 			return fmt.Errorf("--%s needs --framing line, marker or jsonl", name)
 		}
 	}
-	if c.Flags().Changed("marker") != (o.Framing == frame.Marker) && o.Framing == frame.Marker {
-		return fmt.Errorf("--framing marker needs --marker S (the line that ends each answer; --marker '' for an empty line)")
-	}
-	if c.Flags().Changed("marker") && o.Framing != frame.Marker {
-		return fmt.Errorf("--marker goes with --framing marker")
+	marker, markerRE := c.Flags().Changed("marker"), c.Flags().Changed("marker-regexp")
+	switch {
+	case marker && markerRE:
+		return fmt.Errorf("--marker and --marker-regexp both say what ends an answer; give one")
+	case o.Framing == frame.Marker && !marker && !markerRE:
+		return fmt.Errorf("--framing marker needs --marker S (the line that ends each answer; --marker '' for an empty line) or --marker-regexp REGEXP")
+	case (marker || markerRE) && o.Framing != frame.Marker:
+		return fmt.Errorf("--marker and --marker-regexp go with --framing marker")
+	case c.Flags().Changed("sentinel") && o.Framing == frame.JSONL:
+		return fmt.Errorf("--sentinel goes with --framing line or marker: in jsonl every request is answered by its id")
+	case c.Flags().Changed("ready-timeout") && !c.Flags().Changed("ready") && !c.Flags().Changed("skip-banner"):
+		return fmt.Errorf("--ready-timeout goes with --ready or --skip-banner")
+	case o.ReadyTimeout < 0:
+		return fmt.Errorf("--ready-timeout must not be negative")
 	}
 	switch {
 	case o.Window < 0:
@@ -196,12 +217,23 @@ func runRun(ctx context.Context, o *runOpts) error {
 			}
 			cfg.Framing.Ready = re
 		}
+		if o.MarkerRE != "" {
+			re, err := regexp.Compile(`^(?:` + o.MarkerRE + `)$`)
+			if err != nil {
+				return usageError(fmt.Errorf("bad --marker-regexp: %w", err))
+			}
+			cfg.Framing.MarkerRE = re
+		}
 		if err := cfg.Framing.Validate(); err != nil {
 			return usageError(err)
 		}
 		cfg.Window, cfg.Timeout, cfg.Retries = o.Window, o.Timeout, o.Retries
 		cfg.Restart, cfg.MaxRestarts = o.Restart == "on-failure", o.MaxRestarts
 		cfg.JSON, cfg.Stats = o.JSON, o.Stats
+		cfg.SkipEmpty, cfg.Partials, cfg.ReadyTimeout = o.SkipEmpty, o.Partials, o.ReadyTimeout
+		if o.SentinelSet {
+			cfg.Sentinel = &o.Sentinel
+		}
 	}
 	if o.Image != "" {
 		cfg.Container = &container.Spec{Image: o.Image, DockerArgs: o.DockerArgs, Args: o.Argv}

@@ -2,7 +2,6 @@ package session
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,65 +12,51 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/pipecli/pipecli/internal/frame"
 	"github.com/pipecli/pipecli/internal/proc"
+	"github.com/pipecli/pipecli/internal/track"
 )
 
-// The framed conversation ("REST over pipes"). The tracker holds every
-// request, and its mutex guards it. Two goroutines take turns with it; the
-// others only move bytes:
+// The framed conversation ("REST over pipes"). The request book
+// (internal/track) decides everything about requests; this file moves
+// bytes and time to it and acts on what it returns. mu guards the book and
+// the rest of framed. Two goroutines take turns with it; the others only
+// move bytes:
 //
 //	input source --(readLines)--> lines ---\
 //	prompt --------------------> events ---+--> dispatcher ---\
-//	child exit, timers, signals -----------/                   +--> tracker --> child stdin (inbox)
-//	child stdout --(proc's pump)--> decodeSink ----------------/           \--> answers in input order
-//	                                                                            (stdout, or --json records)
+//	child exit, timers, signals -----------/                   +--> book --> child stdin (inbox)
+//	child stdout --(proc's pump)--> decodeSink ----------------/         \--> answers in input order
+//	                                                                          (stdout, or --json records)
 //
-// The stdout pump handles each read in place (childOutput): it matches the
-// answers to their requests, sends the next requests, taking the input
+// The stdout pump handles each read in place (childOutput): it delivers
+// the messages to the book, sends the next requests, taking the input
 // readLines has ready, then writes the answers out, while the dispatcher
 // sleeps on. Waking the dispatcher for each read would cost more than the
 // read itself (issue: framed throughput). The dispatcher does the rest, and
 // waits in its select with the mutex released.
 //
 // Nothing blocks on the child: requests go through the inbox, which never
-// blocks, and input is taken only while the window has room, so memory
-// stays bounded whatever the input's size. Nothing blocks on the
-// dispatcher either: the pump needs only the mutex, which the dispatcher
-// never holds while it waits, for the child or anything else.
-
-// request is one input line, from when it is read until it is answered or
-// has failed.
-type request struct {
-	idx      int    // its place in the input, from 0: output keeps this order
-	seq      uint64 // the id pipecli gives it: idx+1
-	input    []byte
-	key      string // the correlation key, in jsonl mode
-	start    time.Time
-	deadline time.Time
-	attempts int // times sent
-	deaths   int // times its child died handling it: --retries
-	partials [][]byte
-	answer   []byte
-	shown    bool // its marker answer was shown line by line as it came
-	err      error
-	latency  time.Duration
-}
+// blocks, and input is taken only while the book wants it, so memory stays
+// bounded whatever the input's size. Nothing blocks on the dispatcher
+// either: the pump needs only the mutex, which the dispatcher never holds
+// while it waits.
 
 // decodeSink is the child's stdout sink in a framed mode: it decodes what
-// arrives and hands the messages of each read, all at once, to the tracker.
+// arrives and hands the messages of each read, all at once, to childOutput.
 // The messages' Data alias p and the decoder's buffers, valid until the
-// next Feed: the tracker copies only what it keeps beyond childOutput.
+// next Feed: the book copies what it keeps beyond childOutput.
 type decodeSink struct {
-	t   *tracker
-	gen int // the child's: the tracker ignores the output of a child it replaced
+	f   *framed
+	gen int // the child's: the output of a child that was replaced is ignored
 	dec *frame.Decoder
 }
 
 func (d *decodeSink) Write(p []byte) (int, error) {
 	msgs, err := d.dec.Feed(p)
-	d.t.childOutput(d.gen, msgs, err)
+	d.f.childOutput(d.gen, msgs, err)
 	if err != nil {
 		return 0, err
 	}
@@ -81,7 +66,7 @@ func (d *decodeSink) Write(p []byte) (int, error) {
 // Flush is called by proc at the end of the child's stdout.
 func (d *decodeSink) Flush() error {
 	msgs, err := d.dec.End()
-	d.t.childOutput(d.gen, msgs, err)
+	d.f.childOutput(d.gen, msgs, err)
 	return nil
 }
 
@@ -117,63 +102,59 @@ func (t *tailWriter) lastLines(n int) []string {
 	return lines[max(0, len(lines)-n):]
 }
 
-// tracker is the conversation's state: the requests, the child and the
-// input. mu guards all of it: the dispatcher holds mu except while it waits
-// in its select; the stdout pump takes it to handle what it read
-// (childOutput).
-type tracker struct {
-	mu     sync.Mutex
-	s      *session
-	window int
+// maxFailLines is how many failed requests are told one by one on stderr;
+// the others are counted in one line at the end (--json records them all).
+const maxFailLines = 20
 
-	nextIdx  int
-	pending  []*request // to send, in order: retries first
-	inflight []*request // sent and unanswered, in the order sent: a queue in inflightArr
-	// inflightArr is the array inflight was last allocated with: see
-	// pushInflight.
-	inflightArr []*request
-	byKey       map[string]*request
-	finished    map[int]*request // done, waiting for the ones before them
-	nextOut     int
-	stats       stats
-	failed      int
-	answered    int // by the current child: a child that answers resets the back-off
-	// justAnswered are the requests answered in the read being handled,
-	// to write out once the next requests are sent (finishAnswered).
-	justAnswered []*request
-
-	answers  io.Writer     // where answers go, without --json
-	enc      *json.Encoder // for --json records
-	outBuf   *bufio.Writer // answers and records, flushed at the end of each turn; nil at the prompt
-	wire     []byte        // requests to write to the child, written once per turn
-	scratch  []byte        // for add's encoding
-	free     []*request    // finished requests, for add to reuse
-	fatal    error         // why the run cannot go on, if it cannot
-	timer    *time.Timer   // set for the earliest deadline in flight
-	armed    time.Time     // the deadline the timer is set for (zero: none)
-	timerOn  bool          // the timer is set
-	outErr   error         // writing our output failed
-	inputErr error         // reading our input failed
-	hinted   bool          // the buffering hint was given
-	lastOut  time.Time     // when the child last wrote to stdout
+// framed is one framed run: the book, the child, the input and the output.
+// mu guards all of it: the dispatcher holds mu except while it waits in its
+// select; the stdout pump takes it to handle what it read (childOutput).
+type framed struct {
+	mu   sync.Mutex
+	s    *session
+	cfg  Config
+	book *track.Book
+	out  *output
 
 	// The input.
 	lines      <-chan [][]byte // from readLines; nil at the prompt
 	readErr    *error          // readLines' error, to read once lines is closed
-	queued     [][]byte        // read, not yet made requests: taken while the window has room
+	queued     [][]byte        // read, not yet added: taken while the book wants them
 	batch      [][]byte        // the batch from lines that queued is the rest of
 	freeBatch  chan [][]byte   // batches used up, given back to readLines
 	inputEnded bool
-	quit       bool // :quit at the prompt
+	inputErr   error
 
 	// The child.
 	child       *proc.Child
+	cid         int       // its number in the book
+	box         *inbox    // its stdin
 	gen         int       // counts the children started: output of an older one is ignored
 	started     time.Time // when the current child started
-	ready       bool      // its banner is over: it may be sent requests
-	replacing   bool      // we stopped it to start another (a FIFO timeout, a decode error, :restart)
-	noChild     bool      // it died for good: requests fail at once
-	stdinClosed bool      // all requests are answered and its stdin closed
+	ready       bool      // its banner is over
+	left        bool      // the book was told it is gone
+	replacing   bool      // we stopped it to start another
+	stdinClosed bool      // every request is written and its stdin closed
+	answered    int       // by the current child: a child that answers resets the back-off
+	wire        []byte    // requests to write, written once per turn
+
+	events <-chan event // the prompt's, or nil
+
+	// What happened.
+	res         Result // the child's status, and whether :quit stopped it
+	quit        bool   // :quit at the prompt
+	interrupted syscall.Signal
+	eofTimedOut bool
+	fatal       error     // why the run cannot go on, if it cannot
+	lastOut     time.Time // when the child last wrote to stdout
+	noise       int       // lines since the last answer that answered nothing
+	lastNoise   []byte    // the last of them
+	hinted      bool      // a hint about a silent or mismatched child was given
+	waitSaid    bool      // the wait for --ready was told
+
+	timer   *time.Timer // set for the book's earliest deadline
+	armed   time.Time   // the deadline the timer is set for (zero: none)
+	timerOn bool
 
 	closing      bool          // the dispatcher is done with the child's output: the pump drops it
 	waitingInput bool          // the dispatcher waits for lines: only it may receive from them
@@ -182,59 +163,54 @@ type tracker struct {
 
 func (s *session) runFramed(ctx context.Context, sigs <-chan os.Signal) (res Result, err error) {
 	cfg := s.cfg
-	t := &tracker{
-		s:        s,
-		window:   cfg.Window,
-		byKey:    map[string]*request{},
-		finished: map[int]*request{},
-		stats:    stats{start: time.Now()},
-		lastOut:  time.Now(),
-		answers:  s.childStdout(),
-		timer:    time.NewTimer(time.Hour),
-		kick:     make(chan struct{}, 1),
-	}
-	defer t.timer.Stop()
-	if t.window <= 0 {
-		t.window = 64
+	window := cfg.Window
+	if window <= 0 {
+		window = 64
 		if s.pr != nil {
-			t.window = 1
+			window = 1
 		}
 	}
-	var out io.Writer = s.out
-	if s.pr == nil {
-		// Buffered, and flushed at the end of each turn: one write per
-		// batch of answers, not one per answer.
-		t.outBuf = bufio.NewWriterSize(t.answers, 64<<10)
-		t.answers = t.outBuf
-		if cfg.JSON {
-			out = t.outBuf
-		}
+	var sentinel []byte
+	if cfg.Sentinel != nil {
+		sentinel = []byte(*cfg.Sentinel)
 	}
-	if cfg.JSON {
-		t.enc = json.NewEncoder(out)
-		t.enc.SetEscapeHTML(false)
+	f := &framed{
+		s:   s,
+		cfg: cfg,
+		book: track.New(track.Config{
+			Framing:   cfg.Framing,
+			Sentinel:  sentinel,
+			Window:    window,
+			Timeout:   cfg.Timeout,
+			Retries:   cfg.Retries,
+			SkipEmpty: cfg.SkipEmpty,
+		}),
+		lastOut: time.Now(),
+		timer:   time.NewTimer(time.Hour),
+		kick:    make(chan struct{}, 1),
 	}
+	f.out = newOutput(s, cfg)
+	defer f.timer.Stop()
 
 	// Input: lines from the source, read by a goroutine that blocks on
-	// the channel when the window is full.
+	// the channel when the book wants no more.
 	stop := make(chan struct{}) // closed when we return: readLines gives up
 	readerDone := make(chan struct{})
 	if s.pr == nil {
 		ch := make(chan [][]byte)
 		var readErr error
-		t.lines, t.readErr = ch, &readErr
-		t.freeBatch = make(chan [][]byte, 2)
+		f.lines, f.readErr = ch, &readErr
+		f.freeBatch = make(chan [][]byte, 2)
 		go func() {
 			defer close(readerDone)
 			defer close(ch)
-			readErr = readLines(s.src, ch, stop, t.freeBatch) // read after ch is closed
+			readErr = readLines(s.src, ch, stop, f.freeBatch) // read after ch is closed
 		}()
 	} else {
 		close(readerDone)
 	}
-	var events <-chan event
 	if s.pr != nil {
-		events = s.pr.events
+		f.events = s.pr.events
 	}
 
 	stderrTail := &tailWriter{w: s.childStderr()}
@@ -242,25 +218,31 @@ func (s *session) runFramed(ctx context.Context, sigs <-chan os.Signal) (res Res
 		drained   <-chan struct{}
 		restarts  int
 		restartAt <-chan time.Time
+		eofTimer  <-chan time.Time
 		hungUp    = s.hungUp
+		done      = ctx.Done()
 	)
 	start := func() error {
-		t.gen++
-		t.s.box.reset()
-		stdin := s.box.reader()
+		f.gen++
+		f.box = newInbox()
+		stdin := f.box.reader()
 		c, err := s.startChild(proc.Options{
 			Stdin:  stdin,
-			Stdout: &decodeSink{t: t, gen: t.gen, dec: frame.NewDecoder(cfg.Framing)},
+			Stdout: &decodeSink{f: f, gen: f.gen, dec: frame.NewDecoder(cfg.Framing)},
 			Stderr: stderrTail,
 		})
 		if err != nil {
 			return err
 		}
-		s.box.attach(stdin, c.WriteNow)
-		// Not dec.Ready(): the decoder is the pump's from now on.
-		t.child, drained = c, c.Drained()
-		t.ready = cfg.Framing.SkipLines == 0 && cfg.Framing.Ready == nil
-		t.stdinClosed, t.started = false, time.Now()
+		f.box.attach(stdin, c.WriteNow)
+		f.child, drained = c, c.Drained()
+		f.cid = f.book.Attach()
+		f.ready = cfg.Framing.SkipLines == 0 && cfg.Framing.Ready == nil
+		if f.ready {
+			f.book.SetReady(f.cid)
+		}
+		f.left, f.stdinClosed, f.answered, f.started = false, false, 0, time.Now()
+		f.noise, f.lastNoise, f.waitSaid = 0, nil, false
 		return nil
 	}
 
@@ -268,13 +250,13 @@ func (s *session) runFramed(ctx context.Context, sigs <-chan os.Signal) (res Res
 	// returns, it lets go of the child's output before it waits for the
 	// child, whose pump may be waiting for mu; and it stops readLines
 	// before it waits for it.
-	t.mu.Lock()
+	f.mu.Lock()
 	defer func() {
-		t.closing = true
-		child := t.child
-		t.mu.Unlock()
+		f.closing = true
+		child := f.child
+		f.mu.Unlock()
 		close(stop)
-		if c, ok := s.src.(io.Closer); ok && t.lines != nil {
+		if c, ok := s.src.(io.Closer); ok && f.lines != nil {
 			c.Close() // interrupt a read in progress
 		}
 		if child != nil {
@@ -288,715 +270,787 @@ func (s *session) runFramed(ctx context.Context, sigs <-chan os.Signal) (res Res
 		return res, err
 	}
 	if s.pr != nil {
-		s.say("%s started (pid %d), framing %s; type a line to send it, :help for commands, Ctrl-D to end", s.name(), t.child.Pid(), cfg.Framing.Mode)
-		if !t.ready {
+		s.say("%s started (pid %d), framing %s; type a line to send it, :help for commands, Ctrl-D to end", s.name(), f.child.Pid(), cfg.Framing.Mode)
+		if !f.ready {
 			s.say("%s is loading: what you type is held until it is ready", s.name())
 			s.pr.setPrompt(loadingPrompt(0))
 		}
 	}
 
-	hint := time.NewTicker(time.Second)
-	defer hint.Stop()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
 
 	for {
-		t.waitingInput = false
-		t.turn()
-		t.flush()
-		if t.outErr != nil {
+		f.waitingInput = false
+		f.turn()
+		if f.out.err != nil {
 			res.OutputClosed = true
-			return t.finish(res)
+			return f.finish(res)
 		}
-		if t.over() {
+		if f.stdinClosed && eofTimer == nil && cfg.EOFTimeout > 0 && f.child != nil {
+			t := time.NewTimer(cfg.EOFTimeout)
+			defer t.Stop()
+			eofTimer = t.C
+		}
+		if f.over() {
 			break
 		}
-
 		var in <-chan [][]byte
-		if t.wantsInput() {
-			in = t.lines
+		if f.wantsInput() {
+			in = f.lines
 		}
-		t.waitingInput = in != nil
-		t.mu.Unlock()
+		f.waitingInput = in != nil
+		f.mu.Unlock()
 		select {
-		case <-t.kick:
-			t.mu.Lock()
+		case <-f.kick:
+			f.mu.Lock()
 		case batch, ok := <-in:
-			t.mu.Lock()
-			t.take(batch, ok)
-		case ev := <-events:
-			t.mu.Lock()
+			f.mu.Lock()
+			f.take(batch, ok)
+		case ev := <-f.events:
+			f.mu.Lock()
 			switch ev.kind {
 			case evLine:
-				t.add([]byte(ev.line))
+				if ev.line != "" { // an empty line typed is no request
+					f.book.Add([]byte(ev.line))
+				}
 			case evStats:
-				s.say("%s", t.stats.String())
+				s.say("%s", f.out.stats.String())
 			case evEOF, evQuit:
-				t.inputEnded = true
-				events = nil
-				s.pr.Close()
-				s.pr = nil
+				f.inputEnded = true
+				f.closePrompt()
 				if ev.kind == evQuit {
-					t.quit = true
-					t.failAll(t.pending, "not sent: :quit")
-					t.pending = nil
-					if t.child != nil {
-						t.child.Stop()
+					f.quit = true
+					f.book.Close(errors.New("not sent: :quit"))
+					if f.child != nil {
+						f.child.Stop()
 					}
 				}
 			case evRestart:
-				if t.child != nil {
-					t.replacing = true
-					t.child.Stop()
+				if f.child != nil {
+					s.say("restarting %s (:restart)", s.name())
+					f.replace()
 				}
 			}
 		case <-drained:
-			t.mu.Lock()
-			// The pumps are done: the pump wants mu no more, and Wait
-			// waits for the exit alone.
-			child := t.child
-			st, _ := child.Wait()
-			stage, stopped := child.StoppedBy()
-			t.child, drained = nil, nil
-			expected := (t.stdinClosed && len(t.inflight) == 0) || t.quit
-			if t.inputEnded && len(t.inflight) == 0 && len(t.pending) == 0 && !t.quit && (!expected || (st.Signal != 0 && !stopped)) {
-				// It died with every request answered: nothing was lost, so
-				// the run succeeded; still, say so.
-				s.say("%s %s after answering every request", s.name(), st)
-				st, expected = proc.Status{}, true
-			}
-			switch {
-			case t.replacing:
-				t.replacing = false
-				t.requeue("")
-				if err := start(); err != nil {
-					return res, err
-				}
-				if s.pr != nil {
-					s.say("%s restarted (pid %d)", s.name(), t.child.Pid())
-				}
-			case expected:
-				res.Status = st
-				res.Quit = t.quit && stopped && stage != proc.StoppedByEOF
-				t.inputEnded = true
-				t.noChild = true
-			case st.ExitCode() == dockerFailed && s.runsDocker() && t.answered == 0:
-				// docker itself failed (no such image, a bad option):
-				// starting it again would fail the same way.
-				t.fatal = s.containerError(stderrTail)
-				res.Status = st
-				t.noChild = true
-				t.failAll(t.inflight, t.fatal.Error())
-				t.failAll(t.pending, t.fatal.Error())
-				t.inflight, t.pending = nil, nil
-			default:
-				why := fmt.Sprintf("%s %s", s.name(), st)
-				t.report(why, stderrTail.lastLines(3))
-				t.requeue(why)
-				if t.answered > 0 {
-					restarts = 0 // it worked for a while: a fresh start
-				}
-				t.answered = 0
-				work := !t.inputEnded || len(t.pending) > 0
-				if work && cfg.Restart && restarts < cfg.MaxRestarts {
-					restarts++
-					backoff := min(100*time.Millisecond<<(restarts-1), 5*time.Second)
-					s.say("restarting %s (%d of at most %d in a row) in %s", s.name(), restarts, cfg.MaxRestarts, backoff)
-					restartAt = time.After(backoff)
-				} else {
-					if work && cfg.Restart {
-						s.say("not restarting %s: it died %d times in a row without answering (--max-restarts)", s.name(), restarts+1)
-					}
-					res.Status = st
-					t.noChild = true
-					t.failAll(t.pending, why+"; not restarted")
-					t.pending = nil
-				}
+			f.mu.Lock()
+			drained = nil
+			if err := f.childGone(stderrTail, &restarts, &restartAt, start); err != nil {
+				return res, err
 			}
 		case <-restartAt:
-			t.mu.Lock()
+			f.mu.Lock()
 			restartAt = nil
 			if err := start(); err != nil {
 				return res, err
 			}
-			s.say("%s restarted (pid %d)", s.name(), t.child.Pid())
-		case now := <-t.timer.C:
-			t.mu.Lock()
-			t.timerOn = false
-			if t.expire(now) && cfg.Framing.Mode != frame.JSONL && t.child != nil {
-				// In a FIFO framing the late answer would be taken for
-				// the next request's: start afresh.
-				t.replace()
+			s.say("%s restarted (pid %d)", s.name(), f.child.Pid())
+		case now := <-f.timer.C:
+			f.mu.Lock()
+			f.timerOn = false
+			if stuck := f.book.Expire(now); len(stuck) > 0 && f.child != nil && !f.replacing {
+				// A FIFO framing, and the child answered a timed-out
+				// request neither in time nor in the --timeout after:
+				// what it says next cannot be trusted to answer what it
+				// seems to.
+				s.say("restarting %s: request #%d had no answer within --timeout %s, nor in the %s after; whatever state it held is lost", s.name(), stuck[0].Seq, cfg.Timeout, cfg.Timeout)
+				f.replace()
 			}
-		case <-hint.C:
-			t.mu.Lock()
-			if !t.hinted && t.child != nil && len(t.inflight) > 0 && time.Since(t.lastOut) > hintAfter && time.Since(t.inflight[0].start) > hintAfter {
-				t.hinted = true
-				silent := min(time.Since(t.lastOut), time.Since(t.inflight[0].start))
-				s.say("%s", s.bufferingHint(silent))
-			}
-			if s.pr != nil && !t.ready && t.child != nil {
-				s.pr.setPrompt(loadingPrompt(time.Since(t.started)))
+		case <-tick.C:
+			f.mu.Lock()
+			f.watch()
+		case <-eofTimer:
+			f.mu.Lock()
+			eofTimer = nil
+			if f.child != nil {
+				f.eofTimedOut = true
+				f.leave(fmt.Sprintf("%s was still running --eof-timeout %s after its input ended", s.name(), cfg.EOFTimeout), track.Abandoned)
+				f.terminate()
 			}
 		case sig := <-sigs:
-			t.mu.Lock()
-			res.Interrupted = sig.(syscall.Signal)
-			if child := t.child; child != nil {
-				child.Signal(res.Interrupted)
-				child.Stop()
-				// Its last words on stderr come before ours. Without mu:
-				// its pump may be waiting for it.
-				t.closing = true
-				t.mu.Unlock()
-				child.Wait()
-				t.mu.Lock()
-				t.child = nil
+			f.mu.Lock()
+			if f.interrupted != 0 {
+				if f.child != nil {
+					f.child.Kill() // a second signal: no more waiting
+				}
+				continue
 			}
-			t.failAll(t.inflight, "interrupted")
-			t.failAll(t.pending, "interrupted")
-			t.inflight, t.pending = nil, nil
-			return t.finish(res)
-		case <-ctx.Done():
-			t.mu.Lock()
-			return t.finish(res)
+			f.interrupted = sig.(syscall.Signal)
+			f.inputEnded = true
+			f.book.Close(errors.New("not sent: interrupted"))
+			if f.child != nil {
+				f.leave("interrupted", track.Abandoned)
+				f.child.Signal(f.interrupted)
+				f.child.Stop()
+			}
+			f.closePrompt()
+		case <-done:
+			f.mu.Lock()
+			done = nil
+			f.inputEnded = true
+			f.book.Close(errors.New("not sent: cancelled"))
+			if f.child != nil {
+				f.leave("cancelled", track.Abandoned)
+				f.terminate()
+			}
 		case <-hungUp:
-			t.mu.Lock()
+			f.mu.Lock()
 			res.OutputClosed = true
-			return t.finish(res)
+			return f.finish(res)
 		}
 	}
-	return t.finish(res)
+	return f.finish(res)
+}
+
+// childGone handles the end of the child whose pipes are drained: it says
+// why, and tells the book what becomes of its requests; it starts another
+// child, or schedules one, if there is work left and it may.
+func (f *framed) childGone(stderrTail *tailWriter, restarts *int, restartAt *<-chan time.Time, start func() error) error {
+	s, cfg := f.s, f.cfg
+	// The pumps are done: the pump wants mu no more, and Wait waits for
+	// the exit alone.
+	child := f.child
+	st, _ := child.Wait()
+	stage, stopped := child.StoppedBy()
+	f.child = nil
+	why := fmt.Sprintf("%s %s", s.name(), st)
+	f.res.Status = st
+	switch {
+	case f.replacing:
+		f.replacing = false
+		f.leave(why, track.Replaced)
+		if err := start(); err != nil {
+			return err
+		}
+		s.say("%s restarted (pid %d)", s.name(), f.child.Pid())
+		return nil
+	case f.left:
+		// We ended it (a signal, :quit, --eof-timeout, a decode
+		// error): its requests are settled already.
+		f.res.Quit = f.quit && stopped && stage != proc.StoppedByEOF
+		f.book.Close(fmt.Errorf("not sent: %s", why))
+		if f.quit {
+			f.res.Status = proc.Status{}
+		}
+		return nil
+	case f.quit:
+		f.res.Quit = stopped && stage != proc.StoppedByEOF
+		f.leave(why, track.Ended)
+		f.res.Status = proc.Status{}
+		return nil
+	case st.Success() || f.stdinClosed && stopped && stage != proc.StoppedByEOF:
+		// It ended, with code 0, or when we stopped it with every request
+		// answered and its input closed: what it did not answer fails, and
+		// would not be answered by another either. A child that exits 0 is
+		// not restarted: it chose to end (a REPL told to quit).
+		d := f.leave(why, track.Ended)
+		if stopped && stage != proc.StoppedByEOF {
+			s.say("%s still ran --grace %s after every request was answered and its input closed; stopped it", s.name(), cfg.Grace)
+		}
+		if d.Failed > 0 && f.stdinClosed && f.cfg.Framing.Mode != frame.JSONL {
+			s.say("%s ended without answering %d request(s): it may not answer every line (an empty one, a command); --skip-empty, or --sentinel with --framing marker, make sure each is answered", s.name(), d.Failed)
+		}
+		if !f.inputEnded || f.book.Pending() > 0 || !f.queuedEmpty() {
+			f.book.Close(fmt.Errorf("not sent: %s before its input ended", why))
+			f.inputEnded = f.inputEnded || f.lines == nil // the prompt has no more to send it to
+			if f.s.pr != nil {
+				s.say("%s before its input ended", why)
+				f.closePrompt()
+			}
+		}
+		f.res.Status = proc.Status{}
+		return nil
+	case st.ExitCode() == dockerFailed && s.runsDocker() && f.answered == 0:
+		// docker itself failed (no such image, a bad option): starting
+		// it again would fail the same way.
+		f.fatal = s.containerError(stderrTail)
+		f.leave(f.fatal.Error(), track.Abandoned)
+		f.book.Close(fmt.Errorf("not sent: %w", f.fatal))
+		return nil
+	}
+	// It died unexpectedly.
+	d := f.leave(why, track.Crashed)
+	if f.book.Open() == 0 && f.inputEnded && f.queuedEmpty() {
+		// Every request was answered: nothing was lost, so the run
+		// succeeded; still, say so.
+		s.say("%s %s after answering every request", s.name(), st)
+		f.res.Status = proc.Status{}
+		return nil
+	}
+	msg := why
+	if d.InFlight > 0 {
+		msg += fmt.Sprintf(" with %d request(s) in flight, the oldest #%d %q", d.InFlight, d.Oldest, clip(d.Input))
+	}
+	s.say("%s", msg)
+	for _, l := range stderrTail.lastLines(3) {
+		s.say("  stderr: %s", l)
+	}
+	if d.Alone > 0 {
+		s.say("sending those %d again one at a time, so that only the one that kills it fails", d.Alone)
+	}
+	if f.answered > 0 {
+		*restarts = 0 // it worked for a while: a fresh start
+	}
+	if cfg.Restart && *restarts < cfg.MaxRestarts {
+		*restarts++
+		backoff := min(100*time.Millisecond<<(*restarts-1), 5*time.Second)
+		s.say("restarting %s (%d of at most %d in a row) in %s", s.name(), *restarts, cfg.MaxRestarts, backoff)
+		*restartAt = time.After(backoff)
+		return nil
+	}
+	reason := why + "; not restarted (--restart never)"
+	if cfg.Restart {
+		reason = fmt.Sprintf("%s; not restarted: it died %d times in a row without answering (--max-restarts)", why, *restarts+1)
+		s.say("not restarting %s: it died %d times in a row without answering (--max-restarts)", s.name(), *restarts+1)
+	}
+	f.book.Close(fmt.Errorf("not sent: %s", reason))
+	if f.s.pr != nil {
+		f.inputEnded = true
+		f.closePrompt()
+	}
+	return nil
+}
+
+// leave tells the book the current child is gone, once.
+func (f *framed) leave(why string, fate track.Fate) track.Death {
+	if f.left {
+		return track.Death{}
+	}
+	f.left = true
+	d := f.book.Gone(f.cid, why, fate)
+	f.out.write(f.book.Done()) // what failed is told before what is said of it
+	return d
+}
+
+// replace stops the child so that the dispatcher starts another when it is
+// gone; its requests in flight then go to the new one.
+func (f *framed) replace() {
+	f.replacing = true
+	f.child.Stop()
+	f.child.Signal(syscall.SIGTERM)
+}
+
+// terminate stops the child at once: SIGTERM now, SIGKILL after --grace.
+func (f *framed) terminate() {
+	f.child.Stop()
+	f.child.Signal(syscall.SIGTERM)
+}
+
+// closePrompt takes the prompt off the screen: the input is over.
+func (f *framed) closePrompt() {
+	if f.s.pr != nil {
+		f.s.pr.Close()
+		f.s.pr, f.events = nil, nil
+	}
+}
+
+// watch runs every second: it tells the person what a child that keeps
+// them waiting is doing, and keeps the loading prompt's clock.
+func (f *framed) watch() {
+	s, cfg := f.s, f.cfg
+	if f.child == nil || f.replacing {
+		return
+	}
+	now := time.Now()
+	if !f.ready {
+		waited := now.Sub(f.started)
+		if s.pr != nil {
+			s.pr.setPrompt(loadingPrompt(waited))
+		}
+		if cfg.ReadyTimeout > 0 && waited >= cfg.ReadyTimeout {
+			err := fmt.Errorf("%s printed no line %s within --ready-timeout %s", s.name(), f.readyWhat(), cfg.ReadyTimeout)
+			f.fatal = err
+			f.book.Close(fmt.Errorf("not sent: %w", err))
+			f.leave(err.Error(), track.Abandoned)
+			f.terminate()
+			return
+		}
+		if !f.waitSaid && waited >= hintAfter {
+			f.waitSaid = true
+			give := "; --ready-timeout gives up after a while"
+			if cfg.ReadyTimeout > 0 {
+				give = fmt.Sprintf("; giving up after --ready-timeout %s", cfg.ReadyTimeout)
+			}
+			s.say("waiting for %s to print a line %s (%s so far; input is held until then)%s", s.name(), f.readyWhat(), waited.Truncate(time.Second), give)
+		}
+		return
+	}
+	oldest := f.book.Oldest(f.cid)
+	if f.hinted || oldest == nil {
+		return
+	}
+	waiting := now.Sub(f.lastAnswerOr(oldest))
+	if waiting < hintAfter {
+		return
+	}
+	if cfg.Framing.Mode == frame.Marker && oldest.Parts > f.noise {
+		f.noise = oldest.Parts // lines, but no marker
+	}
+	switch {
+	case f.noise > 0:
+		f.hinted = true
+		s.say("%s", f.mismatchHint())
+	case now.Sub(f.lastOut) >= hintAfter && !f.stdinClosed && f.answered == 0:
+		// A child that answered before flushes its output: it is slow,
+		// not buffering.
+		f.hinted = true
+		if h := s.bufferingHint(min(now.Sub(f.lastOut), waiting)); h != "" {
+			s.say("%s", h)
+		}
+	case f.stdinClosed:
+		f.hinted = true
+		s.say("waiting for %s to answer %d request(s); its input is closed (--timeout or --eof-timeout give up)", s.name(), f.book.Open())
+	}
+}
+
+// lastAnswerOr is when the child last answered, or, if later, when r
+// started waiting.
+func (f *framed) lastAnswerOr(r *track.Request) time.Time {
+	t := f.out.lastAnswer
+	if s := r.SentAt(); s.After(t) {
+		t = s
+	}
+	return t
+}
+
+func (f *framed) readyWhat() string {
+	if f.cfg.Framing.Ready != nil {
+		return fmt.Sprintf("matching --ready %q", f.cfg.Framing.Ready.String())
+	}
+	return fmt.Sprintf("beyond its --skip-banner %d", f.cfg.Framing.SkipLines)
+}
+
+// mismatchHint is what to say when the child writes, but nothing it writes
+// answers a request: it does not speak the framing.
+func (f *framed) mismatchHint() string {
+	s, o := f.s, f.cfg.Framing
+	last := clip(f.lastNoise)
+	switch o.Mode {
+	case frame.JSONL:
+		return fmt.Sprintf("%s writes lines that answer no request (%d so far, the last %q): it may not speak jsonl, or not echo each request's \"id\"; check its protocol, or try --framing line", s.name(), f.noise, last)
+	case frame.Marker:
+		m := fmt.Sprintf("a line equal to --marker %q", o.Marker)
+		if o.MarkerRE != nil {
+			m = fmt.Sprintf("a line matching --marker-regexp %q", o.MarkerRE.String())
+		}
+		return fmt.Sprintf("%s has written %d line(s) since its last answer but no %s, which ends each answer (the last line %q); check the marker, or use --sentinel to make it print one", s.name(), f.noise, m, last)
+	}
+	return fmt.Sprintf("%s writes lines that answer no request (%d so far, the last %q): it answers more lines than it is sent", s.name(), f.noise, last)
 }
 
 // childOutput handles the messages one read of the child's stdout completed,
 // and the decoder's error after them (a line over --max-line). It runs in
 // the stdout pump of the child of generation gen; see the top of the file.
-func (t *tracker) childOutput(gen int, msgs []frame.Message, err error) {
+func (f *framed) childOutput(gen int, msgs []frame.Message, err error) {
 	if len(msgs) == 0 && err == nil {
 		return
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.closing || gen != t.gen || t.replacing {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closing || gen != f.gen || f.replacing || f.left {
 		return // the run is over, or the child being replaced: its requests go again
 	}
+	now := time.Now()
 	if len(msgs) > 0 {
-		t.lastOut = time.Now()
+		f.lastOut = now
 	}
 	for _, m := range msgs {
 		// They came in one read: one clock reading for all.
-		if t.message(m, t.lastOut) && !t.ready {
-			t.ready = true
-			if t.s.pr != nil {
-				t.s.say("%s is ready after %s", t.s.name(), time.Since(t.started).Round(time.Millisecond))
-				t.s.pr.setPrompt(readyPrompt)
-			}
-		}
+		f.message(m, now)
 	}
 	if err != nil {
-		t.s.say("%v", err)
-		t.failAll(t.inflight, err.Error())
-		t.inflight = nil
-		t.byKey = map[string]*request{}
-		t.replace()
+		f.s.say("%v", err)
+		f.leave(err.Error(), track.Abandoned)
+		f.replace()
 	}
 	// The next requests first, then the answers: the child works on the
 	// former while we write out the latter.
-	t.turn()
-	t.finishAnswered()
-	t.flush()
-	if t.over() || t.outErr != nil || t.wantsInput() && t.lines != nil && !t.waitingInput {
-		// The dispatcher has to see to it: the run is over, or the input
-		// it did not wait for, as the window was full, is wanted now.
+	f.turn()
+	if f.over() || f.out.err != nil || f.stdinClosed && f.cfg.EOFTimeout > 0 || f.wantsInput() && f.lines != nil && !f.waitingInput {
+		// The dispatcher has to see to it: the run is over, its stdin was
+		// closed (the --eof-timeout clock), or the input it did not wait
+		// for, as the book wanted none, is wanted now.
 		select {
-		case t.kick <- struct{}{}:
+		case f.kick <- struct{}{}:
 		default: // kicked already
 		}
 	}
 }
 
-// replace stops the child so that the dispatcher starts another when it is
-// gone; the requests in flight then go to the new one.
-func (t *tracker) replace() {
-	t.replacing = true
-	t.child.Stop()
-	t.child.Signal(syscall.SIGTERM)
+// message handles one decoded message, read at now.
+func (f *framed) message(m frame.Message, now time.Time) {
+	s := f.s
+	switch m.Kind {
+	case frame.Ready:
+		s.sayLine("banner", m.Data)
+		if !f.ready {
+			f.ready = true
+			f.book.SetReady(f.cid)
+			if s.pr != nil {
+				s.say("%s is ready after %s", s.name(), now.Sub(f.started).Round(time.Millisecond))
+				s.pr.setPrompt(readyPrompt)
+			}
+		}
+		return
+	case frame.Banner:
+		s.sayLine("banner", m.Data)
+		return
+	case frame.Event:
+		s.sayLine("event", m.Data)
+		if m.NotJSON {
+			f.noted(m.Data)
+		}
+		return
+	}
+	outcome, r := f.book.Deliver(f.cid, m, now)
+	switch outcome {
+	case track.Answered:
+		f.answered++
+		f.noise = 0
+		f.out.lastAnswer = now
+	case track.PartOf:
+		f.out.partial(r, m.Data)
+		if f.cfg.Framing.Mode == frame.Marker {
+			f.lastNoise = append(f.lastNoise[:0], m.Data[:min(len(m.Data), 80)]...)
+		}
+	case track.Late:
+		s.sayLine(fmt.Sprintf("late answer to request #%d, which timed out; dropped", r.Seq), m.Data)
+	case track.Unowned:
+		s.sayLine("answer to no request in flight", m.Data)
+		f.noted(m.Data)
+	}
 }
 
-// turn does what the state allows without waiting: make requests of the
-// input while the window has room, send them, and close the child's stdin
-// once all is answered. The dispatcher calls it before it waits, the stdout
-// pump after each read.
-func (t *tracker) turn() {
+// noted counts a line of output that answered nothing.
+func (f *framed) noted(data []byte) {
+	f.noise++
+	f.lastNoise = append(f.lastNoise[:0], data[:min(len(data), 80)]...)
+}
+
+// turn does what the state allows without waiting: add requests of the
+// input while the book wants them, send them, close the child's stdin once
+// every request is written, and write out the requests that ended. The
+// dispatcher calls it before it waits, the stdout pump after each read.
+func (f *framed) turn() {
 	for {
-		for len(t.queued) > 0 && len(t.pending)+len(t.inflight) < t.window {
-			t.add(t.queued[0])
-			t.queued[0] = nil
-			t.queued = t.queued[1:]
+		for len(f.queued) > 0 && f.book.Wants() {
+			f.book.Add(f.queued[0])
+			f.queued[0] = nil
+			f.queued = f.queued[1:]
 		}
 		// More input, if readLines has it at hand: the pump takes it
 		// without waking the dispatcher, unless the dispatcher waits for
 		// it (two receivers could take batches out of order).
-		if !t.wantsInput() || t.lines == nil || t.waitingInput {
+		if !f.wantsInput() || f.lines == nil || f.waitingInput {
 			break
 		}
 		select {
-		case batch, ok := <-t.lines:
-			t.take(batch, ok)
+		case batch, ok := <-f.lines:
+			f.take(batch, ok)
 		default:
 		}
-		if len(t.queued) == 0 {
+		if len(f.queued) == 0 {
 			break
 		}
 	}
-	if t.child != nil && t.ready && !t.replacing && len(t.pending) > 0 && len(t.inflight) < t.window {
-		// One clock reading for all: they go in one write.
-		now := time.Now()
-		n := 0
-		for n < len(t.pending) && len(t.inflight) < t.window {
-			t.send(t.pending[n], now)
-			n++
+	if f.child != nil && !f.replacing && !f.left {
+		f.wire = f.book.Send(f.cid, f.wire[:0], time.Now())
+		if len(f.wire) > 0 {
+			f.box.Write(f.wire)
 		}
-		// Shift what is left to the front, so that the array is reused.
-		m := copy(t.pending, t.pending[n:])
-		clear(t.pending[m:])
-		t.pending = t.pending[:m]
-		t.s.box.Write(t.wire)
-		t.wire = t.wire[:0]
+		if f.inputEnded && f.queuedEmpty() && f.book.Pending() == 0 && !f.stdinClosed {
+			// Every request is written: the child reads EOF, and its
+			// answers are still read (tr, bc: some answer only then).
+			f.box.CloseWrite()
+			f.stdinClosed = true
+			if f.book.Open() == 0 {
+				f.child.Stop() // nothing more to wait for: --grace, then SIGTERM
+			}
+		}
+		if f.stdinClosed && f.book.Open() == 0 {
+			f.child.Stop()
+		}
 	}
-	if t.noChild {
-		t.failAll(t.pending, "no child to send it to")
-		t.pending = nil
-	}
-	if t.allDone() && t.child != nil && !t.stdinClosed {
-		t.s.box.CloseWrite()
-		t.stdinClosed = true
-	}
-	t.resetTimer()
+	f.out.write(f.book.Done())
+	f.resetTimer()
 }
 
-// flush writes out the buffered answers.
-func (t *tracker) flush() {
-	if t.outBuf != nil && t.outBuf.Buffered() > 0 && t.outErr == nil {
-		t.outErr = t.outBuf.Flush()
-	}
-}
+func (f *framed) queuedEmpty() bool { return len(f.queued) == 0 }
 
-// wantsInput reports whether the window has room for requests that are
-// not read yet.
-func (t *tracker) wantsInput() bool {
-	return !t.inputEnded && !t.quit && len(t.queued) == 0 && len(t.pending)+len(t.inflight) < t.window
+// wantsInput reports whether the book wants lines that are not read yet.
+func (f *framed) wantsInput() bool {
+	return !f.inputEnded && len(f.queued) == 0 && f.book.Wants()
 }
 
 // take handles a receive from lines. It is called only once queued is
 // used up: the batch before is given back to readLines to reuse.
-func (t *tracker) take(batch [][]byte, ok bool) {
-	if t.batch != nil {
+func (f *framed) take(batch [][]byte, ok bool) {
+	if f.batch != nil {
 		select {
-		case t.freeBatch <- t.batch: // its lines are nil: turn let go of them
+		case f.freeBatch <- f.batch: // its lines are nil: turn let go of them
 		default:
 		}
-		t.batch = nil
+		f.batch = nil
 	}
 	if !ok {
-		t.inputEnded = true
-		if *t.readErr != nil {
-			t.inputErr = &InputError{fmt.Errorf("reading the input: %w; the lines before were sent", *t.readErr)}
+		f.inputEnded = true
+		if *f.readErr != nil {
+			f.inputErr = &InputError{fmt.Errorf("reading the input: %w; the lines before were sent", *f.readErr)}
 		}
 		return
 	}
-	t.queued, t.batch = batch, batch
+	f.queued, f.batch = batch, batch
 }
 
-// allDone reports whether every request is answered or has failed.
-func (t *tracker) allDone() bool {
-	return t.inputEnded && len(t.pending) == 0 && len(t.inflight) == 0
+// over reports whether the run is over: every request ended, and no child
+// to wait for.
+func (f *framed) over() bool {
+	return f.inputEnded && f.queuedEmpty() && f.book.Open() == 0 && f.child == nil
 }
 
-// over reports whether the run is over: all done, and no child to wait for.
-func (t *tracker) over() bool {
-	return t.allDone() && (t.child == nil || t.noChild)
-}
-
-// maxBatch is the most lines readLines hands over at once, so the most
-// the tracker holds beyond its window.
-const maxBatch = 256
-
-// add makes a request of an input line.
-func (t *tracker) add(line []byte) {
-	var r *request // zero: new, or cleared by recycle
-	if n := len(t.free); n > 0 {
-		r, t.free = t.free[n-1], t.free[:n-1]
-	} else {
-		r = new(request)
-	}
-	r.idx, r.seq, r.input = t.nextIdx, uint64(t.nextIdx+1), line
-	t.nextIdx++
-	if t.s.cfg.Framing.Mode != frame.JSONL && bytes.IndexByte(line, '\n') < 0 {
-		// The FIFO framings refuse a line only for a newline, and send
-		// it as is, with no key (see frame.EncodeRequest): send appends
-		// it to the wire itself.
-		t.pending = append(t.pending, r)
-		return
-	}
-	// Encoded here to check it and learn its key, into a scratch buffer:
-	// send encodes it again, straight into what is written to the child.
-	wire, key, err := frame.EncodeRequest(t.scratch[:0], t.s.cfg.Framing, r.seq, line)
-	if err != nil {
-		t.fail(r, err.Error())
-		return
-	}
-	if key != "" { // jsonl: the FIFO framings need no map
-		if _, dup := t.byKey[key]; dup {
-			t.fail(r, fmt.Sprintf("id %s is already in flight; give each request its own id", key))
-			return
-		}
-	}
-	t.scratch = wire
-	r.key = key
-	t.pending = append(t.pending, r)
-}
-
-// send makes r go to the child at now, in the next write.
-func (t *tracker) send(r *request, now time.Time) {
-	if r.attempts == 0 {
-		r.start = now
-	}
-	r.attempts++
-	if t.s.cfg.Timeout > 0 {
-		r.deadline = now.Add(t.s.cfg.Timeout)
-	}
-	if r.key != "" {
-		t.byKey[r.key] = r
-	}
-	t.pushInflight(r)
-	if r.key == "" {
-		// A FIFO framing: the line as is (see frame.EncodeRequest), which
-		// add checked has no newline.
-		t.wire = append(append(t.wire, r.input...), '\n')
-		return
-	}
-	t.wire, _, _ = frame.EncodeRequest(t.wire, t.s.cfg.Framing, r.seq, r.input) // add checked it
-}
-
-// pushInflight appends r to inflight. remove takes answered requests off
-// its front by reslicing, so inflight creeps along its array: rather than
-// let append move it to a new array each time it reaches the end, an
-// allocation every window or so requests, pushInflight moves it back to
-// the start of the array it has, if it fills at most half of it.
-func (t *tracker) pushInflight(r *request) {
-	// Full up to the end of its array, inflight is that array's tail (or
-	// nil): remove and requeue only shorten it or take from its front.
-	if len(t.inflight) == cap(t.inflight) && 2*len(t.inflight) <= cap(t.inflightArr) {
-		n := copy(t.inflightArr, t.inflight)
-		clear(t.inflightArr[n:])
-		t.inflight = t.inflightArr[:n]
-	}
-	c := cap(t.inflight)
-	t.inflight = append(t.inflight, r)
-	if cap(t.inflight) != c { // moved
-		t.inflightArr = t.inflight[:cap(t.inflight)]
-	}
-}
-
-// message handles one decoded message, read at now; it reports whether the
-// child is now ready for input.
-func (t *tracker) message(m frame.Message, now time.Time) (ready bool) {
-	switch m.Kind {
-	case frame.Ready:
-		t.s.sayLine("banner", m.Data)
-		return true
-	case frame.Banner:
-		t.s.sayLine("banner", m.Data)
-	case frame.Event:
-		t.s.sayLine("event", m.Data)
-	case frame.Answer, frame.Partial, frame.Unfinished:
-		r := t.owner(m)
-		if r == nil {
-			t.s.sayLine("answer to no request in flight", m.Data)
-			return false
-		}
-		if m.Kind == frame.Partial || m.Kind == frame.Unfinished {
-			if t.s.pr != nil && !t.s.cfg.JSON {
-				// At the prompt (window 1), show an answer as it comes.
-				t.answers.Write(append(append([]byte(nil), m.Data...), '\n'))
-				r.shown = true
-			}
-			// A marker answer's lines come again, whole, in its Answer.
-			if t.s.cfg.Framing.Mode != frame.Marker || m.Kind == frame.Unfinished {
-				r.partials = append(r.partials, bytes.Clone(m.Data)) // kept past this read
-			}
-			return false
-		}
-		t.remove(r)
-		r.answer = m.Data // lent: finishAnswered writes it out, or copies it, before this read is over
-		r.latency = now.Sub(r.start)
-		t.answered++
-		t.justAnswered = append(t.justAnswered, r)
-	}
-	return false
-}
-
-// finishAnswered writes out the requests message answered. childOutput
-// calls it once it has sent the next requests, so that the child can work
-// on them meanwhile, and before it returns: their answers are still the
-// decoder's to lend.
-func (t *tracker) finishAnswered() {
-	for i, r := range t.justAnswered {
-		t.finish1(r)
-		t.justAnswered[i] = nil
-	}
-	t.justAnswered = t.justAnswered[:0]
-}
-
-// owner is the request a message belongs to: by key in jsonl, else the
-// oldest in flight.
-func (t *tracker) owner(m frame.Message) *request {
-	if t.s.cfg.Framing.Mode == frame.JSONL {
-		return t.byKey[m.Key]
-	}
-	if len(t.inflight) == 0 {
-		return nil
-	}
-	return t.inflight[0]
-}
-
-func (t *tracker) remove(r *request) {
-	if len(t.inflight) > 0 && t.inflight[0] == r {
-		// The usual case, and the only one in FIFO framings: no copy.
-		t.inflight[0] = nil
-		t.inflight = t.inflight[1:]
-		if r.key != "" {
-			delete(t.byKey, r.key)
-		}
-		return
-	}
-	for i, q := range t.inflight {
-		if q == r {
-			t.inflight = append(t.inflight[:i], t.inflight[i+1:]...)
-			break
-		}
-	}
-	if r.key != "" {
-		delete(t.byKey, r.key)
-	}
-}
-
-// requeue puts the requests in flight back in front of the queue after
-// their child died; those that used up --retries fail with why. why ""
-// means the child was replaced on purpose: no request is charged.
-//
-// In the FIFO framings the child answers in order, so it died handling the
-// oldest request in flight: only that one is charged an attempt, and the
-// others are sent again as they were. Otherwise (jsonl) any of them may
-// have been the cause, and each is charged.
-func (t *tracker) requeue(why string) {
-	var again []*request
-	fifo := t.s.cfg.Framing.Mode != frame.JSONL
-	for i, r := range t.inflight {
-		if why != "" && (i == 0 || !fifo) {
-			r.deaths++
-		}
-		if r.deaths > t.s.cfg.Retries {
-			t.fail(r, fmt.Sprintf("%s while handling it, %d times", why, r.deaths))
-			continue
-		}
-		r.partials = nil
-		again = append(again, r)
-	}
-	t.inflight = nil
-	t.byKey = map[string]*request{}
-	t.pending = append(again, t.pending...)
-}
-
-// report says that the child died unexpectedly, and what it was doing.
-func (t *tracker) report(why string, stderrTail []string) {
-	msg := why
-	if n := len(t.inflight); n > 0 {
-		msg += fmt.Sprintf(" with %d request(s) in flight, the oldest #%d %q", n, t.inflight[0].seq, clip(t.inflight[0].input))
-	}
-	t.s.say("%s", msg)
-	for _, l := range stderrTail {
-		t.s.say("  stderr: %s", l)
-	}
-}
-
-// expire fails the requests past their deadline; it reports whether any did.
-func (t *tracker) expire(now time.Time) bool {
-	var expired bool
-	for _, r := range append([]*request(nil), t.inflight...) {
-		if !r.deadline.IsZero() && !now.Before(r.deadline) {
-			t.remove(r)
-			t.fail(r, fmt.Sprintf("no answer within --timeout %s", t.s.cfg.Timeout))
-			expired = true
-		}
-	}
-	return expired
-}
-
-// resetTimer sets the timer for the earliest deadline in flight, unless it
-// is set for it already. The earliest is the first's: every request gets
-// the same --timeout when it is sent, and inflight is in the order sent.
-func (t *tracker) resetTimer() {
-	var next time.Time
-	if len(t.inflight) > 0 {
-		next = t.inflight[0].deadline
-	}
-	if t.timerOn && next.Equal(t.armed) {
+// resetTimer sets the timer for the book's earliest deadline, unless it is
+// set for it already.
+func (f *framed) resetTimer() {
+	next := f.book.Deadline()
+	if f.timerOn && next.Equal(f.armed) {
 		return
 	}
 	d := time.Hour
 	if !next.IsZero() {
 		d = max(time.Until(next), 0)
 	}
-	t.timer.Reset(d)
-	t.armed, t.timerOn = next, true
+	f.timer.Reset(d)
+	f.armed, f.timerOn = next, true
 }
 
-func (t *tracker) fail(r *request, why string) {
-	r.err = errors.New(why)
-	if !r.start.IsZero() {
-		r.latency = time.Since(r.start)
+func (f *framed) finish(res Result) (Result, error) {
+	res.Status = f.res.Status
+	res.Quit = f.res.Quit
+	res.Interrupted = f.interrupted
+	res.TimedOut = f.eofTimedOut
+	f.out.close()
+	if res.OutputClosed && res.OutputErr == nil {
+		res.OutputErr = f.out.err
+	} else if f.out.err != nil {
+		res.OutputClosed, res.OutputErr = true, f.out.err
 	}
-	t.finish1(r)
+	res.Requests, res.Failed = f.out.stats.ok+f.out.stats.fail, f.out.failed
+	if f.interrupted != 0 || res.OutputClosed {
+		return res, nil
+	}
+	if f.inputErr != nil {
+		return res, f.inputErr
+	}
+	if f.fatal != nil {
+		return res, f.fatal
+	}
+	return res, nil
 }
 
-func (t *tracker) failAll(rs []*request, why string) {
-	for _, r := range rs {
-		t.fail(r, why)
-	}
+// output writes the requests that ended, in input order: their answers, or
+// --json records; failures are told on stderr. It also keeps the
+// statistics.
+type output struct {
+	s       *session
+	cfg     Config
+	answers io.Writer     // where answers go, without --json
+	enc     *json.Encoder // for --json records
+	buf     *bufio.Writer // answers and records, flushed at the end of each turn; nil at the prompt
+	err     error         // writing failed
+	// partials: show the parts of an answer as they come (on a terminal,
+	// or --partials), else only in --json records.
+	partials   bool
+	stats      stats
+	failed     int
+	lastSeq    uint64 // the last request written out
+	lastAnswer time.Time
+	told       int            // failures told one by one
+	untold     int            // failures past maxFailLines
+	notSent    map[string]int // requests that failed unsent, by why: told in one line each at the end
+	whys       []string       // notSent's keys, in the order they came
+	utf8Said   bool
 }
 
-// finish1 records a finished request and writes out those now in order.
-func (t *tracker) finish1(r *request) {
-	t.stats.add(r.latency, r.err != nil)
-	if r.err != nil {
-		t.failed++
+func newOutput(s *session, cfg Config) *output {
+	o := &output{s: s, cfg: cfg, answers: s.childStdout(), stats: stats{start: time.Now()}, notSent: map[string]int{}}
+	o.partials = !cfg.JSON && (cfg.Partials || s.outTTY)
+	var recs io.Writer = s.out
+	if s.pr == nil {
+		// Buffered, and flushed at the end of each turn: one write per
+		// batch of answers, not one per answer.
+		o.buf = bufio.NewWriterSize(o.answers, 64<<10)
+		o.answers = o.buf
+		if cfg.JSON {
+			recs = o.buf
+		}
 	}
-	if r.idx == t.nextOut && len(t.finished) == 0 {
-		// The usual case: in order, none waiting for it.
-		t.nextOut++
-		t.emit(r)
-		t.recycle(r)
+	if cfg.JSON {
+		o.enc = json.NewEncoder(recs)
+		o.enc.SetEscapeHTML(false)
+	}
+	return o
+}
+
+// partial shows a part of r's answer as it comes, when r is the next to be
+// written out and parts are shown: the answers stay in input order.
+func (o *output) partial(r *track.Request, data []byte) {
+	if !o.partials || r.Seq != o.lastSeq+1 || o.err != nil {
 		return
 	}
-	// It waits past this read of the child's output: its answer, lent by
-	// the decoder, must be copied.
-	r.answer = bytes.Clone(r.answer)
-	t.finished[r.idx] = r
-	for {
-		q, ok := t.finished[t.nextOut]
-		if !ok {
+	if o.cfg.Framing.Mode == frame.Marker {
+		// A line of a marker answer: shown only if every line before it
+		// was, else the whole answer is written at its end.
+		if r.Shown != r.Parts-1 {
 			return
 		}
-		delete(t.finished, t.nextOut)
-		t.nextOut++
-		t.emit(q)
-		t.recycle(q)
+		o.line(data)
+		r.Shown++
+		return
+	}
+	for _, p := range r.Partials[r.Shown:] {
+		o.line(p)
+	}
+	r.Shown = len(r.Partials)
+	o.flush()
+}
+
+func (o *output) line(b []byte) {
+	if o.err != nil {
+		return
+	}
+	if o.buf != nil {
+		o.buf.Write(b)
+		o.err = o.buf.WriteByte('\n')
+		return
+	}
+	_, o.err = o.answers.Write(append(append([]byte(nil), b...), '\n'))
+}
+
+func (o *output) flush() {
+	if o.buf != nil && o.buf.Buffered() > 0 && o.err == nil {
+		o.err = o.buf.Flush()
 	}
 }
 
-// recycle keeps r, written out and referenced no more, for add to reuse:
-// memory used again soon is still in the CPU's caches, and the garbage
-// collector has less to do (issue: framed throughput). It keeps no more
-// than the tracker can hold at once.
-func (t *tracker) recycle(r *request) {
-	if len(t.free) < t.window+2*maxBatch {
-		*r = request{}
-		t.free = append(t.free, r)
+// write writes out rs, which ended in this order, then flushes.
+func (o *output) write(rs []*track.Request) {
+	for _, r := range rs {
+		o.one(r)
+	}
+	o.flush()
+}
+
+func (o *output) one(r *track.Request) {
+	o.lastSeq = r.Seq
+	o.stats.add(r.Latency, r.Err != nil)
+	if r.Err != nil {
+		o.failed++
+	}
+	if o.err != nil {
+		return
+	}
+	if o.cfg.Framing.Mode == frame.JSONL && !o.utf8Said && !utf8.Valid(r.Input) || o.enc != nil && !o.utf8Said && !utf8.Valid(r.Input) {
+		o.utf8Said = true
+		o.s.say("request #%d holds bytes that are not UTF-8, which JSON cannot carry: they were written as U+FFFD (said once)", r.Seq)
+	}
+	if o.enc != nil {
+		rec := record{ID: r.Seq, Input: string(r.Input), Output: o.recordOutput(r), LatencyMS: float64(r.Latency.Microseconds()) / 1000, Attempts: r.Attempts, Notification: r.Notification}
+		if r.Err != nil {
+			e := r.Err.Error()
+			rec.Error = &e
+		}
+		o.err = o.enc.Encode(rec)
+		return
+	}
+	if r.Err != nil {
+		o.tell(r)
+		return
+	}
+	if r.Notification {
+		return
+	}
+	if o.partials && o.cfg.Framing.Mode == frame.JSONL {
+		for _, p := range r.Partials[r.Shown:] {
+			o.line(p)
+		}
+	}
+	if r.Shown > 0 && o.cfg.Framing.Mode == frame.Marker {
+		return // its lines were shown as they came
+	}
+	o.line(r.Answer)
+}
+
+// tell says on stderr that r failed: one by one up to maxFailLines, and
+// requests that were never sent in one line per reason at the end.
+func (o *output) tell(r *track.Request) {
+	if r.Attempts == 0 && strings.HasPrefix(r.Err.Error(), "not sent: ") {
+		why := strings.TrimPrefix(r.Err.Error(), "not sent: ")
+		if o.notSent[why] == 0 {
+			o.whys = append(o.whys, why)
+		}
+		o.notSent[why]++
+		return
+	}
+	if o.told >= maxFailLines {
+		o.untold++
+		return
+	}
+	o.told++
+	// The answers before it come first, as they would unbuffered.
+	o.flush()
+	o.s.say("request #%d %q failed: %v", r.Seq, clip(r.Input), r.Err)
+}
+
+// close flushes the output and tells what tell kept for the end.
+func (o *output) close() {
+	o.flush()
+	if o.untold > 0 {
+		o.s.say("and %d more request(s) failed (--json records each, with why)", o.untold)
+	}
+	for _, why := range o.whys {
+		o.s.say("%d request(s) not sent: %s", o.notSent[why], why)
+	}
+	if o.cfg.Stats {
+		o.s.say("%s", o.stats.String())
 	}
 }
 
 // record is one line of --json output.
 type record struct {
-	ID        uint64          `json:"id"`
-	Input     string          `json:"input"`
-	Output    json.RawMessage `json:"output"`
-	LatencyMS float64         `json:"latency_ms"`
-	Attempts  int             `json:"attempts"`
-	Error     *string         `json:"error"`
+	ID           uint64          `json:"id"`
+	Input        string          `json:"input"`
+	Output       json.RawMessage `json:"output"`
+	LatencyMS    float64         `json:"latency_ms"`
+	Attempts     int             `json:"attempts"`
+	Error        *string         `json:"error"`
+	Notification bool            `json:"notification,omitempty"`
 }
 
-func (t *tracker) emit(r *request) {
-	if t.outErr != nil {
-		return
-	}
-	if t.enc != nil {
-		rec := record{ID: r.seq, Input: string(r.input), Output: t.output(r), LatencyMS: float64(r.latency.Microseconds()) / 1000, Attempts: r.attempts}
-		if r.err != nil {
-			e := r.err.Error()
-			rec.Error = &e
-		}
-		t.outErr = t.enc.Encode(rec)
-		return
-	}
-	if r.err != nil {
-		if t.outBuf != nil {
-			// The answers before it come first, as they did unbuffered.
-			if t.outErr = t.outBuf.Flush(); t.outErr != nil {
-				return
-			}
-		}
-		t.s.say("request #%d %q failed: %v", r.seq, clip(r.input), r.err)
-		return
-	}
-	if r.shown && t.s.cfg.Framing.Mode == frame.Marker {
-		return
-	}
-	if t.outBuf != nil {
-		// Buffered: no need to join the answer and its newline first.
-		t.outBuf.Write(r.answer)
-		t.outErr = t.outBuf.WriteByte('\n')
-		return
-	}
-	_, t.outErr = t.answers.Write(append(append([]byte(nil), r.answer...), '\n'))
-}
-
-// output is a record's "output": the answer's text, or its JSON object in
-// jsonl; with partial messages, all of them in order.
-func (t *tracker) output(r *request) json.RawMessage {
-	if r.err != nil && len(r.partials) == 0 {
+// recordOutput is a record's "output": the answer's text, or its JSON
+// object in jsonl; with partial messages, all of them in order.
+func (o *output) recordOutput(r *track.Request) json.RawMessage {
+	if r.Notification || r.Err != nil && len(r.Partials) == 0 {
 		return json.RawMessage("null")
 	}
 	one := func(b []byte) json.RawMessage {
-		if t.s.cfg.Framing.Mode == frame.JSONL && json.Valid(b) {
+		if o.cfg.Framing.Mode == frame.JSONL && json.Valid(b) {
 			return b
 		}
 		s, _ := json.Marshal(string(b))
 		return s
 	}
-	if len(r.partials) == 0 {
-		return one(r.answer)
+	if len(r.Partials) == 0 {
+		return one(r.Answer)
 	}
-	all := make([]json.RawMessage, 0, len(r.partials)+1)
-	for _, p := range r.partials {
+	all := make([]json.RawMessage, 0, len(r.Partials)+1)
+	for _, p := range r.Partials {
 		all = append(all, one(p))
 	}
-	if r.err == nil {
-		all = append(all, one(r.answer))
+	if r.Err == nil {
+		all = append(all, one(r.Answer))
 	}
 	b, _ := json.Marshal(all)
 	return b
-}
-
-func (t *tracker) finish(res Result) (Result, error) {
-	if t.outBuf != nil && t.outErr == nil {
-		if t.outErr = t.outBuf.Flush(); t.outErr != nil {
-			res.OutputClosed = true
-		}
-	}
-	res.Requests, res.Failed = t.stats.ok+t.stats.fail, t.failed
-	if res.OutputClosed && res.OutputErr == nil {
-		res.OutputErr = t.outErr
-	}
-	if t.s.cfg.Stats {
-		t.s.say("%s", t.stats.String())
-	}
-	if t.inputErr != nil {
-		return res, t.inputErr
-	}
-	if t.fatal != nil {
-		return res, t.fatal
-	}
-	return res, nil
 }
 
 func clip(b []byte) string {

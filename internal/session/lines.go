@@ -5,6 +5,10 @@ import (
 	"io"
 )
 
+// maxBatch is the most lines readLines hands over at once, so the most
+// the dispatcher holds beyond what the book wants.
+const maxBatch = 256
+
 // chunkSize is how much readLines reads at once, and minRead the least
 // room it reads into: with less left, it starts a new chunk.
 const (

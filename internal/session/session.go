@@ -56,6 +56,18 @@ type Config struct {
 	// times, with exponential back-off.
 	Restart     bool
 	MaxRestarts int
+	// Sentinel, if not nil, is a line written after each request in the
+	// FIFO framings, to make a REPL print the marker (track.Config).
+	Sentinel *string
+	// SkipEmpty: blank input lines are no requests, and are not sent.
+	SkipEmpty bool
+	// ReadyTimeout gives up on a child whose banner (--ready,
+	// --skip-banner) has not ended this long after it started; 0 waits.
+	ReadyTimeout time.Duration
+	// Partials writes the parts of an answer (jsonl partial messages) to
+	// the output as they come; they are always shown on a terminal, and
+	// always in --json records.
+	Partials bool
 	// JSON writes one JSON record per request instead of its answer.
 	JSON bool
 	// Stats prints statistics on stderr at the end.

@@ -85,8 +85,11 @@ type Request struct {
 	Child    int           // the child it was last sent to
 	// Notification: it expected no answer and ended once written.
 	Notification bool
-	// Shown is the caller's: it showed the answer's lines as they came.
-	Shown bool
+	// Parts counts the Partial messages that came for it (each line of a
+	// marker answer, with frame.Options.MarkerPartials).
+	Parts int
+	// Shown is the caller's: how many parts it showed as they came.
+	Shown int
 
 	idx      int       // its place in the input, from 0
 	given    bool      // jsonl: Key is the user's id, not pipecli's
@@ -119,8 +122,11 @@ const (
 	// again, uncharged.
 	Replaced
 	// Ended: the child exited when it was meant to (its input was over);
-	// what it did not answer fails, with why.
+	// what it did not answer fails, with why and "without answering it".
 	Ended
+	// Abandoned: we gave up on the child (a signal, a decode error, a
+	// deadline): what it did not answer fails, with why as it is.
+	Abandoned
 )
 
 // Death reports what a child left behind.
@@ -385,6 +391,7 @@ func (b *Book) Deliver(c int, m frame.Message, now time.Time) (Outcome, *Request
 	}
 	switch m.Kind {
 	case frame.Partial, frame.Unfinished:
+		r.Parts++
 		// A marker answer's lines come again, whole, in its Answer.
 		if b.cfg.Framing.Mode != frame.Marker || m.Kind == frame.Unfinished {
 			r.Partials = append(r.Partials, bytes.Clone(m.Data)) // kept past this read
@@ -442,12 +449,17 @@ func (b *Book) dropGhost(c int, g *Request, now time.Time) {
 	}
 }
 
+// Stuck is a child to replace: in a FIFO framing, it answered request Seq
+// neither in time nor in the --timeout after, so nothing else it says can
+// be trusted to answer what it seems to.
+type Stuck struct {
+	Child int
+	Seq   uint64
+}
+
 // Expire fails the requests past their deadline at now, and forgets the
-// ghosts past theirs. It returns the children to replace: those, in the
-// FIFO framings, that answered a timed-out request neither in time nor
-// in the --timeout after, so that nothing else they say can be trusted
-// to answer what it seems to.
-func (b *Book) Expire(now time.Time) (replace []int) {
+// ghosts past theirs. It returns the children to replace.
+func (b *Book) Expire(now time.Time) (replace []Stuck) {
 	if b.cfg.Timeout <= 0 {
 		return nil
 	}
@@ -459,7 +471,7 @@ func (b *Book) Expire(now time.Time) (replace []int) {
 			h := ch.inflight[0]
 			if h.ghost {
 				if !now.Before(h.deadline) {
-					replace = append(replace, c)
+					replace = append(replace, Stuck{c, h.Seq})
 				}
 				continue
 			}
@@ -559,8 +571,13 @@ func (b *Book) Gone(c int, why string, fate Fate) Death {
 	}
 	var again []*Request
 	for _, r := range live {
-		if fate == Ended {
+		switch fate {
+		case Ended:
 			b.fail(r, errors.New(why+" without answering it"))
+			d.Failed++
+			continue
+		case Abandoned:
+			b.fail(r, errors.New(why))
 			d.Failed++
 			continue
 		}
@@ -623,6 +640,9 @@ func (b *Book) Pending() int { return len(b.pending) }
 
 // InFlight is how many requests child c is handling, ghosts included.
 func (b *Book) InFlight(c int) int { return len(b.children[c].inflight) }
+
+// SentAt is when r was first sent.
+func (r *Request) SentAt() time.Time { return r.sent }
 
 // Oldest is the oldest request child c is handling that has not timed out,
 // or nil.

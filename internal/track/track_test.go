@@ -54,7 +54,7 @@ func (h *harness) answer(c int, kind frame.Kind, key, data string) Outcome {
 	return o
 }
 
-func (h *harness) after(d time.Duration) []int {
+func (h *harness) after(d time.Duration) []Stuck {
 	h.now = h.now.Add(d)
 	r := h.b.Expire(h.now)
 	h.collect()
@@ -195,8 +195,8 @@ func TestFIFOTimeoutReplaces(t *testing.T) {
 	h.add("stuck", "b", "c")
 	h.send(c)
 	h.after(time.Second)
-	if r := h.after(time.Second); len(r) != 1 || r[0] != c {
-		t.Fatalf("replace %v; want [%d]", r, c)
+	if r := h.after(time.Second); len(r) != 1 || r[0] != (Stuck{c, 1}) {
+		t.Fatalf("replace %v; want child %d, stuck on request 1", r, c)
 	}
 	d := h.gone(c, "replaced", Replaced)
 	if d.InFlight != 2 || d.Oldest != 2 || d.Failed != 0 {
@@ -469,9 +469,9 @@ func FuzzBook(f *testing.F) {
 				}
 			case k == 7:
 				now = now.Add(time.Duration(rng.IntN(1500)) * time.Millisecond)
-				for _, rc := range b.Expire(now) {
-					b.Gone(rc, "replaced", Replaced)
-					delete(children, rc)
+				for _, st := range b.Expire(now) {
+					b.Gone(st.Child, "replaced", Replaced)
+					delete(children, st.Child)
 					c = b.Attach()
 					b.SetReady(c)
 				}
