@@ -36,6 +36,7 @@ type runOpts struct {
 	Framing      frame.Mode
 	Marker       string
 	MarkerRE     string
+	Prompt       string
 	Sentinel     string
 	SentinelSet  bool
 	SkipEmpty    bool
@@ -79,6 +80,13 @@ container is removed however pipecli ends.`,
 		RunE: func(c *cobra.Command, args []string) error {
 			o.Argv = args
 			o.SentinelSet = c.Flags().Changed("sentinel")
+			if c.Flags().Changed("prompt") {
+				// A REPL's prompt frames its answers: marker framing.
+				if c.Flags().Changed("framing") && o.Framing != frame.Marker {
+					return usageError(fmt.Errorf("--prompt frames answers by the prompt that follows each: it goes with --framing marker (or no --framing), not %s", o.Framing))
+				}
+				o.Framing = frame.Marker
+			}
 			if o.Grace <= 0 {
 				return usageError(fmt.Errorf("--grace must be more than 0, not %s", o.Grace))
 			}
@@ -114,6 +122,7 @@ container is removed however pipecli ends.`,
 	f.Var(&o.Framing, "framing", "how answers are told apart: raw (none), line, marker or jsonl")
 	f.StringVar(&o.Marker, "marker", "", "with --framing marker: the line that ends each answer (may be empty)")
 	f.StringVar(&o.MarkerRE, "marker-regexp", "", "with --framing marker: a line matching `REGEXP` (whole) ends each answer; so does a prompt it matches with no newline after it")
+	f.StringVar(&o.Prompt, "prompt", "", "the child is a REPL whose prompt matches `REGEXP` (whole; no newline needed): requests wait for its first prompt, and each answer ends at the next (implies --framing marker)")
 	f.StringVar(&o.Sentinel, "sentinel", "", "with --framing line or marker: write this `LINE` after each request, to make a REPL print the marker (sqlite3: '.print --END--'; bc: 'print \"--END--\\n\"')")
 	f.BoolVar(&o.SkipEmpty, "skip-empty", false, "blank input lines are not requests: they are not sent")
 	f.BoolVar(&o.Partials, "partials", false, "write the parts of an answer (jsonl \"partial\":true messages) to stdout as they come, not only on a terminal")
@@ -154,11 +163,13 @@ func (o *runOpts) checkFraming(c *cobra.Command) error {
 			return fmt.Errorf("--%s needs --framing line, marker or jsonl", name)
 		}
 	}
-	marker, markerRE := c.Flags().Changed("marker"), c.Flags().Changed("marker-regexp")
+	marker, markerRE, prompt := c.Flags().Changed("marker"), c.Flags().Changed("marker-regexp"), c.Flags().Changed("prompt")
 	switch {
-	case marker && markerRE:
-		return fmt.Errorf("--marker and --marker-regexp both say what ends an answer; give one")
-	case o.Framing == frame.Marker && !marker && !markerRE:
+	case marker && markerRE || prompt && (marker || markerRE):
+		return fmt.Errorf("--marker, --marker-regexp and --prompt each say what ends an answer; give one")
+	case prompt && (c.Flags().Changed("ready") || c.Flags().Changed("skip-banner")):
+		return fmt.Errorf("--prompt waits for the child's first prompt already; --ready and --skip-banner go without it")
+	case o.Framing == frame.Marker && !marker && !markerRE && !prompt:
 		return fmt.Errorf("--framing marker needs --marker S (the line that ends each answer; --marker '' for an empty line) or --marker-regexp REGEXP")
 	case (marker || markerRE) && o.Framing != frame.Marker:
 		return fmt.Errorf("--marker and --marker-regexp go with --framing marker")
@@ -217,12 +228,18 @@ func runRun(ctx context.Context, o *runOpts) error {
 			}
 			cfg.Framing.Ready = re
 		}
-		if o.MarkerRE != "" {
-			re, err := regexp.Compile(`^(?:` + o.MarkerRE + `)$`)
-			if err != nil {
-				return usageError(fmt.Errorf("bad --marker-regexp: %w", err))
+		for _, m := range []struct{ flag, re string }{{"marker-regexp", o.MarkerRE}, {"prompt", o.Prompt}} {
+			if m.re == "" {
+				continue
 			}
-			cfg.Framing.MarkerRE = re
+			re, err := regexp.Compile(`^(?:` + m.re + `)$`)
+			if err != nil {
+				return usageError(fmt.Errorf("bad --%s: %w", m.flag, err))
+			}
+			cfg.Framing.MarkerRE, cfg.Framing.PromptReady = re, true
+			if m.flag == "prompt" {
+				cfg.Framing.Ready = re
+			}
 		}
 		if err := cfg.Framing.Validate(); err != nil {
 			return usageError(err)

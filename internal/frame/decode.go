@@ -147,10 +147,8 @@ func (d *Decoder) Feed(p []byte) ([]Message, error) {
 		}
 		p = p[i+1:]
 	}
-	if d.err == nil && d.ready && d.o.Mode == Marker && d.o.MarkerRE != nil && len(d.pending) > 0 && d.o.MarkerRE.Match(d.pending) {
-		// A prompt: the answer before it is complete.
-		d.endAnswer(Answer)
-		d.pending = d.pending[:0]
+	if d.err == nil && len(d.pending) > 0 && d.o.PromptReady {
+		d.prompt()
 	}
 	return d.flush(), d.err
 }
@@ -294,6 +292,26 @@ func (d *Decoder) line(b []byte, buffered bool) use {
 	}
 	d.answer = append(d.answer, b...)
 	return u
+}
+
+// prompt checks the unfinished line a read ended with for a prompt: the
+// Ready regexp's, which ends the banner, or the MarkerRE's, which ends an
+// answer. The line is then consumed.
+func (d *Decoder) prompt() {
+	switch {
+	case !d.ready && d.o.Ready != nil && d.seen >= d.o.SkipLines && d.o.Ready.Match(d.pending):
+		d.ready = true
+		// Copied: the message outlives pending, which the next line reuses.
+		r := draft{kind: Ready, inArena: true, d0: len(d.arena)}
+		d.arena = append(d.arena, d.pending...)
+		r.d1 = len(d.arena)
+		d.drafts = append(d.drafts, r)
+	case d.ready && d.o.Mode == Marker && d.o.MarkerRE != nil && d.o.MarkerRE.Match(d.pending):
+		d.endAnswer(Answer)
+	default:
+		return
+	}
+	d.pending = d.pending[:0]
 }
 
 func (d *Decoder) isMarker(b []byte) bool {

@@ -368,13 +368,18 @@ func TestMarkerRegexp(t *testing.T) {
 		{"no prompt mid-line", []string{"sqlite> x", "\n--END--\n"}, []msg{{'A', "", "sqlite> x"}}},
 		{"not a match", []string{"--END--x\n--END--\n"}, []msg{{'A', "", "--END--x"}}},
 	}
+	// The first prompt as the end of the banner.
+	ms, err := decode(Options{Mode: Marker, MarkerRE: re, Ready: re, PromptReady: true}, []byte("SQLite v3\nsqlite> "), []byte("1\nsqlite> "))
+	if got, want := toMsgs(ms), []msg{{'B', "", "SQLite v3"}, {'R', "", "sqlite> "}, {'A', "", "1"}}; err != nil || !sameMsgs(got, want) {
+		t.Errorf("prompt as ready: got %v, %v\nwant %v", got, err, want)
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var chunks [][]byte
 			for _, c := range tt.chunks {
 				chunks = append(chunks, []byte(c))
 			}
-			ms, err := decode(Options{Mode: Marker, MarkerRE: re}, chunks...)
+			ms, err := decode(Options{Mode: Marker, MarkerRE: re, PromptReady: true}, chunks...)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -72,13 +72,15 @@ type Options struct {
 	// empty line. It cannot contain a newline.
 	Marker string
 	// MarkerRE, if not nil, replaces Marker: a line it matches ends an
-	// answer (the caller anchors it to match whole lines). So does an
-	// unfinished line it matches at the end of a Feed: a REPL's prompt,
-	// which has no newline after it. As with expect, that prompt is
-	// recognised by what has arrived when a read ends, so a line that
-	// merely starts like the prompt and comes in two reads could be taken
-	// for it; a prompt regexp should match the prompt alone.
+	// answer (the caller anchors it to match whole lines).
 	MarkerRE *regexp.Regexp
+	// PromptReady makes the decoder also match Ready and MarkerRE against
+	// the unfinished line a Feed ends with: a REPL's prompt, which has no
+	// newline after it. As with expect, a prompt is recognised by what has
+	// arrived when a read ends, so a line that merely starts like the
+	// prompt and comes in two reads could be taken for it: a prompt
+	// regexp should match the prompt alone.
+	PromptReady bool
 	// MarkerPartials makes the decoder also deliver each line of a Marker
 	// answer as a Partial as soon as it is complete, so a prompt can print
 	// a long answer as it comes; the Answer still carries the whole text.

@@ -559,8 +559,8 @@ func (f *framed) watch() {
 		}
 		if cfg.ReadyTimeout > 0 && waited >= cfg.ReadyTimeout {
 			err := fmt.Errorf("%s printed no line %s within --ready-timeout %s", s.name(), f.readyWhat(), cfg.ReadyTimeout)
-			f.fatal = err
 			f.book.Close(fmt.Errorf("not sent: %w", err))
+			f.inputEnded = f.inputEnded || f.lines == nil
 			f.leave(err.Error(), track.Abandoned)
 			f.terminate()
 			return
@@ -629,9 +629,9 @@ func (f *framed) mismatchHint() string {
 	case frame.JSONL:
 		return fmt.Sprintf("%s writes lines that answer no request (%d so far, the last %q): it may not speak jsonl, or not echo each request's \"id\"; check its protocol, or try --framing line", s.name(), f.noise, last)
 	case frame.Marker:
-		m := fmt.Sprintf("a line equal to --marker %q", o.Marker)
+		m := fmt.Sprintf("line equal to --marker %q", o.Marker)
 		if o.MarkerRE != nil {
-			m = fmt.Sprintf("a line matching --marker-regexp %q", o.MarkerRE.String())
+			m = fmt.Sprintf("line matching --marker-regexp %q", strings.TrimSuffix(strings.TrimPrefix(o.MarkerRE.String(), "^(?:"), ")$"))
 		}
 		return fmt.Sprintf("%s has written %d line(s) since its last answer but no %s, which ends each answer (the last line %q); check the marker, or use --sentinel to make it print one", s.name(), f.noise, m, last)
 	}
@@ -697,9 +697,9 @@ func (f *framed) message(m frame.Message, now time.Time) {
 		return
 	case frame.Event:
 		s.sayLine("event", m.Data)
-		if m.NotJSON {
-			f.noted(m.Data)
-		}
+		// Events are fine (progress, notifications), but only events,
+		// and no answer, may be a child that does not echo ids.
+		f.noted(m.Data)
 		return
 	}
 	outcome, r := f.book.Deliver(f.cid, m, now)
@@ -991,6 +991,10 @@ func (o *output) tell(r *track.Request) {
 		o.notSent[why]++
 		return
 	}
+	why := r.Err.Error()
+	if r.Attempts > 0 {
+		why = strings.TrimPrefix(why, "not sent: ") // it was, to a child that died
+	}
 	if o.told >= maxFailLines {
 		o.untold++
 		return
@@ -998,7 +1002,7 @@ func (o *output) tell(r *track.Request) {
 	o.told++
 	// The answers before it come first, as they would unbuffered.
 	o.flush()
-	o.s.say("request #%d %q failed: %v", r.Seq, clip(r.Input), r.Err)
+	o.s.say("request #%d %q failed: %s", r.Seq, clip(r.Input), why)
 }
 
 // close flushes the output and tells what tell kept for the end.

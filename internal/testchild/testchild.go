@@ -7,6 +7,7 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/sha256"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -48,6 +49,12 @@ func Main(args []string) int {
 		printPPID  = fs.Bool("print-ppid", false, "print ppid=N (its parent's pid, so a test can signal pipecli) first")
 		exitCode   = fs.Int("exit", 0, "exit with this code")
 		killSelf   = fs.Bool("kill-self", false, "at the end, kill itself with SIGKILL instead of exiting")
+		number     = fs.Bool("number", false, "put \"N: \" before the Nth answer, counting from 1: state a restart loses")
+		crashOn    = fs.String("crash-on", "", "kill itself with SIGKILL on reading a line containing this, before answering it")
+		jsonl      = fs.Bool("jsonl", false, "read JSON objects, answer {\"id\":ID,\"text\":TEXT} (with -upper, TEXT in upper case); other lines get {\"error\":...} with no id")
+		promptText = fs.String("prompt", "", "print this, with no newline, first and after each answer, as a REPL prompts")
+		silentOn   = fs.String("silent-on", "", "answer nothing to a line equal to this (\"\" with -silent-empty), as bc does to an empty line")
+		silentNone = fs.Bool("silent-empty", false, "with -silent-on unset: answer nothing to an empty line")
 	)
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -120,6 +127,10 @@ func Main(args []string) int {
 		stopTicker = func() { close(stop); <-done }
 	}
 
+	if *promptText != "" {
+		out.WriteString(*promptText)
+		out.Flush()
+	}
 	in := bufio.NewReaderSize(os.Stdin, 64<<10)
 	sum := sha256.New()
 	var lines, total int64
@@ -141,21 +152,36 @@ func Main(args []string) int {
 					outMu.Lock()
 				}
 				body := bytes.TrimSuffix(line, []byte("\n"))
-				if *upper {
+				if *crashOn != "" && bytes.Contains(body, []byte(*crashOn)) {
+					out.Flush()
+					syscall.Kill(os.Getpid(), syscall.SIGKILL)
+				}
+				if *silentOn != "" && string(body) == *silentOn || *silentNone && len(body) == 0 {
+					goto next
+				}
+				if *upper && !*jsonl {
 					body = bytes.ToUpper(body)
+				}
+				if *jsonl {
+					body = jsonAnswer(body, *upper)
+				}
+				lines++
+				if *number {
+					fmt.Fprintf(out, "%d: ", lines)
 				}
 				out.WriteString(*prefix)
 				out.Write(body)
 				if !*noNewline {
 					out.WriteByte('\n')
 				}
-				lines++
+				out.WriteString(*promptText)
 				if *crashAfter > 0 && lines >= int64(*crashAfter) {
 					out.Flush()
 					syscall.Kill(os.Getpid(), syscall.SIGKILL)
 				}
 			}
 		}
+	next:
 		// Answer at once when no more input is waiting, so that the child is
 		// interactive, yet writes in large blocks under a stream.
 		var ferr error
@@ -191,6 +217,24 @@ func Main(args []string) int {
 		syscall.Kill(os.Getpid(), syscall.SIGKILL)
 	}
 	return *exitCode
+}
+
+// jsonAnswer answers a JSON request line: its id and text, or an error
+// with no id for a line that is not a JSON object.
+func jsonAnswer(line []byte, upper bool) []byte {
+	var req struct {
+		ID   json.RawMessage `json:"id"`
+		Text string          `json:"text"`
+	}
+	if err := json.Unmarshal(line, &req); err != nil {
+		b, _ := json.Marshal(map[string]string{"error": err.Error()})
+		return b
+	}
+	if upper {
+		req.Text = strings.ToUpper(req.Text)
+	}
+	b, _ := json.Marshal(map[string]any{"id": req.ID, "text": req.Text})
+	return b
 }
 
 // flood writes n bytes of lines of 'x'.
