@@ -26,6 +26,9 @@
 #	                      100,000 takes 50-250 ms, so start-up and scheduling
 #	                      weigh; BENCH_REQUESTS=1000000 BENCH_WINDOWS="8 64"
 #	                      measures the steady state)
+#	BENCH_BASE=           a git ref (e.g. main~3): its pipecli is built too and
+#	                      measured in the ping-pong rounds as a third side,
+#	                      interleaved, with the ratio pipecli/base per window
 #
 # Needs /usr/bin/time (Debian package "time") for peak RSS, awk, and bash 5
 # for $EPOCHREALTIME.
@@ -67,6 +70,13 @@ trap 'rm -rf "$tmp"' EXIT
 
 echo "building pipecli..."
 go build -o "$tmp/pipecli" ./cmd/pipecli
+base=${BENCH_BASE:-}
+if [[ -n $base ]]; then
+	echo "building pipecli at $base (BENCH_BASE)..."
+	git worktree add --detach -q "$tmp/base-src" "$base" || die "cannot check out BENCH_BASE=$base"
+	trap 'git worktree remove --force "$tmp/base-src" 2>/dev/null; rm -rf "$tmp"' EXIT
+	(cd "$tmp/base-src" && go build -o "$tmp/pipecli-base" ./cmd/pipecli)
+fi
 
 # gen FILE N writes N lines of 127 characters and a newline, each different:
 # a 10-digit line number, a space, then 116 characters of a rotating alphabet.
@@ -229,37 +239,42 @@ if [[ $pingpong != 0 ]]; then
 	# pp_run SIDE W runs SIDE (direct or pipecli) once with window W; its
 	# answers go to stdout, its statistics line to $tmp/pp.err.
 	pp_run() {
-		if [[ $1 == direct ]]; then
-			"$tmp/direct" -window "$2" -file "$tmp/pp.txt" -- "$tmp/echo" 2>"$tmp/pp.err"
-		else
-			"$tmp/pipecli" run --framing line --window "$2" --stats --file "$tmp/pp.txt" -- "$tmp/echo" 2>"$tmp/pp.err"
-		fi
+		case $1 in
+		direct) "$tmp/direct" -window "$2" -file "$tmp/pp.txt" -- "$tmp/echo" 2>"$tmp/pp.err" ;;
+		base) "$tmp/pipecli-base" run --framing line --window "$2" --stats --file "$tmp/pp.txt" -- "$tmp/echo" 2>"$tmp/pp.err" ;;
+		*) "$tmp/pipecli" run --framing line --window "$2" --stats --file "$tmp/pp.txt" -- "$tmp/echo" 2>"$tmp/pp.err" ;;
+		esac
 	}
+	sides=(direct pipecli)
+	[[ -n $base ]] && sides+=(base)
 	# pp_once SIDE W prints "SECONDS P50_MICROSECONDS" for one run.
 	pp_once() {
 		local start end
 		start=$EPOCHREALTIME
 		pp_run "$1" "$2" >/dev/null || die "$1 failed with window $2: $(cat "$tmp/pp.err")"
 		end=$EPOCHREALTIME
-		# "p50 0.0128ms" (pipecli, 3 significant digits) or "p50 8.0us" (direct).
+		# "p50 0.0128ms", "p50 12.8µs" (pipecli, old and new) or "p50 8.0us"
+		# (direct).
 		awk -v s="$start" -v e="$end" '
-			match($0, /p50 [0-9.e+-]+(ms|us)/) {
-				u = substr($0, RSTART + RLENGTH - 2, 2)
-				p = substr($0, RSTART + 4, RLENGTH - 6) * (u == "ms" ? 1000 : 1)
+			match($0, /p50 [0-9.e+-]+(ms|us|µs|s)/) {
+				v = substr($0, RSTART + 4, RLENGTH - 4)
+				n = v + 0
+				u = v; sub(/^[0-9.e+-]+/, "", u)
+				p = n * (u == "ms" ? 1000 : u == "s" ? 1e6 : 1)
 			}
 			END { if (p == "") exit 1; printf "%.4f %.1f\n", e - s, p }' "$tmp/pp.err" ||
 			die "no p50 in what $1 printed: $(cat "$tmp/pp.err")"
 	}
 
 	# Both sides answer every request, in order; this also warms them up.
-	for side in direct pipecli; do
+	for side in "${sides[@]}"; do
 		pp_run "$side" 64 | cmp -s - "$tmp/pp.txt" || die "$side's answers differ from the requests: $(cat "$tmp/pp.err")"
 	done
 
 	declare -A pp_t=() pp_l=() # "SIDE W" -> the runs' seconds, p50s
 	for ((i = 0; i < reps; i++)); do
 		for w in "${windows[@]}"; do
-			for side in direct pipecli; do
+			for side in "${sides[@]}"; do
 				read -ra f <<<"$(pp_once "$side" "$w")"
 				pp_t["$side $w"]+="${f[0]} " pp_l["$side $w"]+="${f[1]} "
 			done
@@ -271,13 +286,14 @@ if [[ $pingpong != 0 ]]; then
 	for w in "${windows[@]}"; do
 		echo "  window $w"
 		declare -A rate=() p50=()
-		for side in direct pipecli; do
+		for side in "${sides[@]}"; do
 			# shellcheck disable=SC2086 # word splitting wanted: the runs
 			rate[$side]=$(awk -v n="$requests" -v t="$(median ${pp_t["$side $w"]})" 'BEGIN { printf "%.0f", n / t }')
 			# shellcheck disable=SC2086
 			p50[$side]=$(median ${pp_l["$side $w"]})
 			label="scripts/pingpong/direct -window $w"
 			[[ $side == pipecli ]] && label="pipecli run --framing line --window $w"
+			[[ $side == base ]] && label="pipecli at $base, same flags"
 			printf '    %-44s %8s req/s   p50 round trip %6.1f us   (all, s: %s; p50s, us: %s)\n' \
 				"$label" "${rate[$side]}" "${p50[$side]}" "${pp_t["$side $w"]% }" "${pp_l["$side $w"]% }"
 		done
@@ -290,6 +306,11 @@ if [[ $pingpong != 0 ]]; then
 		else
 			printf '    %-44s %8s          target >= 0.90  %s\n' "ratio pipecli/direct (req/s)" "$ratio" \
 				"$(awk -v r="$ratio" 'BEGIN { print (r >= 0.9 ? "met" : "MISSED") }')"
+		fi
+		if [[ -n $base ]]; then
+			ratio=$(awk -v p="${rate[pipecli]}" -v b="${rate[base]}" 'BEGIN { printf "%.2f", p / b }')
+			printf '    %-44s %8s          target >= 0.95  %s\n' "ratio pipecli/base (req/s)" "$ratio" \
+				"$(awk -v r="$ratio" 'BEGIN { print (r >= 0.95 ? "met" : "MISSED") }')"
 		fi
 	done
 fi
