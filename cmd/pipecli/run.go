@@ -231,6 +231,12 @@ func runRun(ctx context.Context, o *runOpts) error {
 	if !o.NoHistory {
 		cfg.HistoryFile = session.HistoryPath(o.IO.Getenv)
 	}
+	// Before session.Run creates the output, which truncates it.
+	stdin, _ := o.IO.In.(*os.File)
+	stdout, _ := o.IO.Out.(*os.File)
+	if err := session.CheckSameFile(o.File, o.Output, stdin, stdout); err != nil {
+		return err
+	}
 	res, err := session.Run(ctx, cfg, o.IO)
 	if err != nil {
 		return err
