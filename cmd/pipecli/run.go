@@ -149,8 +149,10 @@ func (o *runOpts) checkFraming(c *cobra.Command) error {
 		return fmt.Errorf("--marker goes with --framing marker")
 	}
 	switch {
-	case o.Window < 0:
-		return fmt.Errorf("--window must be 1 or more")
+	case o.Window < 1 && c.Flags().Changed("window"):
+		// 0 is the default's value, meaning "pick for me", not a
+		// window anyone can ask for.
+		return fmt.Errorf("--window must be 1 or more, not %d", o.Window)
 	case o.Timeout < 0:
 		return fmt.Errorf("--timeout must not be negative")
 	case o.Retries < 0:
