@@ -133,21 +133,33 @@ func (e *ContainerError) Error() string {
 	return fmt.Sprintf("docker could not run %s (exit code %d): %s", what, dockerFailed, e.Docker)
 }
 
-// containerError makes a ContainerError of docker's last words: its error
-// line, not the "Run 'docker run --help'" advice after it.
+// containerError makes a ContainerError of docker's last words.
 func (s *session) containerError(stderr *tailWriter) *ContainerError {
-	e := &ContainerError{}
+	e := &ContainerError{Docker: dockerErrorLine(stderr.lastLines(8))}
 	if s.cfg.Container != nil {
 		e.Image = s.cfg.Container.Image
 	}
-	lines := stderr.lastLines(8)
+	return e
+}
+
+// dockerErrorLine picks docker's error line from the last lines of its
+// stderr, without its "docker: " and final period. After the error, docker
+// gives advice, which is no reason: for a bad option (docker 28)
+//
+//	unknown flag: --bogusopt
+//
+//	Usage:  docker run [OPTIONS] IMAGE [COMMAND] [ARG...]
+//
+//	Run 'docker run --help' for more information
+//
+// and "See 'docker run --help'." in older versions.
+func dockerErrorLine(lines []string) string {
 	for i := len(lines) - 1; i >= 0; i-- {
 		l := strings.TrimSpace(lines[i])
-		if l == "" || strings.HasPrefix(l, "Run '") || strings.HasPrefix(l, "See '") {
+		if l == "" || strings.HasPrefix(l, "Run '") || strings.HasPrefix(l, "See '") || strings.HasPrefix(l, "Usage:") {
 			continue
 		}
-		e.Docker = strings.TrimPrefix(l, "docker: ")
-		break
+		return strings.TrimSuffix(strings.TrimPrefix(l, "docker: "), ".")
 	}
-	return e
+	return ""
 }

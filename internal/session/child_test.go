@@ -43,3 +43,35 @@ func TestBufferingHint(t *testing.T) {
 		})
 	}
 }
+
+// docker's error line is found among the advice it prints after it: what
+// docker 28 and older versions really print when they cannot run a
+// container.
+func TestDockerErrorLine(t *testing.T) {
+	tests := []struct {
+		name   string
+		stderr string
+		want   string
+	}{
+		{"unknown flag", "unknown flag: --bogusopt\n\nUsage:  docker run [OPTIONS] IMAGE [COMMAND] [ARG...]\n\nRun 'docker run --help' for more information\n",
+			"unknown flag: --bogusopt"},
+		{"bad flag value", "invalid argument \"abc\" for \"-m, --memory\" flag: invalid size: 'abc'\n\nUsage:  docker run [OPTIONS] IMAGE [COMMAND] [ARG...]\n\nRun 'docker run --help' for more information\n",
+			`invalid argument "abc" for "-m, --memory" flag: invalid size: 'abc'`},
+		{"bad reference", "docker: invalid reference format: repository name (Ref) must be lowercase\n\nRun 'docker run --help' for more information\n",
+			"invalid reference format: repository name (Ref) must be lowercase"},
+		{"no such image", "Unable to find image 'nosuch:latest' locally\ndocker: Error response from daemon: pull access denied for nosuch, repository does not exist or may require 'docker login'\n\nRun 'docker run --help' for more information\n",
+			"Error response from daemon: pull access denied for nosuch, repository does not exist or may require 'docker login'"},
+		{"older docker", "docker: unknown flag: --bogusopt.\nSee 'docker run --help'.\n",
+			"unknown flag: --bogusopt"},
+		{"nothing said", "", ""},
+		{"only advice", "\nRun 'docker run --help' for more information\n", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			lines := strings.Split(strings.TrimRight(tt.stderr, "\n"), "\n")
+			if got := dockerErrorLine(lines); got != tt.want {
+				t.Errorf("dockerErrorLine() = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
