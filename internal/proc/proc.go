@@ -151,7 +151,7 @@ func Start(argv []string, o Options) (*Child, error) {
 	}
 	if err := cmd.Start(); err != nil {
 		closeAll()
-		return nil, &StartError{Name: argv[0], Err: err}
+		return nil, &StartError{Name: argv[0], Err: err, Interpreter: missingInterpreter(path, o.Dir, err)}
 	}
 	for _, f := range theirs {
 		f.Close()

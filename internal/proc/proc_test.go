@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -111,18 +112,31 @@ func TestStartErrors(t *testing.T) {
 	if err := os.WriteFile(notExec, []byte("hi"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	script := func(name, text string) string {
+		p := dir + "/" + name
+		if err := os.WriteFile(p, []byte(text), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	noInterp := script("nointerp.py", "#!/usr/bin/pipecli-no-such-python -u\nprint(1)\n")
+	crlf := script("crlf.sh", "#!/bin/sh\r\necho hi\r\n")
+	spaced := script("spaced.sh", "#! \t/usr/bin/pipecli-no-such-sh\techo\n")
 	tests := []struct {
 		argv []string
 		code int
 		msg  string
 	}{
 		{[]string{"pipecli-no-such-command"}, 127, `"pipecli-no-such-command" not found in $PATH`},
-		{[]string{dir + "/missing"}, 127, "not found"},
+		{[]string{dir + "/missing"}, 127, `"` + dir + `/missing" not found; check the command after --`},
 		{[]string{notExec}, 126, "cannot be executed"},
 		{[]string{dir}, 126, "cannot be executed"},
+		{[]string{noInterp}, 127, `"` + noInterp + `" cannot run: its interpreter /usr/bin/pipecli-no-such-python (from its #! line) is not found; install it or correct the #! line`},
+		{[]string{crlf}, 127, `"` + crlf + `" cannot run: its #! line ends with a carriage return (Windows line ends), so its interpreter "/bin/sh\r" is not found; convert the script to Unix line ends (dos2unix)`},
+		{[]string{spaced}, 127, "its interpreter /usr/bin/pipecli-no-such-sh (from its #! line)"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.argv[0], func(t *testing.T) {
+		t.Run(filepath.Base(tt.argv[0]), func(t *testing.T) {
 			_, err := proc.Start(tt.argv, proc.Options{Grace: time.Second})
 			var se *proc.StartError
 			if !errors.As(err, &se) {
