@@ -3,9 +3,12 @@ package proc_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -211,22 +214,80 @@ func (w *notifyWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// A grandchild that keeps the pipes open must not keep Wait waiting more
-// than Grace after the child itself exited.
-func TestGrandchildHoldingPipes(t *testing.T) {
-	var out syncBuffer
-	c, err := proc.Start([]string{"sh", "-c", "sleep 60 & echo started"}, proc.Options{Stdout: &out, Grace: 100 * time.Millisecond})
+// A background job of the child's that holds its output open is part of
+// the child: once the child exits, its process group is stopped, so that
+// the job neither keeps Wait waiting nor outlives the child. A job that
+// let go of the output is left alone; a holder outside the group cannot
+// keep Wait waiting more than Grace.
+func TestBackgroundJobHoldingPipes(t *testing.T) {
+	tests := []struct {
+		name     string
+		script   string
+		pty      bool
+		survives bool
+		needs    string // a program the script needs
+	}{
+		{"job holds the pipes", "sleep 60 & echo $!", false, false, ""},
+		{"job holds the terminal", "sleep 60 & echo $!", true, false, ""},
+		{"job holds stderr only", "sleep 60 >/dev/null & echo $!", false, false, ""},
+		{"job ignores SIGTERM", "(trap '' TERM; exec sleep 60) & echo $!", false, false, ""},
+		// The pids are said once the job has let go, or left the group.
+		{"job let go of the output", "(exec >/dev/null 2>&1; touch ready; exec sleep 60) & until [ -e ready ]; do sleep 0.01; done; echo $!", false, true, ""},
+		{"holder outside the group", "setsid sh -c 'echo $$ > pid; exec sleep 60' & until [ -s pid ]; do sleep 0.01; done; cat pid", false, true, "setsid"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.needs != "" {
+				if _, err := exec.LookPath(tt.needs); err != nil {
+					t.Skipf("no %s: %v", tt.needs, err)
+				}
+			}
+			var out syncBuffer
+			c, err := proc.Start([]string{"sh", "-c", tt.script}, proc.Options{Stdout: &out, Grace: time.Second, PTY: tt.pty, Dir: t.TempDir()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			st, err := c.Wait()
+			if err != nil || !st.Success() {
+				t.Fatalf("Wait() = %v, %v", st, err)
+			}
+			pid, err := strconv.Atoi(strings.TrimSpace(out.String()))
+			if err != nil {
+				t.Fatalf("stdout = %q, want the job's pid", out.String())
+			}
+			defer syscall.Kill(pid, syscall.SIGKILL)
+			if tt.survives && !running(pid) {
+				t.Errorf("the job (pid %d) is gone", pid)
+			}
+			if !tt.survives && !ended(pid) {
+				t.Errorf("the job (pid %d) is still running", pid)
+			}
+		})
+	}
+}
+
+// ended waits for process pid to end. Its output closed is not the end:
+// a process closes its files on the way out, before it is a zombie.
+func ended(pid int) bool {
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if !running(pid) {
+			return true
+		}
+	}
+	return false
+}
+
+// running reports whether process pid exists and is not a zombie: a job
+// whose parent exited is reaped by init, which, in a container, may never
+// do it.
+func running(pid int) bool {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		t.Fatal(err)
+		return false
 	}
-	st, err := c.Wait()
-	if err != nil || !st.Success() {
-		t.Fatalf("Wait() = %v, %v", st, err)
-	}
-	if out.String() != "started\n" {
-		t.Errorf("stdout = %q", out.String())
-	}
-	c.Signal(syscall.SIGKILL) // the sleep, still in the child's group
+	// pid (comm) state ...: comm may hold spaces and parentheses.
+	i := bytes.LastIndexByte(stat, ')')
+	return i < 0 || i+2 >= len(stat) || stat[i+2] != 'Z'
 }
 
 // A failing stdout sink is reported and closes the child's stdout, so a
