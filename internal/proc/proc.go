@@ -76,6 +76,8 @@ type Child struct {
 	fed       chan struct{} // closed once the input is all sent, or abandoned
 	stopReq   chan struct{} // closed by Stop
 	stopOnce  sync.Once
+	termReq   chan struct{} // closed by Terminate: SIGTERM without waiting
+	termOnce  sync.Once
 	stoppedBy atomic.Int32  // the StopStage Stop reached
 	stopping  atomic.Bool   // Stop was called
 	exited    chan struct{} // closed once the process has been reaped
@@ -166,6 +168,7 @@ func Start(argv []string, o Options) (*Child, error) {
 		stderr:    ours[2],
 		fed:       make(chan struct{}),
 		stopReq:   make(chan struct{}),
+		termReq:   make(chan struct{}),
 		exited:    make(chan struct{}),
 		outFailed: make(chan struct{}),
 		drained:   make(chan struct{}),
@@ -272,6 +275,17 @@ func (c *Child) Stop() {
 	c.stopOnce.Do(func() { c.stopping.Store(true); close(c.stopReq) })
 }
 
+// Terminate ends the child sooner than Stop: it closes its stdin and sends
+// SIGTERM to its group at once, then SIGKILL after Grace. It is for when
+// the child has had its chance to end by itself already (its input ended
+// long ago: --eof-timeout) or must not be given one (nobody reads its
+// output). Called after Stop, it cuts short the wait after closing stdin.
+// Calling it again does nothing.
+func (c *Child) Terminate() {
+	c.termOnce.Do(func() { close(c.termReq) })
+	c.Stop()
+}
+
 // StoppedBy reports which stage of Stop ended the child, and whether Stop had
 // been called at all. It is meaningful once Exited is closed.
 func (c *Child) StoppedBy() (StopStage, bool) {
@@ -281,12 +295,12 @@ func (c *Child) StoppedBy() (StopStage, bool) {
 
 func (c *Child) stop() {
 	c.CloseStdin()
-	if c.waitExit(c.opts.Grace) {
+	if c.waitExit(c.opts.Grace, c.termReq) {
 		return
 	}
 	c.stoppedBy.Store(int32(StoppedByTERM))
 	c.Signal(syscall.SIGTERM)
-	if c.waitExit(c.opts.Grace) {
+	if c.waitExit(c.opts.Grace, nil) {
 		return
 	}
 	c.stoppedBy.Store(int32(StoppedByKILL))
@@ -297,7 +311,9 @@ func (c *Child) stop() {
 // Kill sends SIGKILL to the child's group at once.
 func (c *Child) Kill() { c.Signal(syscall.SIGKILL) }
 
-func (c *Child) waitExit(d time.Duration) bool {
+// waitExit waits d for the child to exit, or until cut is closed, and
+// reports whether it exited.
+func (c *Child) waitExit(d time.Duration, cut <-chan struct{}) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
@@ -305,6 +321,13 @@ func (c *Child) waitExit(d time.Duration) bool {
 		return true
 	case <-t.C:
 		return false
+	case <-cut:
+		select {
+		case <-c.exited:
+			return true
+		default:
+			return false
+		}
 	}
 }
 

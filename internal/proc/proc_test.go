@@ -193,6 +193,55 @@ func TestStopStages(t *testing.T) {
 	}
 }
 
+// Terminate sends SIGTERM at once, not Grace after closing stdin, even
+// when Stop is already waiting; SIGKILL still follows after Grace.
+func TestTerminate(t *testing.T) {
+	tests := []struct {
+		name      string
+		args      []string
+		grace     time.Duration
+		stopFirst bool
+		want      proc.StopStage
+		status    proc.Status
+	}{
+		{"SIGTERM at once", []string{"-no-read"}, time.Hour, false, proc.StoppedByTERM, proc.Status{Signal: syscall.SIGTERM}},
+		{"after Stop", []string{"-no-read"}, time.Hour, true, proc.StoppedByTERM, proc.Status{Signal: syscall.SIGTERM}},
+		{"then SIGKILL", []string{"-no-read", "-ignore-signals"}, 50 * time.Millisecond, false, proc.StoppedByKILL, proc.Status{Signal: syscall.SIGKILL}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			argv, env := child(append(tt.args, "-print", `ready\n`)...)
+			ready := make(chan struct{})
+			out := &notifyWriter{match: "ready", ch: ready}
+			c, err := proc.Start(argv, proc.Options{Stdout: out, Grace: tt.grace, Env: env})
+			if err != nil {
+				t.Fatal(err)
+			}
+			<-ready // signals are only ignored once the child says so
+			if tt.stopFirst {
+				c.Stop()
+			}
+			c.Terminate()
+			// Not a measure of time: only a guard against waiting the
+			// hour of Grace.
+			select {
+			case <-c.Exited():
+			case <-time.After(time.Minute):
+				c.Kill()
+				t.Fatal("the child still runs a minute after Terminate: its Grace was waited")
+			}
+			stage, stopped := c.StoppedBy()
+			if !stopped || stage != tt.want {
+				t.Errorf("StoppedBy() = %v, %v; want %v, true", stage, stopped, tt.want)
+			}
+			st, err := c.Wait()
+			if err != nil || st != tt.status {
+				t.Errorf("Wait() = %+v, %v; want %+v", st, err, tt.status)
+			}
+		})
+	}
+}
+
 // notifyWriter closes ch once it has seen match.
 type notifyWriter struct {
 	mu    sync.Mutex
