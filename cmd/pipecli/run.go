@@ -63,7 +63,23 @@ and pipecli waits for it to finish.
 With no COMMAND, the built-in demo model ('pipecli model') is the child.
 With --image IMG, the child is 'docker run -i --rm --init --name pipecli-<id>
 -e PYTHONUNBUFFERED=1 [--docker-arg ARG...] IMG [COMMAND ARGS...]', and the
-container is removed however pipecli ends.`,
+container is removed however pipecli ends.
+
+At the prompt, lines that start with ':' are pipecli's commands:
+` + session.PromptHelp + `
+
+Exit status:
+  the child's  the child exited by itself (a code other than 0 is also said)
+  1            with --framing: some requests failed (timeout, child died past
+               its --retries)
+  2            usage or input error: a bad flag, a missing --file
+  124          the child still ran --eof-timeout after its input ended
+  125          pipecli's own failure, or docker could not run the container
+  126          COMMAND cannot be executed
+  127          COMMAND not found, or the interpreter on its #! line
+  128+N        the child was killed by signal N, or pipecli got signal N
+               (130: Ctrl-C)
+  141          the output was closed by its reader, as in 'pipecli run | head -1'`,
 		Example: `  pipecli run --file testdata/crypt.txt
   pipecli run -- python3 -u model.py
   pipecli run --file input.txt -- docker run -i --rm pipe_api
@@ -116,6 +132,7 @@ container is removed however pipecli ends.`,
 	f.StringVar(&o.Ready, "ready", "", "hold input until the child prints a line matching `REGEXP`; lines before are its banner")
 	f.IntVar(&o.SkipBanner, "skip-banner", 0, "the child's first `N` lines are a banner, not answers")
 	f.IntVar(&o.MaxLine, "max-line", 0, "fail when the child writes a line (or marker answer) longer than `BYTES` (0: no cap)")
+
 	return cmd
 }
 
