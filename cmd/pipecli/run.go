@@ -133,7 +133,22 @@ Exit status:
 	f.IntVar(&o.SkipBanner, "skip-banner", 0, "the child's first `N` lines are a banner, not answers")
 	f.IntVar(&o.MaxLine, "max-line", 0, "fail when the child writes a line (or marker answer) longer than `BYTES` (0: no cap)")
 
+	framings := []string{
+		frame.Raw.String() + "\tnone: output shown as it arrives",
+		frame.Line.String() + "\tone line in, one line out",
+		frame.Marker.String() + "\tanswers end at the --marker line",
+		frame.JSONL.String() + "\tJSON objects, answers matched by id",
+	}
+	mustComplete(cmd, "framing", framings...)
+	mustComplete(cmd, "restart", "on-failure\trestart a child that died unexpectedly", "never\tdo not restart: fail what it was handling")
 	return cmd
+}
+
+// mustComplete makes shell completion offer values for the flag name.
+func mustComplete(cmd *cobra.Command, name string, values ...string) {
+	if err := cmd.RegisterFlagCompletionFunc(name, cobra.FixedCompletions(values, cobra.ShellCompDirectiveNoFileComp)); err != nil {
+		panic(err) // no such flag, or registered twice: a mistake here
+	}
 }
 
 // checkContainer validates --image, --docker-arg and --pty.
