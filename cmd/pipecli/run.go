@@ -70,7 +70,23 @@ and pipecli waits for it to finish.
 With no COMMAND, the built-in demo model ('pipecli model') is the child.
 With --image IMG, the child is 'docker run -i --rm --init --name pipecli-<id>
 -e PYTHONUNBUFFERED=1 [--docker-arg ARG...] IMG [COMMAND ARGS...]', and the
-container is removed however pipecli ends.`,
+container is removed however pipecli ends.
+
+At the prompt, lines that start with ':' are pipecli's commands:
+` + session.PromptHelp + `
+
+Exit status:
+  the child's  the child exited by itself (a code other than 0 is also said)
+  1            with --framing: some requests failed (timeout, child died past
+               its --retries)
+  2            usage or input error: a bad flag, a missing --file
+  124          the child still ran --eof-timeout after its input ended
+  125          pipecli's own failure, or docker could not run the container
+  126          COMMAND cannot be executed
+  127          COMMAND not found, or the interpreter on its #! line
+  128+N        the child was killed by signal N, or pipecli got signal N
+               (130: Ctrl-C)
+  141          the output was closed by its reader, as in 'pipecli run | head -1'`,
 		Example: `  pipecli run --file testdata/crypt.txt
   pipecli run -- python3 -u model.py
   pipecli run --file input.txt -- docker run -i --rm pipe_api
@@ -137,7 +153,23 @@ container is removed however pipecli ends.`,
 	f.DurationVar(&o.ReadyTimeout, "ready-timeout", 0, "with --ready or --skip-banner: give up if the banner has not ended this long after the child started (0: wait)")
 	f.IntVar(&o.SkipBanner, "skip-banner", 0, "the child's first `N` lines are a banner, not answers")
 	f.IntVar(&o.MaxLine, "max-line", 0, "fail when the child writes a line (or marker answer) longer than `BYTES` (0: no cap)")
+
+	framings := []string{
+		frame.Raw.String() + "\tnone: output shown as it arrives",
+		frame.Line.String() + "\tone line in, one line out",
+		frame.Marker.String() + "\tanswers end at the --marker line",
+		frame.JSONL.String() + "\tJSON objects, answers matched by id",
+	}
+	mustComplete(cmd, "framing", framings...)
+	mustComplete(cmd, "restart", "on-failure\trestart a child that died unexpectedly", "never\tdo not restart: fail what it was handling")
 	return cmd
+}
+
+// mustComplete makes shell completion offer values for the flag name.
+func mustComplete(cmd *cobra.Command, name string, values ...string) {
+	if err := cmd.RegisterFlagCompletionFunc(name, cobra.FixedCompletions(values, cobra.ShellCompDirectiveNoFileComp)); err != nil {
+		panic(err) // no such flag, or registered twice: a mistake here
+	}
 }
 
 // checkContainer validates --image, --docker-arg and --pty.
@@ -181,8 +213,10 @@ func (o *runOpts) checkFraming(c *cobra.Command) error {
 		return fmt.Errorf("--ready-timeout must not be negative")
 	}
 	switch {
-	case o.Window < 0:
-		return fmt.Errorf("--window must be 1 or more")
+	case o.Window < 1 && c.Flags().Changed("window"):
+		// 0 is the default's value, meaning "pick for me", not a
+		// window anyone can ask for.
+		return fmt.Errorf("--window must be 1 or more, not %d", o.Window)
 	case o.Timeout < 0:
 		return fmt.Errorf("--timeout must not be negative")
 	case o.Retries < 0:
@@ -279,6 +313,12 @@ func runRun(ctx context.Context, o *runOpts) error {
 	}
 	if !o.NoHistory {
 		cfg.HistoryFile = session.HistoryPath(o.IO.Getenv)
+	}
+	// Before session.Run creates the output, which truncates it.
+	stdin, _ := o.IO.In.(*os.File)
+	stdout, _ := o.IO.Out.(*os.File)
+	if err := session.CheckSameFile(o.File, o.Output, stdin, stdout); err != nil {
+		return err
 	}
 	res, err := session.Run(ctx, cfg, o.IO)
 	if err != nil {

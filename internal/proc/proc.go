@@ -7,7 +7,8 @@
 //	Stdin source --(stdin writer)--> child stdin pipe
 //	child stdout pipe --(stdout reader)--> Stdout sink
 //	child stderr pipe --(stderr reader)--> Stderr sink   (always drained)
-//	reaper: cmd.Wait, then, after Grace, closes pipes grandchildren still hold
+//	reaper: cmd.Wait, then stops the rest of its group if it holds the
+//	        pipes; after Grace, closes pipes others still hold
 package proc
 
 import (
@@ -75,6 +76,8 @@ type Child struct {
 	fed       chan struct{} // closed once the input is all sent, or abandoned
 	stopReq   chan struct{} // closed by Stop
 	stopOnce  sync.Once
+	termReq   chan struct{} // closed by Terminate: SIGTERM without waiting
+	termOnce  sync.Once
 	stoppedBy atomic.Int32  // the StopStage Stop reached
 	stopping  atomic.Bool   // Stop was called
 	exited    chan struct{} // closed once the process has been reaped
@@ -151,7 +154,7 @@ func Start(argv []string, o Options) (*Child, error) {
 	}
 	if err := cmd.Start(); err != nil {
 		closeAll()
-		return nil, &StartError{Name: argv[0], Err: err}
+		return nil, &StartError{Name: argv[0], Err: err, Interpreter: missingInterpreter(path, o.Dir, err)}
 	}
 	for _, f := range theirs {
 		f.Close()
@@ -165,6 +168,7 @@ func Start(argv []string, o Options) (*Child, error) {
 		stderr:    ours[2],
 		fed:       make(chan struct{}),
 		stopReq:   make(chan struct{}),
+		termReq:   make(chan struct{}),
 		exited:    make(chan struct{}),
 		outFailed: make(chan struct{}),
 		drained:   make(chan struct{}),
@@ -271,6 +275,17 @@ func (c *Child) Stop() {
 	c.stopOnce.Do(func() { c.stopping.Store(true); close(c.stopReq) })
 }
 
+// Terminate ends the child sooner than Stop: it closes its stdin and sends
+// SIGTERM to its group at once, then SIGKILL after Grace. It is for when
+// the child has had its chance to end by itself already (its input ended
+// long ago: --eof-timeout) or must not be given one (nobody reads its
+// output). Called after Stop, it cuts short the wait after closing stdin.
+// Calling it again does nothing.
+func (c *Child) Terminate() {
+	c.termOnce.Do(func() { close(c.termReq) })
+	c.Stop()
+}
+
 // StoppedBy reports which stage of Stop ended the child, and whether Stop had
 // been called at all. It is meaningful once Exited is closed.
 func (c *Child) StoppedBy() (StopStage, bool) {
@@ -280,12 +295,12 @@ func (c *Child) StoppedBy() (StopStage, bool) {
 
 func (c *Child) stop() {
 	c.CloseStdin()
-	if c.waitExit(c.opts.Grace) {
+	if c.waitExit(c.opts.Grace, c.termReq) {
 		return
 	}
 	c.stoppedBy.Store(int32(StoppedByTERM))
 	c.Signal(syscall.SIGTERM)
-	if c.waitExit(c.opts.Grace) {
+	if c.waitExit(c.opts.Grace, nil) {
 		return
 	}
 	c.stoppedBy.Store(int32(StoppedByKILL))
@@ -296,7 +311,9 @@ func (c *Child) stop() {
 // Kill sends SIGKILL to the child's group at once.
 func (c *Child) Kill() { c.Signal(syscall.SIGKILL) }
 
-func (c *Child) waitExit(d time.Duration) bool {
+// waitExit waits d for the child to exit, or until cut is closed, and
+// reports whether it exited.
+func (c *Child) waitExit(d time.Duration, cut <-chan struct{}) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
@@ -304,6 +321,13 @@ func (c *Child) waitExit(d time.Duration) bool {
 		return true
 	case <-t.C:
 		return false
+	case <-cut:
+		select {
+		case <-c.exited:
+			return true
+		default:
+			return false
+		}
 	}
 }
 
@@ -323,28 +347,84 @@ const (
 	StoppedByKILL
 )
 
-// reap waits for the process, then gives the pipes Grace to reach EOF before
-// closing them: a grandchild that inherited them (the docker CLI's helpers, a
-// shell's background job) must not keep us waiting forever. This is what
-// exec.Cmd.WaitDelay does for the pipes os/exec makes itself; we make ours,
-// to size them and read them directly, so we apply the same rule here.
+// reap waits for the process, then for its output to end. Processes of its
+// group that still hold its stdout or stderr (a shell's background job:
+// `sh -c 'sleep 60 & cat'`) are part of the child, which is over: they are
+// stopped at once, SIGTERM then SIGKILL after Grace, rather than waited
+// for and left running. Other holders, outside the group (a daemon that
+// called setsid), get Grace to close them before we do: they must not keep
+// us waiting for ever. This is what exec.Cmd.WaitDelay does for the pipes
+// os/exec makes itself; we make ours, to size them and read them directly,
+// so we apply the same rule here.
 func (c *Child) reap() {
 	err := c.cmd.Wait()
 	c.status = statusOf(c.cmd.ProcessState, err)
 	close(c.exited)
 	// The child is gone: nothing more can be written to it.
 	c.CloseStdin()
-	t := time.NewTimer(c.opts.Grace)
-	defer t.Stop()
-	select {
-	case <-c.drained:
-	case <-t.C:
+	// Its own descriptors were closed before Wait returned, so any still
+	// open are another process's, and the answer does not depend on how
+	// far the pumps have read.
+	if c.outputHeld() && c.groupAlive() {
+		c.Signal(syscall.SIGTERM)
+		if !c.waitDrained(c.opts.Grace) {
+			c.Signal(syscall.SIGKILL)
+		}
+	}
+	if !c.waitDrained(c.opts.Grace) {
 		c.stdout.Close()
 		c.stderr.Close()
 		<-c.drained
 	}
 	c.stdout.Close()
 	c.stderr.Close()
+}
+
+func (c *Child) waitDrained(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-c.drained:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+// outputHeld reports whether a process holds the child's stdout or stderr
+// open for writing. Our end reports POLLHUP once no process does: a pipe's
+// read end when every write end is closed, a terminal's master when its
+// slave is.
+func (c *Child) outputHeld() bool {
+	for _, f := range []*os.File{c.stdout, c.stderr} {
+		rc, err := f.SyscallConn()
+		if err != nil {
+			continue // closed: its sink failed, nothing more is read
+		}
+		held := false
+		cerr := rc.Control(func(fd uintptr) {
+			fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+			for {
+				_, err := unix.Poll(fds, 0)
+				if err == unix.EINTR {
+					continue
+				}
+				held = err == nil && fds[0].Revents&(unix.POLLHUP|unix.POLLERR|unix.POLLNVAL) == 0
+				return
+			}
+		})
+		if cerr == nil && held {
+			return true
+		}
+	}
+	return false
+}
+
+// groupAlive reports whether the child's process group still has a
+// member, the child itself having exited.
+func (c *Child) groupAlive() bool {
+	err := syscall.Kill(-c.Pid(), 0)
+	return err == nil || err == syscall.EPERM
 }
 
 // feed copies the source into the child's stdin, then closes it.

@@ -3,8 +3,12 @@ package proc_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -111,18 +115,31 @@ func TestStartErrors(t *testing.T) {
 	if err := os.WriteFile(notExec, []byte("hi"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	script := func(name, text string) string {
+		p := dir + "/" + name
+		if err := os.WriteFile(p, []byte(text), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	noInterp := script("nointerp.py", "#!/usr/bin/pipecli-no-such-python -u\nprint(1)\n")
+	crlf := script("crlf.sh", "#!/bin/sh\r\necho hi\r\n")
+	spaced := script("spaced.sh", "#! \t/usr/bin/pipecli-no-such-sh\techo\n")
 	tests := []struct {
 		argv []string
 		code int
 		msg  string
 	}{
 		{[]string{"pipecli-no-such-command"}, 127, `"pipecli-no-such-command" not found in $PATH`},
-		{[]string{dir + "/missing"}, 127, "not found"},
+		{[]string{dir + "/missing"}, 127, `"` + dir + `/missing" not found; check the command after --`},
 		{[]string{notExec}, 126, "cannot be executed"},
 		{[]string{dir}, 126, "cannot be executed"},
+		{[]string{noInterp}, 127, `"` + noInterp + `" cannot run: its interpreter /usr/bin/pipecli-no-such-python (from its #! line) is not found; install it or correct the #! line`},
+		{[]string{crlf}, 127, `"` + crlf + `" cannot run: its #! line ends with a carriage return (Windows line ends), so its interpreter "/bin/sh\r" is not found; convert the script to Unix line ends (dos2unix)`},
+		{[]string{spaced}, 127, "its interpreter /usr/bin/pipecli-no-such-sh (from its #! line)"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.argv[0], func(t *testing.T) {
+		t.Run(filepath.Base(tt.argv[0]), func(t *testing.T) {
 			_, err := proc.Start(tt.argv, proc.Options{Grace: time.Second})
 			var se *proc.StartError
 			if !errors.As(err, &se) {
@@ -176,6 +193,55 @@ func TestStopStages(t *testing.T) {
 	}
 }
 
+// Terminate sends SIGTERM at once, not Grace after closing stdin, even
+// when Stop is already waiting; SIGKILL still follows after Grace.
+func TestTerminate(t *testing.T) {
+	tests := []struct {
+		name      string
+		args      []string
+		grace     time.Duration
+		stopFirst bool
+		want      proc.StopStage
+		status    proc.Status
+	}{
+		{"SIGTERM at once", []string{"-no-read"}, time.Hour, false, proc.StoppedByTERM, proc.Status{Signal: syscall.SIGTERM}},
+		{"after Stop", []string{"-no-read"}, time.Hour, true, proc.StoppedByTERM, proc.Status{Signal: syscall.SIGTERM}},
+		{"then SIGKILL", []string{"-no-read", "-ignore-signals"}, 50 * time.Millisecond, false, proc.StoppedByKILL, proc.Status{Signal: syscall.SIGKILL}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			argv, env := child(append(tt.args, "-print", `ready\n`)...)
+			ready := make(chan struct{})
+			out := &notifyWriter{match: "ready", ch: ready}
+			c, err := proc.Start(argv, proc.Options{Stdout: out, Grace: tt.grace, Env: env})
+			if err != nil {
+				t.Fatal(err)
+			}
+			<-ready // signals are only ignored once the child says so
+			if tt.stopFirst {
+				c.Stop()
+			}
+			c.Terminate()
+			// Not a measure of time: only a guard against waiting the
+			// hour of Grace.
+			select {
+			case <-c.Exited():
+			case <-time.After(time.Minute):
+				c.Kill()
+				t.Fatal("the child still runs a minute after Terminate: its Grace was waited")
+			}
+			stage, stopped := c.StoppedBy()
+			if !stopped || stage != tt.want {
+				t.Errorf("StoppedBy() = %v, %v; want %v, true", stage, stopped, tt.want)
+			}
+			st, err := c.Wait()
+			if err != nil || st != tt.status {
+				t.Errorf("Wait() = %+v, %v; want %+v", st, err, tt.status)
+			}
+		})
+	}
+}
+
 // notifyWriter closes ch once it has seen match.
 type notifyWriter struct {
 	mu    sync.Mutex
@@ -197,22 +263,80 @@ func (w *notifyWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// A grandchild that keeps the pipes open must not keep Wait waiting more
-// than Grace after the child itself exited.
-func TestGrandchildHoldingPipes(t *testing.T) {
-	var out syncBuffer
-	c, err := proc.Start([]string{"sh", "-c", "sleep 60 & echo started"}, proc.Options{Stdout: &out, Grace: 100 * time.Millisecond})
+// A background job of the child's that holds its output open is part of
+// the child: once the child exits, its process group is stopped, so that
+// the job neither keeps Wait waiting nor outlives the child. A job that
+// let go of the output is left alone; a holder outside the group cannot
+// keep Wait waiting more than Grace.
+func TestBackgroundJobHoldingPipes(t *testing.T) {
+	tests := []struct {
+		name     string
+		script   string
+		pty      bool
+		survives bool
+		needs    string // a program the script needs
+	}{
+		{"job holds the pipes", "sleep 60 & echo $!", false, false, ""},
+		{"job holds the terminal", "sleep 60 & echo $!", true, false, ""},
+		{"job holds stderr only", "sleep 60 >/dev/null & echo $!", false, false, ""},
+		{"job ignores SIGTERM", "(trap '' TERM; exec sleep 60) & echo $!", false, false, ""},
+		// The pids are said once the job has let go, or left the group.
+		{"job let go of the output", "(exec >/dev/null 2>&1; touch ready; exec sleep 60) & until [ -e ready ]; do sleep 0.01; done; echo $!", false, true, ""},
+		{"holder outside the group", "setsid sh -c 'echo $$ > pid; exec sleep 60' & until [ -s pid ]; do sleep 0.01; done; cat pid", false, true, "setsid"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.needs != "" {
+				if _, err := exec.LookPath(tt.needs); err != nil {
+					t.Skipf("no %s: %v", tt.needs, err)
+				}
+			}
+			var out syncBuffer
+			c, err := proc.Start([]string{"sh", "-c", tt.script}, proc.Options{Stdout: &out, Grace: time.Second, PTY: tt.pty, Dir: t.TempDir()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			st, err := c.Wait()
+			if err != nil || !st.Success() {
+				t.Fatalf("Wait() = %v, %v", st, err)
+			}
+			pid, err := strconv.Atoi(strings.TrimSpace(out.String()))
+			if err != nil {
+				t.Fatalf("stdout = %q, want the job's pid", out.String())
+			}
+			defer syscall.Kill(pid, syscall.SIGKILL)
+			if tt.survives && !running(pid) {
+				t.Errorf("the job (pid %d) is gone", pid)
+			}
+			if !tt.survives && !ended(pid) {
+				t.Errorf("the job (pid %d) is still running", pid)
+			}
+		})
+	}
+}
+
+// ended waits for process pid to end. Its output closed is not the end:
+// a process closes its files on the way out, before it is a zombie.
+func ended(pid int) bool {
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if !running(pid) {
+			return true
+		}
+	}
+	return false
+}
+
+// running reports whether process pid exists and is not a zombie: a job
+// whose parent exited is reaped by init, which, in a container, may never
+// do it.
+func running(pid int) bool {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		t.Fatal(err)
+		return false
 	}
-	st, err := c.Wait()
-	if err != nil || !st.Success() {
-		t.Fatalf("Wait() = %v, %v", st, err)
-	}
-	if out.String() != "started\n" {
-		t.Errorf("stdout = %q", out.String())
-	}
-	c.Signal(syscall.SIGKILL) // the sleep, still in the child's group
+	// pid (comm) state ...: comm may hold spaces and parentheses.
+	i := bytes.LastIndexByte(stat, ')')
+	return i < 0 || i+2 >= len(stat) || stat[i+2] != 'Z'
 }
 
 // A failing stdout sink is reported and closes the child's stdout, so a

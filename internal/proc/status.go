@@ -1,11 +1,15 @@
 package proc
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -50,10 +54,17 @@ func statusOf(ps *os.ProcessState, err error) Status {
 type StartError struct {
 	Name string
 	Err  error
+	// Interpreter is what the #! line of the script Name names, when that
+	// is what is missing: exec then fails as if the script were.
+	Interpreter string
 }
 
 func (e *StartError) Error() string {
 	switch {
+	case e.Interpreter != "" && strings.HasSuffix(e.Interpreter, "\r"):
+		return fmt.Sprintf("%q cannot run: its #! line ends with a carriage return (Windows line ends), so its interpreter %q is not found; convert the script to Unix line ends (dos2unix)", e.Name, e.Interpreter)
+	case e.Interpreter != "":
+		return fmt.Sprintf("%q cannot run: its interpreter %s (from its #! line) is not found; install it or correct the #! line", e.Name, e.Interpreter)
 	case e.NotFound():
 		if errors.Is(e.Err, exec.ErrNotFound) {
 			return fmt.Sprintf("%q not found in $PATH; check the command after --", e.Name)
@@ -86,4 +97,43 @@ func (e *StartError) ExitCode() int {
 		return 126
 	}
 	return 125
+}
+
+// missingInterpreter returns the interpreter that path's #! line names
+// when exec failed with ENOENT because that interpreter does not exist,
+// as the kernel says of the script itself: "" otherwise. dir is the
+// directory the child was to start in, where relative paths are.
+func missingInterpreter(path, dir string, err error) string {
+	if !errors.Is(err, syscall.ENOENT) {
+		return ""
+	}
+	in := func(p string) string {
+		if dir != "" && !filepath.IsAbs(p) {
+			return filepath.Join(dir, p)
+		}
+		return p
+	}
+	f, err := os.Open(in(path))
+	if err != nil {
+		return "" // the script itself is missing
+	}
+	defer f.Close()
+	// The kernel reads no more of the #! line than this (BINPRM_BUF_SIZE).
+	buf := make([]byte, 256)
+	n, _ := io.ReadFull(f, buf)
+	line, ok := bytes.CutPrefix(buf[:n], []byte("#!"))
+	if !ok {
+		return "" // an ELF binary whose loader is missing, say
+	}
+	line, _, _ = bytes.Cut(line, []byte("\n"))
+	// Spaces and tabs separate; a carriage return does not.
+	interp, _, _ := bytes.Cut(bytes.TrimLeft(line, " \t"), []byte(" "))
+	interp, _, _ = bytes.Cut(interp, []byte("\t"))
+	if len(interp) == 0 {
+		return ""
+	}
+	if _, err := os.Stat(in(string(interp))); err == nil {
+		return "" // there, but something else it needs is not
+	}
+	return string(interp)
 }

@@ -3,6 +3,8 @@ package session
 import (
 	"context"
 	"fmt"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -60,7 +62,9 @@ func (s *session) removeContainers() {
 // bufferingHint is what to say when the child, alive, has been sent input
 // and answered nothing for silent: it may be holding its output in a
 // buffer, as C stdio and Python do when stdout is not a terminal. The fix
-// named is the one that fits how it runs.
+// named is the one that fits how it runs. It is "" when the child is known
+// not to buffer (python3 -u, grep --line-buffered...): it is just slow, and
+// the caller says nothing.
 func (s *session) bufferingHint(silent time.Duration) string {
 	what := fmt.Sprintf("%s has answered nothing for %s since it was sent input", s.name(), silent.Truncate(time.Second))
 	argv := s.cfg.Argv
@@ -69,12 +73,153 @@ func (s *session) bufferingHint(silent time.Duration) string {
 		return what + "; if the program in the container buffers its output, make it flush each answer (Python is already told to: PYTHONUNBUFFERED=1; C stdio: stdbuf -oL in the image's entrypoint)"
 	case isDockerRun(argv):
 		return what + "; if the program in the container buffers its output, --pty cannot reach it: add -e PYTHONUNBUFFERED=1 to docker run (Python), or use pipecli run --image IMAGE, which does"
+	}
+	getenv := os.Getenv
+	if s.ios != nil && s.ios.Getenv != nil {
+		getenv = s.ios.Getenv
+	}
+	argv, getenv, stdbuf := unwrap(argv, getenv)
+	if len(argv) == 0 {
+		argv = s.cfg.Argv
+	}
+	prog := filepath.Base(argv[0])
+	if prog == "awk" {
+		prog = awkFlavour(argv[0])
+	}
+	switch {
+	case prog == "mawk":
+		// Neither --pty nor stdbuf: mawk buffers by itself, and reads its
+		// input in blocks, so a line waits for the next ones.
+		if mawkInteractive(argv[1:]) {
+			return ""
+		}
+		return what + "; mawk holds its output and reads its input in blocks on a pipe (--pty is not enough): run mawk -W interactive"
 	case s.cfg.PTY:
 		return what + "; its stdout is a terminal (--pty), so it is not stdio buffering: it may be busy, or waiting for more input"
-	case isPython(argv):
+	case isPythonName(prog):
+		// Python buffers by itself: stdbuf cannot change it.
+		if pythonUnbuffered(argv[1:]) || getenv("PYTHONUNBUFFERED") != "" {
+			return ""
+		}
 		return what + "; Python buffers its output on a pipe: run python3 -u, set PYTHONUNBUFFERED=1, or use pipecli run --pty"
+	case prog == "gawk":
+		if slices.ContainsFunc(argv[1:], func(a string) bool { return strings.Contains(a, "fflush") }) {
+			return ""
+		}
+		return what + "; gawk holds its output on a pipe until the program calls fflush(): add fflush() after each print, or use pipecli run --pty"
+	case stdbuf:
+		return "" // C stdio told to flush by stdbuf -o
+	case prog == "sed":
+		if sedUnbuffered(argv[1:]) {
+			return ""
+		}
+		return what + "; sed holds its output on a pipe: run sed -u, or use pipecli run --pty"
+	case prog == "grep" || prog == "egrep" || prog == "fgrep":
+		if slices.Contains(optionsOf(argv[1:]), "--line-buffered") {
+			return ""
+		}
+		return what + "; grep holds its output on a pipe: run grep --line-buffered, or use pipecli run --pty"
+	case prog == "awk":
+		return what + "; awk holds its output on a pipe: with mawk run mawk -W interactive, with gawk add fflush() after each print"
 	}
-	return what + "; if it buffers its output when it is not on a terminal (C stdio: grep, tr, awk, sed), use pipecli run --pty, or make it flush each answer (stdbuf -oL, grep --line-buffered)"
+	return what + "; if it buffers its output when it is not on a terminal (C stdio: tr, cut, uniq), use pipecli run --pty, or make it flush each answer (stdbuf -oL)"
+}
+
+// unwrap takes off the commands argv runs its program through that change
+// its environment (env NAME=VALUE) or its buffering (stdbuf -oL): it
+// returns the program's argv, its environment, and whether stdbuf set its
+// stdout's buffering (which C stdio obeys, and Python and awk do not).
+// What it does not understand it leaves on.
+func unwrap(argv []string, getenv func(string) string) ([]string, func(string) string, bool) {
+	stdbuf := false
+	for len(argv) > 1 {
+		switch filepath.Base(argv[0]) {
+		case "env":
+			set := map[string]string{}
+			cleared := false
+			i := 1
+		opts:
+			for ; i < len(argv); i++ {
+				a := argv[i]
+				switch name, value, isSet := strings.Cut(a, "="); {
+				case a == "-i" || a == "--ignore-environment" || a == "-":
+					cleared = true
+				case a == "-u" && i+1 < len(argv):
+					i++
+					set[argv[i]] = ""
+				case strings.HasPrefix(a, "--unset="):
+					set[strings.TrimPrefix(a, "--unset=")] = ""
+				case a == "--":
+					i++
+					break opts
+				case strings.HasPrefix(a, "-"):
+					return argv, getenv, stdbuf // -S, -C...: not ours to follow
+				case isSet && name != "":
+					set[name] = value
+				default:
+					break opts
+				}
+			}
+			outer := getenv
+			getenv = func(k string) string {
+				if v, ok := set[k]; ok {
+					return v
+				}
+				if cleared {
+					return ""
+				}
+				return outer(k)
+			}
+			argv = argv[i:]
+		case "stdbuf":
+			i := 1
+			for i < len(argv) && strings.HasPrefix(argv[i], "-") {
+				a := argv[i]
+				i++
+				if a == "--" {
+					break
+				}
+				var out string
+				switch {
+				case a == "-o" || a == "-i" || a == "-e":
+					if i < len(argv) && a == "-o" {
+						out = argv[i]
+					}
+					i++
+				case strings.HasPrefix(a, "--output="):
+					out = strings.TrimPrefix(a, "--output=")
+				case strings.HasPrefix(a, "-o"):
+					out = a[2:]
+				}
+				if out != "" {
+					// Line buffered or unbuffered; a size is a buffer.
+					stdbuf = out == "L" || out == "0"
+				}
+			}
+			argv = argv[i:]
+		default:
+			return argv, getenv, stdbuf
+		}
+	}
+	return argv, getenv, stdbuf
+}
+
+// awkFlavour is the awk that the command name awk is here: mawk or gawk,
+// which buffer differently, or "awk" if it is neither or cannot be told.
+// A variable, so that tests can choose.
+var awkFlavour = func(name string) string {
+	path, err := exec.LookPath(name)
+	if err != nil {
+		return "awk"
+	}
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		path = real
+	}
+	switch base := filepath.Base(path); base {
+	case "mawk", "gawk":
+		return base
+	}
+	return "awk"
 }
 
 // isDockerRun reports whether argv runs a container with the docker (or
@@ -90,20 +235,106 @@ func isDockerRun(argv []string) bool {
 	return false
 }
 
-// isPython reports whether argv runs Python without -u.
-func isPython(argv []string) bool {
-	if len(argv) == 0 || !strings.HasPrefix(filepath.Base(argv[0]), "python") {
+// isPythonName reports whether a program name is Python's (python,
+// python3, python3.11).
+func isPythonName(name string) bool { return strings.HasPrefix(name, "python") }
+
+// pythonUnbuffered reports whether Python's options (args, up to the
+// script, -c or -m) hold -u.
+func pythonUnbuffered(args []string) bool {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if !strings.HasPrefix(a, "-") || a == "-" || a == "--" || strings.HasPrefix(a, "--") {
+			return false // the script, stdin, or a long option (--help...)
+		}
+		for j := 1; j < len(a); j++ {
+			switch a[j] {
+			case 'u':
+				return true
+			case 'c', 'm':
+				return false // the program follows
+			case 'W', 'X':
+				if j == len(a)-1 {
+					i++ // its value is the next argument
+				}
+				j = len(a) // or the rest of this one
+			}
+		}
+	}
+	return false
+}
+
+// mawkInteractive reports whether mawk's options hold -W interactive,
+// which mawk accepts abbreviated (-Wi) and in a comma-separated list.
+func mawkInteractive(args []string) bool {
+	interactive := func(v string) bool {
+		for _, o := range strings.Split(v, ",") {
+			if o = strings.TrimLeft(o, "-"); o != "" && strings.HasPrefix("interactive", o) {
+				return true
+			}
+		}
 		return false
 	}
-	for _, a := range argv[1:] {
-		if !strings.HasPrefix(a, "-") || a == "-" || a == "--" {
-			break // the script or -c: Python's own options are before it
-		}
-		if a == "-u" || (strings.HasPrefix(a, "-") && !strings.HasPrefix(a, "--") && strings.Contains(a[1:], "u")) {
-			return false
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--" || !strings.HasPrefix(a, "-") || a == "-":
+			return false // the program text
+		case a == "-W" && i+1 < len(args):
+			i++
+			if interactive(args[i]) {
+				return true
+			}
+		case strings.HasPrefix(a, "-W"):
+			if interactive(a[2:]) {
+				return true
+			}
+		case strings.HasPrefix(a, "--"):
+			if interactive(a[2:]) {
+				return true
+			}
+		case a == "-F" || a == "-v" || a == "-f":
+			i++
 		}
 	}
-	return true
+	return false
+}
+
+// sedUnbuffered reports whether sed's options hold -u (--unbuffered).
+func sedUnbuffered(args []string) bool {
+	for _, a := range optionsOf(args) {
+		if a == "--unbuffered" {
+			return true
+		}
+		if strings.HasPrefix(a, "--") {
+			continue
+		}
+		for _, c := range a[1:] {
+			if c == 'u' {
+				return true
+			}
+			if strings.ContainsRune("efil", c) {
+				break // the rest is its value: a script, file, suffix or length
+			}
+		}
+	}
+	return false
+}
+
+// optionsOf returns the arguments that are options, up to "--": GNU
+// programs take them anywhere. A value given apart (-e SCRIPT) is taken
+// for an operand, which is good enough to find a flag.
+func optionsOf(args []string) []string {
+	var opts []string
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		if len(a) > 1 && a[0] == '-' {
+			opts = append(opts, a)
+		}
+	}
+	return opts
 }
 
 // dockerFailed is the exit code of `docker run` when docker itself failed:
@@ -133,21 +364,33 @@ func (e *ContainerError) Error() string {
 	return fmt.Sprintf("docker could not run %s (exit code %d): %s", what, dockerFailed, e.Docker)
 }
 
-// containerError makes a ContainerError of docker's last words: its error
-// line, not the "Run 'docker run --help'" advice after it.
+// containerError makes a ContainerError of docker's last words.
 func (s *session) containerError(stderr *tailWriter) *ContainerError {
-	e := &ContainerError{}
+	e := &ContainerError{Docker: dockerErrorLine(stderr.lastLines(8))}
 	if s.cfg.Container != nil {
 		e.Image = s.cfg.Container.Image
 	}
-	lines := stderr.lastLines(8)
+	return e
+}
+
+// dockerErrorLine picks docker's error line from the last lines of its
+// stderr, without its "docker: " and final period. After the error, docker
+// gives advice, which is no reason: for a bad option (docker 28)
+//
+//	unknown flag: --bogusopt
+//
+//	Usage:  docker run [OPTIONS] IMAGE [COMMAND] [ARG...]
+//
+//	Run 'docker run --help' for more information
+//
+// and "See 'docker run --help'." in older versions.
+func dockerErrorLine(lines []string) string {
 	for i := len(lines) - 1; i >= 0; i-- {
 		l := strings.TrimSpace(lines[i])
-		if l == "" || strings.HasPrefix(l, "Run '") || strings.HasPrefix(l, "See '") {
+		if l == "" || strings.HasPrefix(l, "Run '") || strings.HasPrefix(l, "See '") || strings.HasPrefix(l, "Usage:") {
 			continue
 		}
-		e.Docker = strings.TrimPrefix(l, "docker: ")
-		break
+		return strings.TrimSuffix(strings.TrimPrefix(l, "docker: "), ".")
 	}
-	return e
+	return ""
 }

@@ -6,31 +6,76 @@ import (
 	"time"
 
 	"github.com/pipecli/pipecli/internal/container"
+	"github.com/pipecli/pipecli/internal/iostreams"
 )
 
-// The buffering hint names the fix that fits how the child runs.
+// The buffering hint names the fix that fits how the child runs, and says
+// nothing when the child is known not to buffer: it is only slow.
 func TestBufferingHint(t *testing.T) {
+	argv := func(a ...string) Config { return Config{Argv: a} }
 	tests := []struct {
 		name      string
 		cfg       Config
-		want, not string
+		env       map[string]string // the environment the child inherits
+		awk       string            // what awk is here
+		want, not string            // want "": no hint
 	}{
-		{"grep", Config{Argv: []string{"grep", "x"}}, "use pipecli run --pty", "Python"},
-		{"python", Config{Argv: []string{"python3", "model.py"}}, "run python3 -u, set PYTHONUNBUFFERED=1, or use pipecli run --pty", ""},
-		{"python path", Config{Argv: []string{"/usr/bin/python3.11", "-X", "dev", "m.py"}}, "run python3 -u", ""},
-		{"python -u", Config{Argv: []string{"python3", "-u", "model.py"}}, "use pipecli run --pty", "python3 -u"},
-		{"python -Bu", Config{Argv: []string{"python", "-Bu", "model.py"}}, "use pipecli run --pty", "python3 -u"},
-		{"python script -u", Config{Argv: []string{"python3", "model.py", "-u"}}, "run python3 -u", ""},
-		{"docker run", Config{Argv: []string{"docker", "run", "-i", "--rm", "img"}}, "--pty cannot reach it: add -e PYTHONUNBUFFERED=1 to docker run (Python), or use pipecli run --image IMAGE", ""},
-		{"podman", Config{Argv: []string{"podman", "run", "-i", "img"}}, "--pty cannot reach it", ""},
-		{"docker ps", Config{Argv: []string{"docker", "ps"}}, "use pipecli run --pty", "PYTHONUNBUFFERED"},
-		{"--image", Config{Argv: []string{"docker"}, Container: &container.Spec{Image: "img"}}, "Python is already told to: PYTHONUNBUFFERED=1", "--pty"},
-		{"--pty", Config{Argv: []string{"python3", "m.py"}, PTY: true}, "its stdout is a terminal (--pty), so it is not stdio buffering", "python3 -u"},
+		{name: "grep", cfg: argv("grep", "x"), want: "grep holds its output on a pipe: run grep --line-buffered, or use pipecli run --pty", not: "Python"},
+		{name: "grep --line-buffered", cfg: argv("grep", "--line-buffered", "x")},
+		{name: "grep option after pattern", cfg: argv("grep", "x", "--line-buffered")},
+		{name: "grep -- --line-buffered", cfg: argv("grep", "--", "--line-buffered"), want: "run grep --line-buffered"},
+		{name: "python", cfg: argv("python3", "model.py"), want: "run python3 -u, set PYTHONUNBUFFERED=1, or use pipecli run --pty"},
+		{name: "python path", cfg: argv("/usr/bin/python3.11", "-X", "dev", "m.py"), want: "run python3 -u"},
+		{name: "python -u", cfg: argv("python3", "-u", "model.py")},
+		{name: "python -Bu", cfg: argv("python", "-Bu", "model.py")},
+		{name: "python -Wdefault", cfg: argv("python3", "-Wdefault", "m.py"), want: "run python3 -u"},
+		{name: "python -X utf8", cfg: argv("python3", "-X", "utf8", "-u", "m.py")},
+		{name: "python -c with u", cfg: argv("python3", "-c", "import sys; print(1)"), want: "run python3 -u"},
+		{name: "python script -u", cfg: argv("python3", "model.py", "-u"), want: "run python3 -u"},
+		{name: "PYTHONUNBUFFERED", cfg: argv("python3", "model.py"), env: map[string]string{"PYTHONUNBUFFERED": "1"}},
+		{name: "PYTHONUNBUFFERED empty", cfg: argv("python3", "model.py"), env: map[string]string{"PYTHONUNBUFFERED": ""}, want: "run python3 -u"},
+		{name: "env PYTHONUNBUFFERED=1", cfg: argv("env", "PYTHONUNBUFFERED=1", "python3", "model.py")},
+		{name: "env -u PYTHONUNBUFFERED", cfg: argv("env", "-u", "PYTHONUNBUFFERED", "python3", "m.py"), env: map[string]string{"PYTHONUNBUFFERED": "1"}, want: "run python3 -u"},
+		{name: "env -i", cfg: argv("env", "-i", "python3", "m.py"), env: map[string]string{"PYTHONUNBUFFERED": "1"}, want: "run python3 -u"},
+		{name: "stdbuf python", cfg: argv("stdbuf", "-oL", "python3", "m.py"), want: "run python3 -u"},
+		{name: "stdbuf -oL", cfg: argv("stdbuf", "-oL", "tr", "a-z", "A-Z")},
+		{name: "stdbuf -o 0 grep", cfg: argv("stdbuf", "-o", "0", "grep", "x")},
+		{name: "stdbuf -o size", cfg: argv("stdbuf", "-o", "4096", "tr", "a", "b"), want: "use pipecli run --pty"},
+		{name: "mawk", cfg: argv("mawk", "{print $1}"), want: "mawk holds its output and reads its input in blocks on a pipe (--pty is not enough): run mawk -W interactive", not: "use pipecli run --pty"},
+		{name: "mawk -W interactive", cfg: argv("mawk", "-W", "interactive", "{print}")},
+		{name: "mawk -Wi", cfg: argv("mawk", "-F:", "-Wi", "{print}")},
+		{name: "mawk -W in program", cfg: argv("mawk", "{print \"-W interactive\"}"), want: "run mawk -W interactive"},
+		{name: "mawk --pty", cfg: Config{Argv: []string{"mawk", "{print}"}, PTY: true}, want: "run mawk -W interactive"},
+		{name: "awk is mawk", cfg: argv("awk", "{print}"), awk: "mawk", want: "run mawk -W interactive"},
+		{name: "awk is gawk", cfg: argv("/usr/bin/awk", "{print}"), awk: "gawk", want: "gawk holds its output on a pipe until the program calls fflush(): add fflush() after each print, or use pipecli run --pty"},
+		{name: "awk unknown", cfg: argv("awk", "{print}"), awk: "awk", want: "with mawk run mawk -W interactive, with gawk add fflush() after each print"},
+		{name: "gawk", cfg: argv("gawk", "{print}"), want: "add fflush() after each print"},
+		{name: "gawk fflush", cfg: argv("gawk", "{print; fflush()}")},
+		{name: "sed", cfg: argv("sed", "s/a/b/"), want: "sed holds its output on a pipe: run sed -u, or use pipecli run --pty"},
+		{name: "sed -u", cfg: argv("sed", "-u", "s/a/b/")},
+		{name: "sed -nu", cfg: argv("sed", "-nu", "s/a/b/p")},
+		{name: "sed --unbuffered", cfg: argv("sed", "--unbuffered", "-e", "s/a/b/")},
+		{name: "sed -i suffix", cfg: argv("sed", "-i.bu", "s/a/b/"), want: "run sed -u"},
+		{name: "tr", cfg: argv("tr", "a-z", "A-Z"), want: "use pipecli run --pty, or make it flush each answer (stdbuf -oL)"},
+		{name: "docker run", cfg: argv("docker", "run", "-i", "--rm", "img"), want: "--pty cannot reach it: add -e PYTHONUNBUFFERED=1 to docker run (Python), or use pipecli run --image IMAGE"},
+		{name: "podman", cfg: argv("podman", "run", "-i", "img"), want: "--pty cannot reach it"},
+		{name: "docker ps", cfg: argv("docker", "ps"), want: "use pipecli run --pty", not: "PYTHONUNBUFFERED"},
+		{name: "--image", cfg: Config{Argv: []string{"docker"}, Container: &container.Spec{Image: "img"}}, want: "Python is already told to: PYTHONUNBUFFERED=1", not: "--pty"},
+		{name: "--pty", cfg: Config{Argv: []string{"python3", "m.py"}, PTY: true}, want: "its stdout is a terminal (--pty), so it is not stdio buffering", not: "python3 -u"},
 	}
+	defer func(f func(string) string) { awkFlavour = f }(awkFlavour)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := &session{cfg: tt.cfg}
+			awkFlavour = func(string) string { return tt.awk }
+			getenv := func(k string) string { return tt.env[k] }
+			s := &session{cfg: tt.cfg, ios: &iostreams.IOStreams{Getenv: getenv}}
 			got := s.bufferingHint(3500 * time.Millisecond)
+			if tt.want == "" {
+				if got != "" {
+					t.Errorf("hint %q, want none", got)
+				}
+				return
+			}
 			if !strings.Contains(got, " has answered nothing for 3s since it was sent input; ") {
 				t.Errorf("hint %q does not say what happened", got)
 			}
@@ -39,6 +84,38 @@ func TestBufferingHint(t *testing.T) {
 			}
 			if tt.not != "" && strings.Contains(got, tt.not) {
 				t.Errorf("hint %q says %q", got, tt.not)
+			}
+		})
+	}
+}
+
+// docker's error line is found among the advice it prints after it: what
+// docker 28 and older versions really print when they cannot run a
+// container.
+func TestDockerErrorLine(t *testing.T) {
+	tests := []struct {
+		name   string
+		stderr string
+		want   string
+	}{
+		{"unknown flag", "unknown flag: --bogusopt\n\nUsage:  docker run [OPTIONS] IMAGE [COMMAND] [ARG...]\n\nRun 'docker run --help' for more information\n",
+			"unknown flag: --bogusopt"},
+		{"bad flag value", "invalid argument \"abc\" for \"-m, --memory\" flag: invalid size: 'abc'\n\nUsage:  docker run [OPTIONS] IMAGE [COMMAND] [ARG...]\n\nRun 'docker run --help' for more information\n",
+			`invalid argument "abc" for "-m, --memory" flag: invalid size: 'abc'`},
+		{"bad reference", "docker: invalid reference format: repository name (Ref) must be lowercase\n\nRun 'docker run --help' for more information\n",
+			"invalid reference format: repository name (Ref) must be lowercase"},
+		{"no such image", "Unable to find image 'nosuch:latest' locally\ndocker: Error response from daemon: pull access denied for nosuch, repository does not exist or may require 'docker login'\n\nRun 'docker run --help' for more information\n",
+			"Error response from daemon: pull access denied for nosuch, repository does not exist or may require 'docker login'"},
+		{"older docker", "docker: unknown flag: --bogusopt.\nSee 'docker run --help'.\n",
+			"unknown flag: --bogusopt"},
+		{"nothing said", "", ""},
+		{"only advice", "\nRun 'docker run --help' for more information\n", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			lines := strings.Split(strings.TrimRight(tt.stderr, "\n"), "\n")
+			if got := dockerErrorLine(lines); got != tt.want {
+				t.Errorf("dockerErrorLine() = %q, want %q", got, tt.want)
 			}
 		})
 	}

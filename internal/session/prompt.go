@@ -193,8 +193,11 @@ func (p *prompt) parse(line string) (event, bool) {
 	return event{}, false
 }
 
-const helpText = `commands:
-  :help      this help
+const helpText = "commands:\n" + PromptHelp
+
+// PromptHelp lists the prompt's commands and keys: for :help, and for
+// pipecli run --help.
+const PromptHelp = `  :help      this help
   :quit      close the child's input, wait for it to finish (then stop it) and exit
   :restart   stop the child and start it again
   :stats     requests answered and failed, latency (with --framing)

@@ -3,6 +3,7 @@ package session
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 )
 
@@ -43,7 +44,29 @@ func (s *stats) String() string {
 	l := slices.Concat(s.latencies...)
 	slices.Sort(l)
 	pct := func(p float64) time.Duration { return l[min(len(l)-1, int(p*float64(len(l))))] }
-	return line + fmt.Sprintf("; latency p50 %s, p90 %s, p99 %s, max %s", ms(pct(0.50)), ms(pct(0.90)), ms(pct(0.99)), ms(l[len(l)-1]))
+	return line + fmt.Sprintf("; latency p50 %s, p90 %s, p99 %s, max %s", brief(pct(0.50)), brief(pct(0.90)), brief(pct(0.99)), brief(l[len(l)-1]))
 }
 
-func ms(d time.Duration) string { return fmt.Sprintf("%.3gms", float64(d)/float64(time.Millisecond)) }
+// brief writes d with three significant digits in the unit that reads
+// best: 850µs, 12.3ms, 1.24s. Duration.String gives every digit
+// (1.234567ms), and a fixed unit gives 1.2e+03ms.
+func brief(d time.Duration) string {
+	if d < 0 {
+		return "-" + brief(-d)
+	}
+	// Round first, so that 999.7µs becomes 1ms, not 1000µs.
+	p := time.Duration(1)
+	for d/p >= 1000 {
+		p *= 10
+	}
+	d = (d + p/2) / p * p
+	for _, u := range []struct {
+		size time.Duration
+		name string
+	}{{time.Second, "s"}, {time.Millisecond, "ms"}, {time.Microsecond, "µs"}} {
+		if d >= u.size {
+			return strconv.FormatFloat(float64(d)/float64(u.size), 'f', -1, 64) + u.name
+		}
+	}
+	return strconv.FormatInt(int64(d), 10) + "ns"
+}

@@ -17,12 +17,41 @@ func TestStatsPercentiles(t *testing.T) {
 	}
 	s.add(time.Hour, true) // failed: no latency
 	got := s.String()
-	for _, want := range []string{"8292 ok, 1 failed", "p50 4.15e+03ms", "p90 7.46e+03ms", "p99 8.21e+03ms", "max 8.29e+03ms"} {
+	for _, want := range []string{"8292 ok, 1 failed", "p50 4.15s", "p90 7.46s", "p99 8.21s", "max 8.29s"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("%q does not contain %q", got, want)
 		}
 	}
 	if got := (&stats{start: time.Now()}).String(); strings.Contains(got, "latency") {
 		t.Errorf("no requests: %q", got)
+	}
+}
+
+// Latencies read in the unit that fits, with three significant digits.
+func TestBrief(t *testing.T) {
+	tests := []struct {
+		d    time.Duration
+		want string
+	}{
+		{0, "0ns"},
+		{850, "850ns"},
+		{999, "999ns"},
+		{1000, "1µs"},
+		{7890, "7.89µs"},
+		{850 * time.Microsecond, "850µs"},
+		{999700 * time.Nanosecond, "1ms"},
+		{1234567, "1.23ms"},
+		{12345678, "12.3ms"},
+		{1200 * time.Millisecond, "1.2s"},
+		{1236 * time.Millisecond, "1.24s"},
+		{time.Second, "1s"},
+		{90 * time.Second, "90s"},
+		{1234 * time.Second, "1230s"},
+		{-1500 * time.Microsecond, "-1.5ms"},
+	}
+	for _, tt := range tests {
+		if got := brief(tt.d); got != tt.want {
+			t.Errorf("brief(%d) = %q, want %q", int64(tt.d), got, tt.want)
+		}
 	}
 }

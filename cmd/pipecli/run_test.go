@@ -1,0 +1,52 @@
+package main
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/pipecli/pipecli/internal/iostreams"
+)
+
+// The flags are checked before anything runs: a mistake is a usage error
+// (exit 2) that says what is wrong.
+func TestRunFlags(t *testing.T) {
+	tests := []struct {
+		name   string
+		args   []string
+		err    string // "" for none
+		window int
+	}{
+		{"window default", []string{"--framing", "line", "--", "cat"}, "", 0},
+		{"window 4", []string{"--framing", "line", "--window", "4", "--", "cat"}, "", 4},
+		{"window 0", []string{"--framing", "line", "--window", "0", "--", "cat"}, "--window must be 1 or more, not 0", 0},
+		{"window negative", []string{"--framing", "line", "--window", "-3", "--", "cat"}, "--window must be 1 or more, not -3", 0},
+		{"window raw", []string{"--window", "4", "--", "cat"}, "--window needs --framing line, marker or jsonl", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			io, _, _, _ := iostreams.Test()
+			var got *runOpts
+			cmd := newRunCmd(io, func(o *runOpts) error { got = o; return nil })
+			cmd.SilenceErrors, cmd.SilenceUsage = true, true // as under the root
+			cmd.SetArgs(tt.args)
+			err := cmd.Execute()
+			if tt.err == "" {
+				if err != nil {
+					t.Fatalf("err = %v, want none", err)
+				}
+				if got.Window != tt.window {
+					t.Errorf("Window = %d, want %d", got.Window, tt.window)
+				}
+				return
+			}
+			var ee *ExitError
+			if !errors.As(err, &ee) || ee.Code != exitUsage {
+				t.Fatalf("err = %v, want a usage error", err)
+			}
+			if !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("err = %q, want %q", err, tt.err)
+			}
+		})
+	}
+}
