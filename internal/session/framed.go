@@ -260,8 +260,7 @@ func (s *session) runFramed(ctx context.Context, sigs <-chan os.Signal) (res Res
 			c.Close() // interrupt a read in progress
 		}
 		if child != nil {
-			child.Stop()
-			child.Signal(syscall.SIGTERM)
+			child.Terminate()
 			child.Wait()
 		}
 		<-readerDone
@@ -526,15 +525,11 @@ func (f *framed) leave(why string, fate track.Fate) track.Death {
 // gone; its requests in flight then go to the new one.
 func (f *framed) replace() {
 	f.replacing = true
-	f.child.Stop()
-	f.child.Signal(syscall.SIGTERM)
+	f.child.Terminate()
 }
 
 // terminate stops the child at once: SIGTERM now, SIGKILL after --grace.
-func (f *framed) terminate() {
-	f.child.Stop()
-	f.child.Signal(syscall.SIGTERM)
-}
+func (f *framed) terminate() { f.child.Terminate() }
 
 // closePrompt takes the prompt off the screen: the input is over.
 func (f *framed) closePrompt() {

@@ -263,12 +263,14 @@ loop:
 			// rightly be working on it all (sort).
 			if d := child.Unanswered(); d >= hintAfter && fed != nil {
 				hintTick, s.hinted = nil, true
-				s.say("%s", s.bufferingHint(d))
+				if h := s.bufferingHint(d); h != "" {
+					s.say("%s", h)
+				}
 			}
 		case <-eofTimer:
 			eofTimer = nil
 			res.TimedOut = true
-			child.Stop()
+			child.Terminate() // its stdin is closed already: no --grace first
 		case ev := <-events:
 			switch ev.kind {
 			case evLine:
@@ -309,8 +311,7 @@ loop:
 // There is no output to wait for, so SIGTERM comes at once, not after Grace.
 func (s *session) outputClosed(child *proc.Child, res *Result) {
 	res.OutputClosed = true
-	child.Stop()
-	child.Signal(syscall.SIGTERM)
+	child.Terminate()
 }
 
 // name is what messages call the child.
