@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -47,12 +46,25 @@ func run(args []string, io *iostreams.IOStreams) int {
 		return 0
 	}
 	code := exitCodeOf(err)
-	var ee *ExitError
-	if !errors.As(err, &ee) || ee.Err != nil {
+	var (
+		ee    *ExitError
+		quiet interface{ Quiet() bool }
+	)
+	switch {
+	case errors.As(err, &ee) && ee.Err == nil:
+	case errors.As(err, &quiet) && quiet.Quiet():
+	default:
 		fmt.Fprintf(io.ErrOut, "pipecli: %v\n", err)
 	}
 	return code
 }
+
+// Exit codes of runs that ended badly; the child's own code is passed on.
+const (
+	exitRequestsFailed = 1   // some framed requests failed
+	exitEOFTimeout     = 124 // --eof-timeout ran out, as timeout(1) does
+	exitReaderGone     = 141 // 128+SIGPIPE: our reader went away, like any filter's
+)
 
 // exitCodeOf decides the exit code for an error, in one place.
 func exitCodeOf(err error) int {
@@ -60,6 +72,11 @@ func exitCodeOf(err error) int {
 		ee *ExitError
 		se *proc.StartError
 		ie *session.InputError
+		cf *session.ChildFailed
+		in *session.Interrupted
+		oc *session.OutputClosed
+		et *session.EOFTimedOut
+		rf *session.RequestsFailed
 	)
 	switch {
 	case errors.As(err, &ee):
@@ -68,6 +85,19 @@ func exitCodeOf(err error) int {
 		return se.ExitCode()
 	case errors.As(err, &ie):
 		return exitUsage
+	case errors.As(err, &oc):
+		if oc.ReaderGone() {
+			return exitReaderGone
+		}
+		return exitFailure // the output is incomplete: our failure
+	case errors.As(err, &in):
+		return 128 + int(in.Signal)
+	case errors.As(err, &et):
+		return exitEOFTimeout
+	case errors.As(err, &rf):
+		return exitRequestsFailed
+	case errors.As(err, &cf):
+		return cf.Status.ExitCode()
 	}
 	return exitFailure
 }
@@ -108,12 +138,4 @@ func noArgs(c *cobra.Command, args []string) error {
 		return usageError(fmt.Errorf("%w; see '%s --help'", err, c.CommandPath()))
 	}
 	return nil
-}
-
-// commandName is the child's name for messages.
-func commandName(argv []string) string {
-	if len(argv) == 0 {
-		return ""
-	}
-	return strings.TrimSpace(argv[0])
 }

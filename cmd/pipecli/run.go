@@ -2,13 +2,11 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"regexp"
 	"runtime"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -16,6 +14,7 @@ import (
 	"github.com/pipecli/pipecli/internal/container"
 	"github.com/pipecli/pipecli/internal/frame"
 	"github.com/pipecli/pipecli/internal/iostreams"
+	"github.com/pipecli/pipecli/internal/launch"
 	"github.com/pipecli/pipecli/internal/session"
 )
 
@@ -229,20 +228,14 @@ func (o *runOpts) checkFraming(c *cobra.Command) error {
 	return nil
 }
 
-// modelAnswerEnd ends each of the demo model's answers under --framing
-// line: ASCII's record separator, a control character no plaintext holds.
-const modelAnswerEnd = "\x1e"
-
 func runRun(ctx context.Context, o *runOpts) error {
 	o.IO.SetColor(o.NoColor)
 	cfg := session.Config{
-		Argv:        o.Argv,
 		File:        o.File,
 		Output:      o.Output,
 		Grace:       o.Grace,
 		EOFTimeout:  o.EOFTimeout,
 		RawTerminal: o.RawTerminal,
-		PTY:         o.PTY,
 	}
 	if o.Framing != frame.Raw {
 		// A framed run is a chain of short steps by a few goroutines,
@@ -286,31 +279,20 @@ func runRun(ctx context.Context, o *runOpts) error {
 			cfg.Sentinel = &o.Sentinel
 		}
 	}
-	if o.Image != "" {
-		cfg.Container = &container.Spec{Image: o.Image, DockerArgs: o.DockerArgs, Args: o.Argv}
-		cfg.Argv, cfg.Name = cfg.Container.Argv("pipecli-ID"), "the container of "+o.Image
-	} else if len(o.Argv) == 0 {
-		// No command: the built-in demo model, this very binary, over
-		// real pipes like any other child, speaking what the framing needs.
+	switch {
+	case o.Image != "":
+		cfg.Target = launch.Image(container.Spec{Image: o.Image, DockerArgs: o.DockerArgs, Args: o.Argv})
+	case len(o.Argv) > 0:
+		cfg.Target = launch.Command(o.Argv)
+	default:
+		// No command: the built-in demo model, this very binary.
 		exe, err := os.Executable()
 		if err != nil {
 			return fmt.Errorf("finding pipecli's own binary to run the demo model: %w", err)
 		}
-		cfg.Argv, cfg.Path, cfg.Name = []string{"pipecli", "model"}, exe, "the demo model"
-		switch o.Framing {
-		case frame.JSONL:
-			cfg.Argv = append(cfg.Argv, "--jsonl")
-		case frame.Marker:
-			cfg.Argv = append(cfg.Argv, "--marker", o.Marker)
-		case frame.Line:
-			// One answer a request, as asked, but the original cipher's
-			// plaintext holds newlines, which one line cannot: the
-			// model ends each answer with a line no plaintext can be
-			// (a record separator), and that frames it.
-			cfg.Argv = append(cfg.Argv, "--marker", modelAnswerEnd)
-			cfg.Framing.Mode, cfg.Framing.Marker = frame.Marker, modelAnswerEnd
-		}
+		cfg.Target, cfg.Framing = launch.Model(exe, cfg.Framing)
 	}
+	cfg.Target.PTY = o.PTY
 	if !o.NoHistory {
 		cfg.HistoryFile = session.HistoryPath(o.IO.Getenv)
 	}
@@ -320,32 +302,6 @@ func runRun(ctx context.Context, o *runOpts) error {
 	if err := session.CheckSameFile(o.File, o.Output, stdin, stdout); err != nil {
 		return err
 	}
-	res, err := session.Run(ctx, cfg, o.IO)
-	if err != nil {
-		return err
-	}
-	name := cfg.Name
-	if name == "" {
-		name = commandName(cfg.Argv)
-	}
-	switch {
-	case res.OutputClosed && res.OutputErr != nil && !errors.Is(res.OutputErr, syscall.EPIPE):
-		// Not a reader gone, but our output failing (a full disk): our
-		// own failure, and what was written is incomplete.
-		return fmt.Errorf("writing the output failed, so %s was stopped: %w", name, res.OutputErr)
-	case res.OutputClosed:
-		// Like any filter whose reader went away (`yes | head -1`): quiet, 128+SIGPIPE.
-		return &ExitError{Code: 141}
-	case res.Interrupted != 0:
-		return &ExitError{Code: 128 + int(res.Interrupted)}
-	case res.TimedOut:
-		return &ExitError{Code: 124, Err: fmt.Errorf("%s was still running %s after its input ended (--eof-timeout); stopped it", name, o.EOFTimeout)}
-	case res.Quit:
-		return nil
-	case res.Failed > 0:
-		return &ExitError{Code: 1, Err: fmt.Errorf("%d of %d requests failed", res.Failed, res.Requests)}
-	case !res.Status.Success():
-		return &ExitError{Code: res.Status.ExitCode(), Err: fmt.Errorf("%s %s", name, res.Status)}
-	}
-	return nil
+	_, err := session.Run(ctx, cfg, o.IO)
+	return err
 }

@@ -226,7 +226,8 @@ func (s *session) runFramed(ctx context.Context, sigs <-chan os.Signal) (res Res
 		f.gen++
 		f.box = newInbox()
 		stdin := f.box.reader()
-		c, err := s.startChild(proc.Options{
+		c, err := cfg.Target.Start(proc.Options{
+			Grace:  cfg.Grace,
 			Stdin:  stdin,
 			Stdout: &decodeSink{f: f, gen: f.gen, dec: frame.NewDecoder(cfg.Framing)},
 			Stderr: stderrTail,
@@ -459,10 +460,10 @@ func (f *framed) childGone(stderrTail *tailWriter, restarts *int, restartAt *<-c
 		}
 		f.res.Status = proc.Status{}
 		return nil
-	case st.ExitCode() == dockerFailed && s.runsDocker() && f.answered == 0:
+	case f.answered == 0 && cfg.Target.Explain(st, stderrTail.lastLines) != nil:
 		// docker itself failed (no such image, a bad option): starting
 		// it again would fail the same way.
-		f.fatal = s.containerError(stderrTail)
+		f.fatal = cfg.Target.Explain(st, stderrTail.lastLines)
 		f.leave(f.fatal.Error(), track.Abandoned)
 		f.book.Close(fmt.Errorf("not sent: %w", f.fatal))
 		return nil
@@ -589,7 +590,7 @@ func (f *framed) watch() {
 		// A child that answered before flushes its output: it is slow,
 		// not buffering.
 		f.hinted = true
-		if h := s.bufferingHint(min(now.Sub(f.lastOut), waiting)); h != "" {
+		if h := cfg.Target.Hint(min(now.Sub(f.lastOut), waiting), s.ios.Getenv); h != "" {
 			s.say("%s", h)
 		}
 	case f.stdinClosed:

@@ -3,6 +3,7 @@ package session
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/pipecli/pipecli/internal/frame"
 	"github.com/pipecli/pipecli/internal/iostreams"
+	"github.com/pipecli/pipecli/internal/launch"
 )
 
 // Framed runs with streams that are not terminals: answers in input order,
@@ -59,7 +61,7 @@ func TestRunFramed(t *testing.T) {
 			ios, in, out, errOut := iostreams.Test()
 			in.WriteString(tt.input)
 			res, err := Run(context.Background(), Config{
-				Argv:    tt.argv,
+				Target:  launch.Command(tt.argv),
 				Grace:   time.Second,
 				Framing: tt.framing,
 				Retries: 2,
@@ -88,13 +90,14 @@ func TestRunFramedOutputClosed(t *testing.T) {
 	}
 	ios.Out = writerFunc(func([]byte) (int, error) { return 0, syscall.EPIPE })
 	res, err := Run(context.Background(), Config{
-		Argv:    []string{"cat"},
+		Target:  launch.Command([]string{"cat"}),
 		Grace:   time.Second,
 		Framing: frame.Options{Mode: frame.Line},
 		Window:  64,
 	}, ios)
-	if err != nil || !res.OutputClosed {
-		t.Errorf("res %+v, err %v; want OutputClosed", res, err)
+	var oc *OutputClosed
+	if !errors.As(err, &oc) || !oc.Quiet() || !res.OutputClosed {
+		t.Errorf("res %+v, err %v; want a quiet *OutputClosed", res, err)
 	}
 }
 
@@ -113,7 +116,7 @@ func TestRunFramedTrickle(t *testing.T) {
 	done := make(chan error)
 	go func() {
 		_, err := Run(context.Background(), Config{
-			Argv:    []string{"cat"},
+			Target:  launch.Command([]string{"cat"}),
 			Grace:   time.Second,
 			Framing: frame.Options{Mode: frame.Line},
 			Window:  1, // full while the dispatcher waits: the pump frees it
@@ -147,7 +150,7 @@ func TestRunFramedSignal(t *testing.T) {
 	done := make(chan Result)
 	go func() {
 		res, _ := Run(context.Background(), Config{
-			Argv:    []string{"sh", "-c", `trap 'echo bye; echo bye; exit 0' TERM; echo up >&2; while :; do sleep 0.01; done`},
+			Target:  launch.Command([]string{"sh", "-c", `trap 'echo bye; echo bye; exit 0' TERM; echo up >&2; while :; do sleep 0.01; done`}),
 			Grace:   time.Second,
 			Framing: frame.Options{Mode: frame.Line},
 		}, ios)
@@ -282,7 +285,7 @@ func BenchmarkFramed(b *testing.B) {
 			for b.Loop() {
 				ios, _, _, errOut := iostreams.Test()
 				res, err := Run(context.Background(), Config{
-					Argv:    []string{"cat"},
+					Target:  launch.Command([]string{"cat"}),
 					File:    path,
 					Output:  os.DevNull,
 					Grace:   time.Minute,

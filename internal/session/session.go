@@ -16,17 +16,16 @@ import (
 
 	"github.com/fatih/color"
 
-	"github.com/pipecli/pipecli/internal/container"
 	"github.com/pipecli/pipecli/internal/frame"
 	"github.com/pipecli/pipecli/internal/iostreams"
+	"github.com/pipecli/pipecli/internal/launch"
 	"github.com/pipecli/pipecli/internal/proc"
 )
 
 // Config is what `pipecli run` was asked to do.
 type Config struct {
-	Argv   []string
-	Path   string // the program to run; "" looks Argv[0] up in $PATH
-	Name   string // what messages call the child; "" is Argv[0]
+	// Target is what to start each time a child is needed.
+	Target *launch.Target
 	File   string // input file; "-" is stdin; "" means the prompt on a terminal, else stdin
 	Output string // output file; "" is stdout
 	// Grace is how long each stage of stopping the child waits, and how long
@@ -72,12 +71,6 @@ type Config struct {
 	JSON bool
 	// Stats prints statistics on stderr at the end.
 	Stats bool
-
-	// PTY makes the child's stdout a pseudo-terminal (proc.Options.PTY).
-	PTY bool
-	// Container, if not nil, runs each child in a container of its own
-	// (--image): Argv is then ignored.
-	Container *container.Spec
 }
 
 // Result is how a run ended.
@@ -99,6 +92,10 @@ type Result struct {
 	Requests, Failed int
 }
 
+// hintAfter is how long a child may stay silent after input, while more
+// may come, before a hint is given.
+const hintAfter = 3 * time.Second
+
 // InputError is a problem with what we were given to read or write, such as
 // a missing --file.
 type InputError struct{ Err error }
@@ -117,14 +114,21 @@ type session struct {
 	box    *inbox          // what the prompt sends, when there is a prompt
 	hungUp <-chan struct{} // closed when our stdout's reader has gone
 	dim    *color.Color
-	// containers are the names of the containers started, for
-	// removeContainers.
-	containers []string
-	hinted     bool // the buffering hint was given
+	hinted bool // the buffering hint was given
 }
 
-// Run starts the child, converses with it until it ends and reports how.
-func Run(ctx context.Context, cfg Config, ios *iostreams.IOStreams) (res Result, err error) {
+// Run starts the child, converses with it until it ends and reports how:
+// the error is nil if all went well, else it says what went wrong (an
+// *InputError, a *proc.StartError, or one of end.go's).
+func Run(ctx context.Context, cfg Config, ios *iostreams.IOStreams) (Result, error) {
+	res, err := run(ctx, cfg, ios)
+	if err == nil {
+		err = res.err(cfg.Target.Name(), cfg.EOFTimeout)
+	}
+	return res, err
+}
+
+func run(ctx context.Context, cfg Config, ios *iostreams.IOStreams) (res Result, err error) {
 	s := &session{cfg: cfg, ios: ios, out: ios.Out, outTTY: ios.OutTTY, dim: color.New(color.Faint)}
 	setColor(s.dim, ios.ErrColor)
 	if cfg.Output != "" {
@@ -144,7 +148,11 @@ func Run(ctx context.Context, cfg Config, ios *iostreams.IOStreams) (res Result,
 		}
 	}()
 	// After the children have been waited for, whatever the way out.
-	defer s.removeContainers()
+	defer func() {
+		if err := cfg.Target.Cleanup(); err != nil {
+			s.say("%v", err)
+		}
+	}()
 
 	// Signals for pipecli are forwarded to the child's group. Asking for
 	// SIGPIPE turns a write to a closed stdout into an EPIPE error we
@@ -173,7 +181,8 @@ func Run(ctx context.Context, cfg Config, ios *iostreams.IOStreams) (res Result,
 			stdin = s.box.reader()
 		}
 		stderr := &tailWriter{w: s.childStderr()}
-		child, err := s.startChild(proc.Options{
+		child, err := s.cfg.Target.Start(proc.Options{
+			Grace:  s.cfg.Grace,
 			Stdin:  stdin,
 			Stdout: s.childStdout(),
 			Stderr: stderr,
@@ -189,8 +198,8 @@ func Run(ctx context.Context, cfg Config, ios *iostreams.IOStreams) (res Result,
 			}
 		}
 		restart, res, err := s.converse(ctx, child, sigs)
-		if err == nil && res.Status.ExitCode() == dockerFailed && s.runsDocker() {
-			err = s.containerError(stderr)
+		if err == nil {
+			err = s.cfg.Target.Explain(res.Status, stderr.lastLines)
 		}
 		if !restart || err != nil {
 			return res, err
@@ -263,7 +272,7 @@ loop:
 			// rightly be working on it all (sort).
 			if d := child.Unanswered(); d >= hintAfter && fed != nil {
 				hintTick, s.hinted = nil, true
-				if h := s.bufferingHint(d); h != "" {
+				if h := s.cfg.Target.Hint(d, s.ios.Getenv); h != "" {
 					s.say("%s", h)
 				}
 			}
@@ -316,10 +325,7 @@ func (s *session) outputClosed(child *proc.Child, res *Result) {
 
 // name is what messages call the child.
 func (s *session) name() string {
-	if s.cfg.Name != "" {
-		return s.cfg.Name
-	}
-	return s.cfg.Argv[0]
+	return s.cfg.Target.Name()
 }
 
 // openInput picks the input: --file, else the prompt when stdin is a

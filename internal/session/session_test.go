@@ -14,6 +14,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/pipecli/pipecli/internal/iostreams"
+	"github.com/pipecli/pipecli/internal/launch"
 	"github.com/pipecli/pipecli/internal/proc"
 )
 
@@ -138,8 +139,8 @@ func TestRunStream(t *testing.T) {
 	ios, in, out, errOut := iostreams.Test()
 	in.WriteString("b\x00\na\xff\n")
 	res, err := Run(context.Background(), Config{
-		Argv:  []string{"sh", "-c", "echo warning >&2; sort"},
-		Grace: time.Second,
+		Target: launch.Command([]string{"sh", "-c", "echo warning >&2; sort"}),
+		Grace:  time.Second,
 	}, ios)
 	if err != nil {
 		t.Fatal(err)
@@ -162,7 +163,7 @@ func TestRunTerminalEscapes(t *testing.T) {
 		ios, _, out, _ := iostreams.Test()
 		ios.OutTTY = true
 		_, err := Run(context.Background(), Config{
-			Argv:        []string{"printf", `\033[2Jhi\n`},
+			Target:      launch.Command([]string{"printf", `\033[2Jhi\n`}),
 			Grace:       time.Second,
 			RawTerminal: raw,
 		}, ios)
@@ -184,7 +185,7 @@ func TestRunOutputFileAndErrors(t *testing.T) {
 	ios, in, out, _ := iostreams.Test()
 	in.WriteString("x\n")
 	outPath := filepath.Join(dir, "out.txt")
-	if _, err := Run(context.Background(), Config{Argv: []string{"cat"}, Output: outPath, Grace: time.Second}, ios); err != nil {
+	if _, err := Run(context.Background(), Config{Target: launch.Command([]string{"cat"}), Output: outPath, Grace: time.Second}, ios); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := os.ReadFile(outPath); string(got) != "x\n" || out.Len() != 0 {
@@ -196,8 +197,8 @@ func TestRunOutputFileAndErrors(t *testing.T) {
 		cfg  Config
 		want string
 	}{
-		{"missing input", Config{Argv: []string{"cat"}, File: filepath.Join(dir, "nope")}, "cannot read --file"},
-		{"unwritable output", Config{Argv: []string{"cat"}, Output: filepath.Join(dir, "no", "dir")}, "cannot write --output"},
+		{"missing input", Config{Target: launch.Command([]string{"cat"}), File: filepath.Join(dir, "nope")}, "cannot read --file"},
+		{"unwritable output", Config{Target: launch.Command([]string{"cat"}), Output: filepath.Join(dir, "no", "dir")}, "cannot write --output"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -230,7 +231,7 @@ func TestRunCancel(t *testing.T) {
 	})
 	done := make(chan Result)
 	go func() {
-		res, _ := Run(ctx, Config{Argv: []string{"sh", "-c", "echo up; exec sleep 60"}, Grace: 50 * time.Millisecond}, ios)
+		res, _ := Run(ctx, Config{Target: launch.Command([]string{"sh", "-c", "echo up; exec sleep 60"}), Grace: 50 * time.Millisecond}, ios)
 		done <- res
 	}()
 	<-ready

@@ -1,4 +1,4 @@
-package session
+package launch
 
 import (
 	"strings"
@@ -6,16 +6,16 @@ import (
 	"time"
 
 	"github.com/pipecli/pipecli/internal/container"
-	"github.com/pipecli/pipecli/internal/iostreams"
 )
 
 // The buffering hint names the fix that fits how the child runs, and says
 // nothing when the child is known not to buffer: it is only slow.
 func TestBufferingHint(t *testing.T) {
-	argv := func(a ...string) Config { return Config{Argv: a} }
+	argv := func(a ...string) *Target { return Command(a) }
+	pty := func(a ...string) *Target { t := Command(a); t.PTY = true; return t }
 	tests := []struct {
 		name      string
-		cfg       Config
+		cfg       *Target
 		env       map[string]string // the environment the child inherits
 		awk       string            // what awk is here
 		want, not string            // want "": no hint
@@ -45,7 +45,7 @@ func TestBufferingHint(t *testing.T) {
 		{name: "mawk -W interactive", cfg: argv("mawk", "-W", "interactive", "{print}")},
 		{name: "mawk -Wi", cfg: argv("mawk", "-F:", "-Wi", "{print}")},
 		{name: "mawk -W in program", cfg: argv("mawk", "{print \"-W interactive\"}"), want: "run mawk -W interactive"},
-		{name: "mawk --pty", cfg: Config{Argv: []string{"mawk", "{print}"}, PTY: true}, want: "run mawk -W interactive"},
+		{name: "mawk --pty", cfg: pty("mawk", "{print}"), want: "run mawk -W interactive"},
 		{name: "awk is mawk", cfg: argv("awk", "{print}"), awk: "mawk", want: "run mawk -W interactive"},
 		{name: "awk is gawk", cfg: argv("/usr/bin/awk", "{print}"), awk: "gawk", want: "gawk holds its output on a pipe until the program calls fflush(): add fflush() after each print, or use pipecli run --pty"},
 		{name: "awk unknown", cfg: argv("awk", "{print}"), awk: "awk", want: "with mawk run mawk -W interactive, with gawk add fflush() after each print"},
@@ -60,16 +60,15 @@ func TestBufferingHint(t *testing.T) {
 		{name: "docker run", cfg: argv("docker", "run", "-i", "--rm", "img"), want: "--pty cannot reach it: add -e PYTHONUNBUFFERED=1 to docker run (Python), or use pipecli run --image IMAGE"},
 		{name: "podman", cfg: argv("podman", "run", "-i", "img"), want: "--pty cannot reach it"},
 		{name: "docker ps", cfg: argv("docker", "ps"), want: "use pipecli run --pty", not: "PYTHONUNBUFFERED"},
-		{name: "--image", cfg: Config{Argv: []string{"docker"}, Container: &container.Spec{Image: "img"}}, want: "Python is already told to: PYTHONUNBUFFERED=1", not: "--pty"},
-		{name: "--pty", cfg: Config{Argv: []string{"python3", "m.py"}, PTY: true}, want: "its stdout is a terminal (--pty), so it is not stdio buffering", not: "python3 -u"},
+		{name: "--image", cfg: Image(container.Spec{Image: "img"}), want: "Python is already told to: PYTHONUNBUFFERED=1", not: "--pty"},
+		{name: "--pty", cfg: pty("python3", "m.py"), want: "its stdout is a terminal (--pty), so it is not stdio buffering", not: "python3 -u"},
 	}
 	defer func(f func(string) string) { awkFlavour = f }(awkFlavour)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			awkFlavour = func(string) string { return tt.awk }
 			getenv := func(k string) string { return tt.env[k] }
-			s := &session{cfg: tt.cfg, ios: &iostreams.IOStreams{Getenv: getenv}}
-			got := s.bufferingHint(3500 * time.Millisecond)
+			got := tt.cfg.Hint(3500*time.Millisecond, getenv)
 			if tt.want == "" {
 				if got != "" {
 					t.Errorf("hint %q, want none", got)
