@@ -25,7 +25,14 @@ one ciphertext line in, its plaintext out, flushed at once. It recognises,
 without being told, the original demo's cipher (a shift in a list of 91
 characters, newline included, so one answer may span several lines), any shift
 of printable ASCII, Caesar, and a substitution of a-z with a key per line.
-'pipecli run' with no command runs it as its child.`,
+'pipecli run' with no command runs it as its child.
+
+A line that is a JSON object with "text" or "id" ({"id":1,"text":".."}) is
+answered in JSON on one line, as --jsonl would answer it, and so is a JSON-RPC
+2.0 request ({"jsonrpc":"2.0","id":1,"method":"decrypt","params":{"text":".."}}):
+a jsonl client needs no flag (pipecli run --image pipe_api --framing jsonl).
+Other lines, those starting with "{" included, are ciphertext. --marker ends
+every answer, JSON ones too.`,
 		Args: noArgs,
 		RunE: func(c *cobra.Command, args []string) error {
 			switch o.Cipher {
@@ -43,6 +50,6 @@ of printable ASCII, Caesar, and a substitution of a-z with a key per line.
 	f.StringVar(&o.Cipher, "cipher", "auto", "the cipher family to break: auto, shift or substitution")
 	f.BoolVar(&o.Serve.Verbose, "verbose", false, "answer over several lines: progress guesses, then the result")
 	f.StringVar(&o.Serve.Marker, "marker", "", "end each answer with a line equal to `S` (may be empty)")
-	f.BoolVar(&o.Serve.JSONL, "jsonl", false, `speak JSON lines: {"id":..,"text":".."} in, {"id":..,"text":"..","cipher":..,"key":..,"score":..} out`)
+	f.BoolVar(&o.Serve.JSONL, "jsonl", false, `speak only JSON lines: {"id":..,"text":".."} in, {"id":..,"text":"..","cipher":..,"key":..,"score":..} out; any other line is a bad request`)
 	return cmd
 }
