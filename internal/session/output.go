@@ -1,0 +1,227 @@
+package session
+
+import (
+	"bufio"
+	"encoding/json"
+	"io"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/pipecli/pipecli/internal/frame"
+	"github.com/pipecli/pipecli/internal/track"
+)
+
+// maxFailLines is how many failed requests are told one by one on stderr;
+// the others are counted in one line at the end (--json records them all).
+const maxFailLines = 20
+
+// output writes the requests that ended, in input order: their answers, or
+// --json records; failures are told on stderr. It also keeps the
+// statistics.
+type output struct {
+	s       *session
+	cfg     Config
+	answers io.Writer     // where answers go, without --json
+	enc     *json.Encoder // for --json records
+	buf     *bufio.Writer // answers and records, flushed at the end of each turn; nil at the prompt
+	err     error         // writing failed
+	// partials: show the parts of an answer as they come (on a terminal,
+	// or --partials), else only in --json records.
+	partials   bool
+	stats      stats
+	failed     int
+	lastSeq    uint64 // the last request written out
+	lastAnswer time.Time
+	told       int            // failures told one by one
+	untold     int            // failures past maxFailLines
+	notSent    map[string]int // requests that failed unsent, by why: told in one line each at the end
+	whys       []string       // notSent's keys, in the order they came
+	utf8Said   bool
+}
+
+func newOutput(s *session, cfg Config) *output {
+	o := &output{s: s, cfg: cfg, answers: s.childStdout(), stats: stats{start: time.Now()}, notSent: map[string]int{}}
+	o.partials = !cfg.JSON && (cfg.Partials || s.outTTY)
+	var recs io.Writer = s.out
+	if s.pr == nil {
+		// Buffered, and flushed at the end of each turn: one write per
+		// batch of answers, not one per answer.
+		o.buf = bufio.NewWriterSize(o.answers, 64<<10)
+		o.answers = o.buf
+		if cfg.JSON {
+			recs = o.buf
+		}
+	}
+	if cfg.JSON {
+		o.enc = json.NewEncoder(recs)
+		o.enc.SetEscapeHTML(false)
+	}
+	return o
+}
+
+// partial shows a part of r's answer as it comes, when r is the next to be
+// written out and parts are shown: the answers stay in input order.
+func (o *output) partial(r *track.Request, data []byte) {
+	if !o.partials || r.Seq != o.lastSeq+1 || o.err != nil {
+		return
+	}
+	if o.cfg.Framing.Mode == frame.Marker {
+		// A line of a marker answer: shown only if every line before it
+		// was, else the whole answer is written at its end.
+		if r.Shown != r.Parts-1 {
+			return
+		}
+		o.line(data)
+		r.Shown++
+		return
+	}
+	for _, p := range r.Partials[r.Shown:] {
+		o.line(p)
+	}
+	r.Shown = len(r.Partials)
+	o.flush()
+}
+
+func (o *output) line(b []byte) {
+	if o.err != nil {
+		return
+	}
+	if o.buf != nil {
+		o.buf.Write(b)
+		o.err = o.buf.WriteByte('\n')
+		return
+	}
+	_, o.err = o.answers.Write(append(append([]byte(nil), b...), '\n'))
+}
+
+func (o *output) flush() {
+	if o.buf != nil && o.buf.Buffered() > 0 && o.err == nil {
+		o.err = o.buf.Flush()
+	}
+}
+
+// write writes out rs, which ended in this order, then flushes.
+func (o *output) write(rs []*track.Request) {
+	for _, r := range rs {
+		o.one(r)
+	}
+	o.flush()
+}
+
+func (o *output) one(r *track.Request) {
+	o.lastSeq = r.Seq
+	o.stats.add(r.Latency, r.Err != nil)
+	if r.Err != nil {
+		o.failed++
+	}
+	if o.err != nil {
+		return
+	}
+	if o.cfg.Framing.Mode == frame.JSONL && !o.utf8Said && !utf8.Valid(r.Input) || o.enc != nil && !o.utf8Said && !utf8.Valid(r.Input) {
+		o.utf8Said = true
+		o.s.say("request #%d holds bytes that are not UTF-8, which JSON cannot carry: they were written as U+FFFD (said once)", r.Seq)
+	}
+	if o.enc != nil {
+		rec := record{ID: r.Seq, Input: string(r.Input), Output: o.recordOutput(r), LatencyMS: float64(r.Latency.Microseconds()) / 1000, Attempts: r.Attempts, Notification: r.Notification}
+		if r.Err != nil {
+			e := r.Err.Error()
+			rec.Error = &e
+		}
+		o.err = o.enc.Encode(rec)
+		return
+	}
+	if r.Err != nil {
+		o.tell(r)
+		return
+	}
+	if r.Notification {
+		return
+	}
+	if o.partials && o.cfg.Framing.Mode == frame.JSONL {
+		for _, p := range r.Partials[r.Shown:] {
+			o.line(p)
+		}
+	}
+	if r.Shown > 0 && o.cfg.Framing.Mode == frame.Marker {
+		return // its lines were shown as they came
+	}
+	o.line(r.Answer)
+}
+
+// tell says on stderr that r failed: one by one up to maxFailLines, and
+// requests that were never sent in one line per reason at the end.
+func (o *output) tell(r *track.Request) {
+	if r.Attempts == 0 && strings.HasPrefix(r.Err.Error(), "not sent: ") {
+		why := strings.TrimPrefix(r.Err.Error(), "not sent: ")
+		if o.notSent[why] == 0 {
+			o.whys = append(o.whys, why)
+		}
+		o.notSent[why]++
+		return
+	}
+	why := r.Err.Error()
+	if r.Attempts > 0 {
+		why = strings.TrimPrefix(why, "not sent: ") // it was, to a child that died
+	}
+	if o.told >= maxFailLines {
+		o.untold++
+		return
+	}
+	o.told++
+	// The answers before it come first, as they would unbuffered.
+	o.flush()
+	o.s.say("request #%d %q failed: %s", r.Seq, clip(r.Input), why)
+}
+
+// close flushes the output and tells what tell kept for the end.
+func (o *output) close() {
+	o.flush()
+	if o.untold > 0 {
+		o.s.say("and %d more request(s) failed (--json records each, with why)", o.untold)
+	}
+	for _, why := range o.whys {
+		o.s.say("%d request(s) not sent: %s", o.notSent[why], why)
+	}
+	if o.cfg.Stats {
+		o.s.say("%s", o.stats.String())
+	}
+}
+
+// record is one line of --json output.
+type record struct {
+	ID           uint64          `json:"id"`
+	Input        string          `json:"input"`
+	Output       json.RawMessage `json:"output"`
+	LatencyMS    float64         `json:"latency_ms"`
+	Attempts     int             `json:"attempts"`
+	Error        *string         `json:"error"`
+	Notification bool            `json:"notification,omitempty"`
+}
+
+// recordOutput is a record's "output": the answer's text, or its JSON
+// object in jsonl; with partial messages, all of them in order.
+func (o *output) recordOutput(r *track.Request) json.RawMessage {
+	if r.Notification || r.Err != nil && len(r.Partials) == 0 {
+		return json.RawMessage("null")
+	}
+	one := func(b []byte) json.RawMessage {
+		if o.cfg.Framing.Mode == frame.JSONL && json.Valid(b) {
+			return b
+		}
+		s, _ := json.Marshal(string(b))
+		return s
+	}
+	if len(r.Partials) == 0 {
+		return one(r.Answer)
+	}
+	all := make([]json.RawMessage, 0, len(r.Partials)+1)
+	for _, p := range r.Partials {
+		all = append(all, one(p))
+	}
+	if r.Err == nil {
+		all = append(all, one(r.Answer))
+	}
+	b, _ := json.Marshal(all)
+	return b
+}
