@@ -422,6 +422,23 @@ func FuzzBook(f *testing.F) {
 				}
 			}
 		}
+		// record notes what child c was sent, as the child would read it.
+		record := func(c int, wire []byte) {
+			for _, l := range strings.Split(strings.TrimSuffix(string(wire), "\n"), "\n") {
+				if l == "" {
+					continue
+				}
+				var s sent
+				if byID {
+					var id, q int
+					fmt.Sscanf(l, `{"id":%d,"text":"q%d"}`, &id, &q)
+					s = sent{uint64(q), fmt.Sprint(id)}
+				} else {
+					fmt.Sscanf(l, "q%d", &s.seq)
+				}
+				children[c] = append(children[c], s)
+			}
+		}
 		answer := func(c int, s sent) {
 			b.Deliver(c, frame.Message{Kind: frame.Answer, Key: s.key, Data: fmt.Appendf(nil, "answer %d", s.seq)}, now)
 		}
@@ -435,22 +452,7 @@ func FuzzBook(f *testing.F) {
 					}
 				}
 			case k < 5:
-				wire := b.Send(c, nil, now)
-				for _, l := range strings.Split(strings.TrimSuffix(string(wire), "\n"), "\n") {
-					if l == "" {
-						continue
-					}
-					var s sent
-					if byID {
-						var id int
-						var q int
-						fmt.Sscanf(l, `{"id":%d,"text":"q%d"}`, &id, &q)
-						s = sent{uint64(q), fmt.Sprint(id)}
-					} else {
-						fmt.Sscanf(l, "q%d", &s.seq)
-					}
-					children[c] = append(children[c], s)
-				}
+				record(c, b.Send(c, nil, now))
 			case k < 7 && len(children[c]) > 0:
 				// The child answers: the oldest, or (jsonl) any; sometimes twice.
 				i := 0
@@ -490,20 +492,7 @@ func FuzzBook(f *testing.F) {
 			if len(wire) == 0 && len(children[c]) == 0 {
 				break
 			}
-			for _, l := range strings.Split(strings.TrimSuffix(string(wire), "\n"), "\n") {
-				if l == "" {
-					continue
-				}
-				var s sent
-				if byID {
-					var id, q int
-					fmt.Sscanf(l, `{"id":%d,"text":"q%d"}`, &id, &q)
-					s = sent{uint64(q), fmt.Sprint(id)}
-				} else {
-					fmt.Sscanf(l, "q%d", &s.seq)
-				}
-				children[c] = append(children[c], s)
-			}
+			record(c, wire)
 			for _, s := range children[c] {
 				answer(c, s)
 			}
