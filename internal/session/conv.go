@@ -50,18 +50,24 @@ type conv struct {
 
 	// The child.
 	child       *proc.Child
-	tail        *tailWriter // its stderr, whose last lines explain its death
-	cid         int         // its number in the book
-	box         *inbox      // its stdin, in a framed run
-	gen         int         // counts the children started: output of an older one is ignored
-	started     time.Time   // when the current child started
-	ready       bool        // its banner is over
-	left        bool        // the book was told it is gone
-	replacing   bool        // we stopped it to start another
-	stdinClosed bool        // every request is written and its stdin closed
-	answered    int         // by the current child: a child that answers resets the back-off
-	wire        []byte      // requests to write, written once per turn
-	restarts    int         // deaths in a row without answering
+	tail        *tailWriter      // its stderr, whose last lines explain its death
+	cid         int              // its number in the book
+	box         *inbox           // its stdin, in a framed run
+	gen         int              // counts the children started: output of an older one is ignored
+	started     time.Time        // when the current child started
+	ready       bool             // its banner is over
+	left        bool             // the book was told it is gone
+	replacing   bool             // we stopped it to start another
+	stdinClosed bool             // every request is written and its stdin closed
+	answered    int              // by the current child: a child that answers resets the back-off
+	wire        []byte           // requests to write, written once per turn
+	restarts    int              // deaths in a row without answering
+	restartAt   <-chan time.Time // when to start the next child, after a death
+
+	// The current child's channels (proc.Child), nil once they fired.
+	drained, fed, outFailed <-chan struct{}
+	eofTimer                *time.Timer // --eof-timeout, once its input is over
+	eofC                    <-chan time.Time
 
 	events <-chan event // the prompt's, or nil
 
@@ -88,112 +94,13 @@ type conv struct {
 
 // converse runs the conversation until it is over.
 func (s *session) converse(ctx context.Context, sigs <-chan os.Signal) (res Result, err error) {
-	cfg := s.cfg
-	cv := &conv{
-		s:       s,
-		cfg:     cfg,
-		lastOut: time.Now(),
-		timer:   time.NewTimer(time.Hour),
-		kick:    make(chan struct{}, 1),
-		tail:    &tailWriter{w: s.childStderr()},
-		ready:   true,
-	}
+	cv := newConv(s)
 	defer cv.timer.Stop()
-	var timerC <-chan time.Time // the book's deadlines
-	framed := cfg.Framing.Mode != frame.Raw
-	if framed {
-		window := cfg.Window
-		if window <= 0 {
-			window = 64
-			if s.pr != nil {
-				window = 1
-			}
-		}
-		var sentinel []byte
-		if cfg.Sentinel != nil {
-			sentinel = []byte(*cfg.Sentinel)
-		}
-		cv.book = track.New(track.Config{
-			Framing:   cfg.Framing,
-			Sentinel:  sentinel,
-			Window:    window,
-			Timeout:   cfg.Timeout,
-			Retries:   cfg.Retries,
-			SkipEmpty: cfg.SkipEmpty,
-		})
-		cv.out = newOutput(s, cfg)
-		timerC = cv.timer.C
-	}
-
-	// Input of a framed run: lines from the source, read by a goroutine
-	// that blocks on the channel when the book wants no more.
+	defer cv.stopEOFTimer()
 	stop := make(chan struct{}) // closed when we return: readLines gives up
-	readerDone := make(chan struct{})
-	if framed && s.pr == nil {
-		ch := make(chan [][]byte)
-		var readErr error
-		cv.lines, cv.readErr = ch, &readErr
-		cv.freeBatch = make(chan [][]byte, 2)
-		go func() {
-			defer close(readerDone)
-			defer close(ch)
-			readErr = readLines(s.src, ch, stop, cv.freeBatch) // read after ch is closed
-		}()
-	} else {
-		close(readerDone)
-	}
+	readerDone := cv.readInput(stop)
 	if s.pr != nil {
 		cv.events = s.pr.events
-	}
-
-	var (
-		drained   <-chan struct{}
-		fed       <-chan struct{}
-		outFailed <-chan struct{}
-		restartAt <-chan time.Time
-		eofTimer  *time.Timer
-		eofC      <-chan time.Time
-		hungUp    = s.hungUp
-		done      = ctx.Done()
-	)
-	defer func() {
-		if eofTimer != nil {
-			eofTimer.Stop()
-		}
-	}()
-	start := func() error {
-		cv.gen++
-		o := proc.Options{Grace: cfg.Grace, Stderr: cv.tail}
-		if framed {
-			cv.box = newInbox()
-			o.Stdin = cv.box.reader()
-			o.Stdout = &decodeSink{cv: cv, gen: cv.gen, dec: frame.NewDecoder(cfg.Framing)}
-		} else {
-			o.Stdin, o.Stdout = s.src, s.childStdout()
-			if s.box != nil {
-				o.Stdin = s.box.reader()
-			}
-		}
-		c, err := cfg.Target.Start(o)
-		if err != nil {
-			return err
-		}
-		cv.child, drained, fed, outFailed = c, c.Drained(), c.Fed(), c.OutputFailed()
-		if eofTimer != nil {
-			eofTimer.Stop()
-			eofTimer, eofC = nil, nil
-		}
-		cv.left, cv.stdinClosed, cv.answered, cv.started = false, false, 0, time.Now()
-		cv.noise, cv.lastNoise, cv.waitSaid = 0, nil, false
-		if framed {
-			cv.box.attach(o.Stdin, c.WriteNow)
-			cv.cid = cv.book.Attach()
-			cv.ready = cfg.Framing.SkipLines == 0 && cfg.Framing.Ready == nil
-			if cv.ready {
-				cv.book.SetReady(cv.cid)
-			}
-		}
-		return nil
 	}
 
 	// The loop holds mu from here on, but while it waits. When it
@@ -215,24 +122,21 @@ func (s *session) converse(ctx context.Context, sigs <-chan os.Signal) (res Resu
 		}
 		<-readerDone
 	}()
-	if err := start(); err != nil {
+	if err := cv.start(); err != nil {
 		return res, err
 	}
-	if s.pr != nil {
-		how := ""
-		if framed {
-			how = ", framing " + cfg.Framing.Mode.String()
-		}
-		s.say("%s started (pid %d)%s; type a line to send it, :help for commands, Ctrl-D to end", s.name(), cv.child.Pid(), how)
-		if !cv.ready {
-			s.say("%s is loading: what you type is held until it is ready", s.name())
-			s.pr.setPrompt(loadingPrompt(0))
-		}
-	}
+	cv.greet()
 
-	tick := time.NewTicker(time.Second)
+	var (
+		timerC <-chan time.Time // the book's deadlines
+		hungUp = s.hungUp
+		done   = ctx.Done()
+		tick   = time.NewTicker(time.Second)
+	)
 	defer tick.Stop()
-
+	if cv.book != nil {
+		timerC = cv.timer.C
+	}
 	for {
 		cv.waitingInput = false
 		cv.turn()
@@ -258,78 +162,38 @@ func (s *session) converse(ctx context.Context, sigs <-chan os.Signal) (res Resu
 		case ev := <-cv.events:
 			cv.mu.Lock()
 			cv.event(ev)
-		case <-fed:
+		case <-cv.fed:
 			cv.mu.Lock()
-			fed = nil
-			// The child's input is over (raw: its source ended; framed:
-			// every request is written): --eof-timeout counts from now.
-			if cfg.EOFTimeout > 0 && (!framed || cv.stdinClosed) {
-				eofTimer = time.NewTimer(cfg.EOFTimeout)
-				eofC = eofTimer.C
-			}
-		case <-drained:
+			cv.inputOver()
+		case <-cv.drained:
 			cv.mu.Lock()
-			drained, fed, outFailed = nil, nil, nil
-			if err := cv.childGone(&restartAt, start); err != nil {
+			if err := cv.childGone(); err != nil {
 				return cv.finishWith(res, err)
 			}
-		case <-restartAt:
+		case <-cv.restartAt:
 			cv.mu.Lock()
-			restartAt = nil
-			if err := start(); err != nil {
+			cv.restartAt = nil
+			if err := cv.start(); err != nil {
 				return res, err
 			}
 			s.say("%s restarted (pid %d)", s.name(), cv.child.Pid())
 		case now := <-timerC:
 			cv.mu.Lock()
-			cv.timerOn = false
-			if stuck := cv.book.Expire(now); len(stuck) > 0 && cv.child != nil && !cv.replacing {
-				// A FIFO framing, and the child answered a timed-out
-				// request neither in time nor in the --timeout after:
-				// what it says next cannot be trusted to answer what it
-				// seems to.
-				s.say("restarting %s: request #%d had no answer within --timeout %s, nor in the %s after; whatever state it held is lost", s.name(), stuck[0].Seq, cfg.Timeout, cfg.Timeout)
-				cv.replace()
-			}
+			cv.expire(now)
 		case <-tick.C:
 			cv.mu.Lock()
 			cv.watch()
-		case <-eofC:
+		case <-cv.eofC:
 			cv.mu.Lock()
-			eofC = nil
-			if cv.child != nil {
-				cv.eofTimedOut = true
-				cv.abandon(fmt.Sprintf("%s was still running --eof-timeout %s after its input ended", s.name(), cfg.EOFTimeout))
-				cv.child.Terminate() // its stdin is closed already: no --grace first
-			}
+			cv.eofTimeout()
 		case sig := <-sigs:
 			cv.mu.Lock()
-			if cv.interrupted != 0 {
-				if cv.child != nil {
-					cv.child.Kill() // a second signal: no more waiting
-				}
-				continue
-			}
-			cv.interrupted = sig.(syscall.Signal)
-			cv.inputEnded = true
-			cv.closeBook("interrupted")
-			if cv.child != nil {
-				cv.abandon("interrupted")
-				cv.child.Signal(cv.interrupted)
-				cv.child.Stop()
-			}
-			cv.closePrompt()
+			cv.signal(sig.(syscall.Signal))
 		case <-done:
 			cv.mu.Lock()
 			done = nil
-			cv.inputEnded = true
-			cv.closeBook("cancelled")
-			if cv.child != nil {
-				cv.abandon("cancelled")
-				cv.child.Terminate()
-			}
-			cv.closePrompt()
-		case <-outFailed:
+			cv.cancel()
+		case <-cv.outFailed:
 			cv.mu.Lock()
 			// Writing the child's stdout to ours failed (raw; a framed
 			// run writes its own output and sees that in turn).
@@ -342,6 +206,192 @@ func (s *session) converse(ctx context.Context, sigs <-chan os.Signal) (res Resu
 		}
 	}
 	return cv.finish(res)
+}
+
+// newConv makes the conversation for s: with a book and an output in a
+// framed run.
+func newConv(s *session) *conv {
+	cfg := s.cfg
+	cv := &conv{
+		s:       s,
+		cfg:     cfg,
+		lastOut: time.Now(),
+		timer:   time.NewTimer(time.Hour),
+		kick:    make(chan struct{}, 1),
+		tail:    &tailWriter{w: s.childStderr()},
+		ready:   true,
+	}
+	if cfg.Framing.Mode == frame.Raw {
+		return cv
+	}
+	window := cfg.Window
+	if window <= 0 {
+		window = 64
+		if s.pr != nil {
+			window = 1
+		}
+	}
+	var sentinel []byte
+	if cfg.Sentinel != nil {
+		sentinel = []byte(*cfg.Sentinel)
+	}
+	cv.book = track.New(track.Config{
+		Framing:   cfg.Framing,
+		Sentinel:  sentinel,
+		Window:    window,
+		Timeout:   cfg.Timeout,
+		Retries:   cfg.Retries,
+		SkipEmpty: cfg.SkipEmpty,
+	})
+	cv.out = newOutput(s, cfg)
+	return cv
+}
+
+// readInput starts, in a framed run with no prompt, the goroutine that
+// reads the input in lines; it blocks on the channel when the book wants
+// no more. The channel it returns is closed when the goroutine is done.
+func (cv *conv) readInput(stop <-chan struct{}) <-chan struct{} {
+	done := make(chan struct{})
+	if cv.book == nil || cv.s.pr != nil {
+		close(done)
+		return done
+	}
+	ch := make(chan [][]byte)
+	var readErr error
+	cv.lines, cv.readErr = ch, &readErr
+	cv.freeBatch = make(chan [][]byte, 2)
+	go func() {
+		defer close(done)
+		defer close(ch)
+		readErr = readLines(cv.s.src, ch, stop, cv.freeBatch) // read after ch is closed
+	}()
+	return done
+}
+
+// start starts a child: in a raw run, its stdin is the input (or the
+// prompt's inbox) and its stdout our output; in a framed run, its stdin is
+// an inbox of its own, and its stdout is decoded.
+func (cv *conv) start() error {
+	s, cfg := cv.s, cv.cfg
+	cv.gen++
+	o := proc.Options{Grace: cfg.Grace, Stderr: cv.tail}
+	if cv.book != nil {
+		cv.box = newInbox()
+		o.Stdin = cv.box.reader()
+		o.Stdout = &decodeSink{cv: cv, gen: cv.gen, dec: frame.NewDecoder(cfg.Framing)}
+	} else {
+		o.Stdin, o.Stdout = s.src, s.childStdout()
+		if s.box != nil {
+			o.Stdin = s.box.reader()
+		}
+	}
+	c, err := cfg.Target.Start(o)
+	if err != nil {
+		return err
+	}
+	cv.child, cv.drained, cv.fed, cv.outFailed = c, c.Drained(), c.Fed(), c.OutputFailed()
+	cv.stopEOFTimer()
+	cv.left, cv.stdinClosed, cv.answered, cv.started = false, false, 0, time.Now()
+	cv.noise, cv.lastNoise, cv.waitSaid = 0, nil, false
+	if cv.book != nil {
+		cv.box.attach(o.Stdin, c.WriteNow)
+		cv.cid = cv.book.Attach()
+		cv.ready = cfg.Framing.SkipLines == 0 && cfg.Framing.Ready == nil
+		if cv.ready {
+			cv.book.SetReady(cv.cid)
+		}
+	}
+	return nil
+}
+
+// greet tells the person at the prompt that the child started.
+func (cv *conv) greet() {
+	s := cv.s
+	if s.pr == nil {
+		return
+	}
+	how := ""
+	if cv.book != nil {
+		how = ", framing " + cv.cfg.Framing.Mode.String()
+	}
+	s.say("%s started (pid %d)%s; type a line to send it, :help for commands, Ctrl-D to end", s.name(), cv.child.Pid(), how)
+	if !cv.ready {
+		s.say("%s is loading: what you type is held until it is ready", s.name())
+		s.pr.setPrompt(loadingPrompt(0))
+	}
+}
+
+// inputOver is called when the child's stdin has been fed all there is
+// (raw: its source ended; framed: every request is written), or the child
+// went: --eof-timeout counts from then.
+func (cv *conv) inputOver() {
+	cv.fed = nil
+	if cv.cfg.EOFTimeout > 0 && (cv.book == nil || cv.stdinClosed) {
+		cv.eofTimer = time.NewTimer(cv.cfg.EOFTimeout)
+		cv.eofC = cv.eofTimer.C
+	}
+}
+
+func (cv *conv) stopEOFTimer() {
+	if cv.eofTimer != nil {
+		cv.eofTimer.Stop()
+		cv.eofTimer, cv.eofC = nil, nil
+	}
+}
+
+// eofTimeout stops a child still running --eof-timeout after its input.
+func (cv *conv) eofTimeout() {
+	cv.eofC = nil
+	if cv.child == nil {
+		return
+	}
+	cv.eofTimedOut = true
+	cv.abandon(fmt.Sprintf("%s was still running --eof-timeout %s after its input ended", cv.s.name(), cv.cfg.EOFTimeout))
+	cv.child.Terminate() // its stdin is closed already: no --grace first
+}
+
+// expire handles the book's deadlines at now.
+func (cv *conv) expire(now time.Time) {
+	cv.timerOn = false
+	if stuck := cv.book.Expire(now); len(stuck) > 0 && cv.child != nil && !cv.replacing {
+		// A FIFO framing, and the child answered a timed-out request
+		// neither in time nor in the --timeout after: what it says next
+		// cannot be trusted to answer what it seems to.
+		t := cv.cfg.Timeout
+		cv.s.say("restarting %s: request #%d had no answer within --timeout %s, nor in the %s after; whatever state it held is lost", cv.s.name(), stuck[0].Seq, t, t)
+		cv.replace()
+	}
+}
+
+// signal handles a signal sent to pipecli: forwarded to the child, which
+// is then stopped; a second one kills it at once.
+func (cv *conv) signal(sig syscall.Signal) {
+	if cv.interrupted != 0 {
+		if cv.child != nil {
+			cv.child.Kill() // no more waiting
+		}
+		return
+	}
+	cv.interrupted = sig
+	cv.inputEnded = true
+	cv.closeBook("interrupted")
+	if cv.child != nil {
+		cv.abandon("interrupted")
+		cv.child.Signal(sig)
+		cv.child.Stop()
+	}
+	cv.closePrompt()
+}
+
+// cancel ends the run when its context is done.
+func (cv *conv) cancel() {
+	cv.inputEnded = true
+	cv.closeBook("cancelled")
+	if cv.child != nil {
+		cv.abandon("cancelled")
+		cv.child.Terminate()
+	}
+	cv.closePrompt()
 }
 
 // event handles what the person at the prompt did.
@@ -401,8 +451,9 @@ func (cv *conv) abandon(why string) {
 // childGone handles the end of the child whose pipes are drained: it says
 // why, and tells the book what becomes of its requests; it starts another
 // child, or schedules one, if there is work left and it may.
-func (cv *conv) childGone(restartAt *<-chan time.Time, start func() error) error {
+func (cv *conv) childGone() error {
 	s := cv.s
+	cv.drained, cv.fed, cv.outFailed = nil, nil, nil
 	// The pumps are done: the pump wants mu no more, and Wait waits for
 	// the exit alone.
 	child := cv.child
@@ -415,7 +466,7 @@ func (cv *conv) childGone(restartAt *<-chan time.Time, start func() error) error
 		if cv.book != nil {
 			cv.leave(fmt.Sprintf("%s %s", s.name(), st), track.Replaced)
 		}
-		if err := start(); err != nil {
+		if err := cv.start(); err != nil {
 			return err
 		}
 		s.say("%s restarted (pid %d)", s.name(), cv.child.Pid())
@@ -432,12 +483,12 @@ func (cv *conv) childGone(restartAt *<-chan time.Time, start func() error) error
 		}
 		return cv.cfg.Target.Explain(st, cv.tail.lastLines)
 	}
-	return cv.requestsOf(st, stage, stopped, restartAt)
+	return cv.requestsOf(st, stage, stopped)
 }
 
 // requestsOf decides, in a framed run, what becomes of the requests of the
 // child that ended with st, and whether another is started.
-func (cv *conv) requestsOf(st proc.Status, stage proc.StopStage, stopped bool, restartAt *<-chan time.Time) error {
+func (cv *conv) requestsOf(st proc.Status, stage proc.StopStage, stopped bool) error {
 	s, cfg := cv.s, cv.cfg
 	why := fmt.Sprintf("%s %s", s.name(), st)
 	switch {
@@ -512,7 +563,7 @@ func (cv *conv) requestsOf(st proc.Status, stage proc.StopStage, stopped bool, r
 		cv.restarts++
 		backoff := min(100*time.Millisecond<<(cv.restarts-1), 5*time.Second)
 		s.say("restarting %s (%d of at most %d in a row) in %s", s.name(), cv.restarts, cfg.MaxRestarts, backoff)
-		*restartAt = time.After(backoff)
+		cv.restartAt = time.After(backoff)
 		return nil
 	}
 	reason := why + "; not restarted (--restart never)"
@@ -608,8 +659,8 @@ func (cv *conv) watch() {
 	if waiting < hintAfter {
 		return
 	}
-	if cfg.Framing.Mode == frame.Marker && oldest.Parts > cv.noise {
-		cv.noise = oldest.Parts // lines, but no marker
+	if cfg.Framing.Mode == frame.Marker && int(oldest.Parts) > cv.noise {
+		cv.noise = int(oldest.Parts) // lines, but no marker
 	}
 	switch {
 	case cv.noise > 0:

@@ -161,8 +161,8 @@ func (cv *conv) turn() {
 			cv.queued = cv.queued[1:]
 		}
 		// More input, if readLines has it at hand: the pump takes it
-		// without waking the dispatcher, unless the dispatcher waits for
-		// it (two receivers could take batches out of order).
+		// without waking the loop, unless the loop waits for it (two
+		// receivers could take batches out of order).
 		if !cv.wantsInput() || cv.lines == nil || cv.waitingInput {
 			break
 		}
@@ -176,21 +176,20 @@ func (cv *conv) turn() {
 		}
 	}
 	if cv.child != nil && !cv.replacing && !cv.left {
-		cv.wire = cv.book.Send(cv.cid, cv.wire[:0], time.Now())
-		if len(cv.wire) > 0 {
-			cv.box.Write(cv.wire)
+		if cv.book.Pending() > 0 { // else no clock reading
+			cv.wire = cv.book.Send(cv.cid, cv.wire[:0], time.Now())
+			if len(cv.wire) > 0 {
+				cv.box.Write(cv.wire)
+			}
 		}
 		if cv.inputEnded && cv.queuedEmpty() && cv.book.Pending() == 0 && !cv.stdinClosed {
 			// Every request is written: the child reads EOF, and its
 			// answers are still read (tr, bc: some answer only then).
 			cv.box.CloseWrite()
 			cv.stdinClosed = true
-			if cv.book.Open() == 0 {
-				cv.child.Stop() // nothing more to wait for: --grace, then SIGTERM
-			}
 		}
 		if cv.stdinClosed && cv.book.Open() == 0 {
-			cv.child.Stop()
+			cv.child.Stop() // nothing more to wait for: --grace, then SIGTERM
 		}
 	}
 	cv.out.write(cv.book.Done())

@@ -37,12 +37,18 @@ type output struct {
 	untold     int            // failures past maxFailLines
 	notSent    map[string]int // requests that failed unsent, by why: told in one line each at the end
 	whys       []string       // notSent's keys, in the order they came
-	utf8Said   bool
+	// checkUTF8: the input goes into JSON (jsonl, --json records), which
+	// cannot carry bytes that are not UTF-8; until that was said once.
+	checkUTF8 bool
 }
 
 func newOutput(s *session, cfg Config) *output {
 	o := &output{s: s, cfg: cfg, answers: s.childStdout(), stats: stats{start: time.Now()}, notSent: map[string]int{}}
 	o.partials = !cfg.JSON && (cfg.Partials || s.outTTY)
+	o.checkUTF8 = cfg.Framing.Mode == frame.JSONL || cfg.JSON
+	// Latencies are kept only where they are asked for: --stats, and
+	// :stats at the prompt.
+	o.stats.keep = cfg.Stats || s.pr != nil
 	var recs io.Writer = s.out
 	if s.pr == nil {
 		// Buffered, and flushed at the end of each turn: one write per
@@ -79,7 +85,7 @@ func (o *output) partial(r *track.Request, data []byte) {
 	for _, p := range r.Partials[r.Shown:] {
 		o.line(p)
 	}
-	r.Shown = len(r.Partials)
+	r.Shown = int32(len(r.Partials))
 	o.flush()
 }
 
@@ -118,12 +124,12 @@ func (o *output) one(r *track.Request) {
 	if o.err != nil {
 		return
 	}
-	if o.cfg.Framing.Mode == frame.JSONL && !o.utf8Said && !utf8.Valid(r.Input) || o.enc != nil && !o.utf8Said && !utf8.Valid(r.Input) {
-		o.utf8Said = true
+	if o.checkUTF8 && !utf8.Valid(r.Input) {
+		o.checkUTF8 = false // said once
 		o.s.say("request #%d holds bytes that are not UTF-8, which JSON cannot carry: they were written as U+FFFD (said once)", r.Seq)
 	}
 	if o.enc != nil {
-		rec := record{ID: r.Seq, Input: string(r.Input), Output: o.recordOutput(r), LatencyMS: float64(r.Latency.Microseconds()) / 1000, Attempts: r.Attempts, Notification: r.Notification}
+		rec := record{ID: r.Seq, Input: string(r.Input), Output: o.recordOutput(r), LatencyMS: float64(r.Latency.Microseconds()) / 1000, Attempts: int(r.Attempts), Notification: r.Notification}
 		if r.Err != nil {
 			e := r.Err.Error()
 			rec.Error = &e

@@ -18,6 +18,7 @@ type stats struct {
 	// slice would copy them all again at each growth, about five times in
 	// all, for each request (issue: framed throughput).
 	latencies [][]time.Duration
+	keep      bool // keep latencies: someone will ask for them
 }
 
 func (s *stats) add(latency time.Duration, failed bool) {
@@ -26,6 +27,9 @@ func (s *stats) add(latency time.Duration, failed bool) {
 		return
 	}
 	s.ok++
+	if !s.keep {
+		return
+	}
 	n := len(s.latencies)
 	if n == 0 || len(s.latencies[n-1]) == latencyBlock {
 		s.latencies = append(s.latencies, make([]time.Duration, 0, latencyBlock))
@@ -38,7 +42,7 @@ func (s *stats) add(latency time.Duration, failed bool) {
 func (s *stats) String() string {
 	elapsed := time.Since(s.start)
 	line := fmt.Sprintf("requests: %d ok, %d failed in %s (%.1f/s)", s.ok, s.fail, elapsed.Round(time.Millisecond), float64(s.ok+s.fail)/elapsed.Seconds())
-	if s.ok == 0 {
+	if s.ok == 0 || len(s.latencies) == 0 {
 		return line
 	}
 	l := slices.Concat(s.latencies...)

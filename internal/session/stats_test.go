@@ -9,8 +9,7 @@ import (
 // TestStatsPercentiles checks the percentiles over latencies kept in more
 // than one block, added out of order.
 func TestStatsPercentiles(t *testing.T) {
-	var s stats
-	s.start = time.Now()
+	s := stats{start: time.Now(), keep: true}
 	const n = 2*latencyBlock + 100
 	for i := range n {
 		s.add(time.Duration((i*7919)%n+1)*time.Millisecond, false) // 1..n ms, shuffled
@@ -24,6 +23,12 @@ func TestStatsPercentiles(t *testing.T) {
 	}
 	if got := (&stats{start: time.Now()}).String(); strings.Contains(got, "latency") {
 		t.Errorf("no requests: %q", got)
+	}
+	// Not kept: counted, no percentiles.
+	var nk stats
+	nk.add(time.Second, false)
+	if got := nk.String(); !strings.Contains(got, "1 ok") || strings.Contains(got, "latency") {
+		t.Errorf("latencies not kept: %q", got)
 	}
 }
 

@@ -81,23 +81,23 @@ type Request struct {
 	Partials [][]byte
 	Err      error         // why it failed; nil if answered
 	Latency  time.Duration // from when it was first sent until it ended
-	Attempts int           // times sent
-	Child    int           // the child it was last sent to
-	// Notification: it expected no answer and ended once written.
-	Notification bool
+	Attempts int32         // times sent
+	Child    int32         // the child it was last sent to
 	// Parts counts the Partial messages that came for it (each line of a
 	// marker answer, with frame.Options.MarkerPartials).
-	Parts int
+	Parts int32
 	// Shown is the caller's: how many parts it showed as they came.
-	Shown int
+	Shown int32
+	// Notification: it expected no answer and ended once written.
+	Notification bool
 
-	idx      int       // its place in the input, from 0
 	given    bool      // jsonl: Key is the user's id, not pipecli's
-	sent     time.Time // first sent
-	deadline time.Time // when it times out, or, for a ghost, is given up
-	deaths   int       // times a child died handling it
 	suspect  bool      // to be sent alone: it may have killed a child
 	ghost    bool      // a placeholder for a timed-out request whose answer may still come
+	deaths   int32     // times a child died handling it
+	idx      int       // its place in the input, from 0
+	sent     time.Time // first sent
+	deadline time.Time // when it times out, or, for a ghost, is given up
 }
 
 // Outcome says what Deliver made of a message.
@@ -143,6 +143,26 @@ type child struct {
 	live     bool
 	ready    bool
 	inflight []*Request // in the order sent; in FIFO framings with ghosts among them
+	// arr is the array inflight was last allocated in. Answers take
+	// requests off inflight's front, so it creeps along its array: it is
+	// moved back to arr's start when it empties, and when it reaches the
+	// end of arr while filling at most half of it, rather than let append
+	// allocate anew (issue: framed throughput).
+	arr []*Request
+}
+
+// push appends r to c's requests in flight.
+func (c *child) push(r *Request) {
+	if len(c.inflight) == cap(c.inflight) && 2*len(c.inflight) <= cap(c.arr) {
+		n := copy(c.arr, c.inflight)
+		clear(c.arr[n:])
+		c.inflight = c.arr[:n]
+	}
+	k := cap(c.inflight)
+	c.inflight = append(c.inflight, r)
+	if cap(c.inflight) != k { // moved
+		c.arr = c.inflight[:cap(c.inflight)]
+	}
 }
 
 // Book is the request book. It is not safe for concurrent use.
@@ -164,11 +184,14 @@ type Book struct {
 	ghosts      []*Request // jsonl ghosts, in the order they expire
 
 	open     int              // requests added and not ended
+	inflight int              // requests in flight, all children's, ghosts in FIFO queues included
+	live     int              // children attached and not gone
 	finished map[int]*Request // ended, waiting for those before them
 	nextOut  int
 	out      []*Request // ended, in order, for Done
 	given    []*Request // what Done last returned, recycled at the next
 	free     []*Request
+	keep     int // the most requests free holds: what the book can hold at once
 	closed   error // no child will come: requests fail with it
 	scratch  []byte
 }
@@ -178,6 +201,7 @@ func New(cfg Config) *Book {
 	cfg.Window = max(cfg.Window, 1)
 	return &Book{
 		cfg:         cfg,
+		keep:        2*cfg.Window + 512,
 		fifo:        cfg.Framing.Mode != frame.JSONL,
 		byKey:       map[string]*Request{},
 		pendingKeys: map[string]int{},
@@ -191,9 +215,11 @@ func (b *Book) Attach() int {
 	for i, c := range b.children {
 		if !c.live && len(c.inflight) == 0 {
 			b.children[i] = &child{live: true}
+			b.live++
 			return i
 		}
 	}
+	b.live++
 	b.children = append(b.children, &child{live: true})
 	return len(b.children) - 1
 }
@@ -256,17 +282,7 @@ func (b *Book) Add(line []byte) bool {
 // children's windows have room beyond what is pending. Memory stays bounded
 // whatever the input's size. A closed book wants everything, to fail it.
 func (b *Book) Wants() bool {
-	if b.closed != nil {
-		return true
-	}
-	n, live := 0, 0
-	for _, c := range b.children {
-		if c.live {
-			live++
-			n += len(c.inflight)
-		}
-	}
-	return len(b.pending)+n < b.cfg.Window*max(live, 1)
+	return b.closed != nil || len(b.pending)+b.inflight < b.cfg.Window*max(b.live, 1)
 }
 
 // Send appends to dst what to write to child c at now: pending requests,
@@ -326,7 +342,7 @@ func (b *Book) send(c int, ch *child, r *Request, dst []byte, now time.Time) ([]
 		dst, _, _, _ = frame.EncodeJSONL(dst, seq, r.Input)
 	}
 	r.Attempts++
-	r.Child = c
+	r.Child = int32(c)
 	if r.Attempts == 1 {
 		r.sent = now
 	}
@@ -340,7 +356,8 @@ func (b *Book) send(c int, ch *child, r *Request, dst []byte, now time.Time) ([]
 	if !b.fifo {
 		b.byKey[r.Key] = r
 	}
-	ch.inflight = append(ch.inflight, r)
+	ch.push(r)
+	b.inflight++
 	return dst, true
 }
 
@@ -379,7 +396,7 @@ func (b *Book) Deliver(c int, m frame.Message, now time.Time) (Outcome, *Request
 		r = ch.inflight[0]
 	} else {
 		r = b.byKey[m.Key]
-		if r == nil || r.Child != c {
+		if r == nil || r.Child != int32(c) {
 			return Unowned, nil
 		}
 	}
@@ -415,12 +432,13 @@ func (b *Book) unqueue(c int, r *Request, now time.Time) {
 	if !b.fifo {
 		delete(b.byKey, r.Key)
 	}
+	b.inflight--
 	if len(ch.inflight) > 0 && ch.inflight[0] == r {
 		// The usual case, and the only one in FIFO framings.
 		ch.inflight[0] = nil
 		ch.inflight = ch.inflight[1:]
 		if len(ch.inflight) == 0 {
-			ch.inflight = ch.inflight[:0:0] // let go of the array's start
+			ch.inflight = ch.arr[:0] // back to the array's start
 		} else if b.fifo && !ch.inflight[0].ghost {
 			ch.inflight[0].deadline = b.deadline(now)
 		}
@@ -432,6 +450,7 @@ func (b *Book) unqueue(c int, r *Request, now time.Time) {
 			return
 		}
 	}
+	b.inflight++ // not there after all
 }
 
 // dropGhost forgets a ghost whose late answer came, or whose time is up.
@@ -476,7 +495,7 @@ func (b *Book) Expire(now time.Time) (replace []Stuck) {
 				continue
 			}
 			if !h.deadline.IsZero() && !now.Before(h.deadline) {
-				ch.inflight[0] = &Request{Seq: h.Seq, ghost: true, Child: c, deadline: now.Add(b.cfg.Timeout)}
+				ch.inflight[0] = &Request{Seq: h.Seq, ghost: true, Child: int32(c), deadline: now.Add(b.cfg.Timeout)}
 				b.timedOut(h)
 			}
 			continue
@@ -487,7 +506,7 @@ func (b *Book) Expire(now time.Time) (replace []Stuck) {
 				break
 			}
 			b.unqueue(c, r, now)
-			g := &Request{Seq: r.Seq, Key: r.Key, ghost: true, Child: c, deadline: now.Add(b.cfg.Timeout)}
+			g := &Request{Seq: r.Seq, Key: r.Key, ghost: true, Child: int32(c), deadline: now.Add(b.cfg.Timeout)}
 			b.byKey[r.Key] = g
 			b.ghosts = append(b.ghosts, g)
 			b.timedOut(r)
@@ -529,6 +548,9 @@ func (b *Book) Deadline() time.Time {
 // requests.
 func (b *Book) Gone(c int, why string, fate Fate) Death {
 	ch := b.children[c]
+	if ch.live {
+		b.live--
+	}
 	ch.live, ch.ready = false, false
 	var live []*Request
 	for _, r := range ch.inflight {
@@ -545,7 +567,7 @@ func (b *Book) Gone(c int, why string, fate Fate) Death {
 	}
 	// jsonl ghosts of this child: it will answer them no more.
 	for i := 0; i < len(b.ghosts); {
-		if g := b.ghosts[i]; g.Child == c {
+		if g := b.ghosts[i]; g.Child == int32(c) {
 			b.dropGhost(c, g, time.Time{})
 			continue
 		}
@@ -556,7 +578,9 @@ func (b *Book) Gone(c int, why string, fate Fate) Death {
 		d.Oldest, d.Input = live[0].Seq, live[0].Input
 	}
 	headGhost := len(ch.inflight) > 0 && ch.inflight[0].ghost
-	ch.inflight = nil
+	b.inflight -= len(ch.inflight)
+	clear(ch.arr)
+	ch.inflight = ch.arr[:0]
 	var culprit *Request
 	alone := false
 	if fate == Crashed {
@@ -583,7 +607,7 @@ func (b *Book) Gone(c int, why string, fate Fate) Death {
 		}
 		if r == culprit {
 			r.deaths++
-			if r.deaths > b.cfg.Retries {
+			if int(r.deaths) > b.cfg.Retries {
 				b.fail(r, fmt.Errorf("%s while handling it, %d times", why, r.deaths))
 				d.Failed++
 				continue
@@ -693,7 +717,7 @@ func (b *Book) finish(r *Request) {
 // which reuses them.
 func (b *Book) Done() []*Request {
 	for i, r := range b.given {
-		if len(b.free) < b.cfg.Window*max(len(b.children), 1)+512 {
+		if len(b.free) < b.keep {
 			*r = Request{}
 			b.free = append(b.free, r)
 		}

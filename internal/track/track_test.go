@@ -411,6 +411,16 @@ func FuzzBook(f *testing.F) {
 		added, ended := 0, 0
 		nextOut := uint64(1)
 		check := func() {
+			n, live := 0, 0
+			for _, ch := range b.children {
+				n += len(ch.inflight)
+				if ch.live {
+					live++
+				}
+			}
+			if n != b.inflight || live != b.live {
+				t.Fatalf("counted %d in flight, %d live; the book says %d, %d", n, live, b.inflight, b.live)
+			}
 			for _, r := range b.Done() {
 				if r.Seq != nextOut {
 					t.Fatalf("request %d ended; want %d next", r.Seq, nextOut)
