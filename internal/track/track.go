@@ -191,7 +191,7 @@ type Book struct {
 	out      []*Request // ended, in order, for Done
 	given    []*Request // what Done last returned, recycled at the next
 	free     []*Request
-	keep     int // the most requests free holds: what the book can hold at once
+	keep     int   // the most requests free holds: what the book can hold at once
 	closed   error // no child will come: requests fail with it
 	scratch  []byte
 }
