@@ -33,17 +33,17 @@ type output struct {
 	failed     int
 	lastSeq    uint64 // the last request written out
 	lastAnswer time.Time
-	told       int            // failures told one by one
-	untold     int            // failures past maxFailLines
-	notSent    map[string]int // requests that failed unsent, by why: told in one line each at the end
-	whys       []string       // notSent's keys, in the order they came
+	told       int                // failures told one by one
+	untold     int                // failures past maxFailLines
+	notSent    map[string]*[2]int // requests left with no child, by why: {not sent, sent}; told in one line each at the end
+	whys       []string           // notSent's keys, in the order they came
 	// checkUTF8: the input goes into JSON (jsonl, --json records), which
 	// cannot carry bytes that are not UTF-8; until that was said once.
 	checkUTF8 bool
 }
 
 func newOutput(s *session, cfg Config) *output {
-	o := &output{s: s, cfg: cfg, answers: s.childStdout(), stats: stats{start: time.Now()}, notSent: map[string]int{}}
+	o := &output{s: s, cfg: cfg, answers: s.childStdout(), stats: stats{start: time.Now()}, notSent: map[string]*[2]int{}}
 	o.partials = !cfg.JSON && (cfg.Partials || s.outTTY)
 	o.checkUTF8 = cfg.Framing.Mode == frame.JSONL || cfg.JSON
 	// Latencies are kept only where they are asked for: --stats, and
@@ -155,20 +155,23 @@ func (o *output) one(r *track.Request) {
 	o.line(r.Answer)
 }
 
-// tell says on stderr that r failed: one by one up to maxFailLines, and
-// requests that were never sent in one line per reason at the end.
+// tell says on stderr that r failed: one by one up to maxFailLines; those
+// that failed as no child was left for them, in one line per reason at the
+// end.
 func (o *output) tell(r *track.Request) {
-	if r.Attempts == 0 && strings.HasPrefix(r.Err.Error(), "not sent: ") {
-		why := strings.TrimPrefix(r.Err.Error(), "not sent: ")
-		if o.notSent[why] == 0 {
+	if why, ok := strings.CutPrefix(r.Err.Error(), "not sent: "); ok {
+		n := o.notSent[why]
+		if n == nil {
+			n = new([2]int)
+			o.notSent[why] = n
 			o.whys = append(o.whys, why)
 		}
-		o.notSent[why]++
+		if r.Attempts > 0 {
+			n[1]++ // sent to a child that ended without answering
+		} else {
+			n[0]++
+		}
 		return
-	}
-	why := r.Err.Error()
-	if r.Attempts > 0 {
-		why = strings.TrimPrefix(why, "not sent: ") // it was, to a child that died
 	}
 	if o.told >= maxFailLines {
 		o.untold++
@@ -177,7 +180,7 @@ func (o *output) tell(r *track.Request) {
 	o.told++
 	// The answers before it come first, as they would unbuffered.
 	o.flush()
-	o.s.say("request #%d %q failed: %s", r.Seq, clip(r.Input), why)
+	o.s.say("request #%d %q failed: %v", r.Seq, clip(r.Input), r.Err)
 }
 
 // close flushes the output and tells what tell kept for the end.
@@ -187,7 +190,14 @@ func (o *output) close() {
 		o.s.say("and %d more request(s) failed (--json records each, with why)", o.untold)
 	}
 	for _, why := range o.whys {
-		o.s.say("%d request(s) not sent: %s", o.notSent[why], why)
+		switch n := o.notSent[why]; {
+		case n[1] == 0:
+			o.s.say("%d request(s) not sent: %s", n[0], why)
+		case n[0] == 0:
+			o.s.say("%d request(s) in flight not answered: %s", n[1], why)
+		default:
+			o.s.say("%d request(s) in flight not answered, and %d not sent: %s", n[1], n[0], why)
+		}
 	}
 	if o.cfg.Stats {
 		o.s.say("%s", o.stats.String())
