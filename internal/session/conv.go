@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -47,6 +48,12 @@ type conv struct {
 	freeBatch  chan [][]byte   // batches used up, given back to readLines
 	inputEnded bool
 	inputErr   error
+	// sourceEnded is set by readLines once the source has no more: what
+	// is left of it is at most a batch or two, in queued and in lines.
+	sourceEnded atomic.Bool
+	// draining: the source ended and the child stalled: the rest of the
+	// input is taken, whatever the book wants, to be sent (Unlimit).
+	draining bool
 
 	// The child.
 	child       *proc.Child
@@ -263,7 +270,7 @@ func (cv *conv) readInput(stop <-chan struct{}) <-chan struct{} {
 	go func() {
 		defer close(done)
 		defer close(ch)
-		readErr = readLines(cv.s.src, ch, stop, cv.freeBatch) // read after ch is closed
+		readErr = readLines(cv.s.src, ch, stop, cv.freeBatch, &cv.sourceEnded) // read after ch is closed
 	}()
 	return done
 }
@@ -414,6 +421,10 @@ func (cv *conv) event(ev event) {
 		cv.inputEnded = true
 		if cv.book == nil {
 			s.box.CloseWrite()
+		} else {
+			// The person is done: what they typed goes now, and the
+			// child's input closes after it, whatever it left unanswered.
+			cv.book.Unlimit()
 		}
 		cv.closePrompt()
 		if ev.kind == evQuit {
@@ -652,11 +663,24 @@ func (cv *conv) watch() {
 		return
 	}
 	oldest := cv.book.Oldest(cv.cid)
-	if cv.hinted || oldest == nil {
+	if oldest == nil {
 		return
 	}
 	waiting := now.Sub(cv.lastAnswerOr(oldest))
 	if waiting < hintAfter {
+		return
+	}
+	if !cv.draining && (cv.inputEnded || cv.sourceEnded.Load()) && cv.book.Pending()+len(cv.queued) > 0 && now.Sub(cv.lastOut) >= hintAfter {
+		// The input is over, and the child stopped answering with its
+		// window full: the rest would wait for ever. It gets them now
+		// (a batch or two at most), then EOF, which makes many programs
+		// answer, or end.
+		cv.draining = true
+		cv.book.Unlimit()
+		s.say("%s has not answered request #%d %q for %s, and the input is over: sending it the requests left and closing its input", s.name(), oldest.Seq, clip(oldest.Input), waiting.Truncate(time.Second))
+		return
+	}
+	if cv.hinted {
 		return
 	}
 	if cfg.Framing.Mode == frame.Marker && int(oldest.Parts) > cv.noise {
@@ -666,6 +690,10 @@ func (cv *conv) watch() {
 	case cv.noise > 0:
 		cv.hinted = true
 		s.say("%s", cv.mismatchHint())
+	case s.pr != nil && cv.book.Pending() > 0:
+		// At the prompt, what was typed after it waits unseen.
+		cv.hinted = true
+		s.say("%s has not answered request #%d %q for %s, and %d line(s) typed after it wait to be sent: a REPL that does not answer every line needs --sentinel or --prompt, and a program that buffers its output --pty; :restart starts it afresh", s.name(), oldest.Seq, clip(oldest.Input), waiting.Truncate(time.Second), cv.book.Pending())
 	case now.Sub(cv.lastOut) >= hintAfter && !cv.stdinClosed && cv.answered == 0:
 		// A child that answered before flushes its output: it is slow,
 		// not buffering.

@@ -155,7 +155,7 @@ func (cv *conv) turn() {
 		return // raw: the bytes move by themselves
 	}
 	for {
-		for len(cv.queued) > 0 && cv.book.Wants() {
+		for len(cv.queued) > 0 && (cv.book.Wants() || cv.draining) {
 			cv.book.Add(cv.queued[0])
 			cv.queued[0] = nil
 			cv.queued = cv.queued[1:]
@@ -203,7 +203,7 @@ func (cv *conv) wantsInput() bool {
 	if cv.book == nil {
 		return false
 	}
-	return !cv.inputEnded && len(cv.queued) == 0 && cv.book.Wants()
+	return !cv.inputEnded && len(cv.queued) == 0 && (cv.book.Wants() || cv.draining)
 }
 
 // take handles a receive from lines. It is called only once queued is

@@ -191,7 +191,7 @@ func TestReadLines(t *testing.T) {
 				errc := make(chan error, 1)
 				go func() {
 					defer close(ch)
-					errc <- readLines(src, ch, nil, nil)
+					errc <- readLines(src, ch, nil, nil, nil)
 				}()
 				var got []string
 				for batch := range ch {

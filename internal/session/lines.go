@@ -3,6 +3,7 @@ package session
 import (
 	"bytes"
 	"io"
+	"sync/atomic"
 )
 
 // maxBatch is the most lines readLines hands over at once, so the most
@@ -31,7 +32,11 @@ const (
 // The batches it sends are the receiver's until it gives them back, all
 // used, on free (which may be nil): readLines makes the next batches in
 // them, instead of allocating one per batch.
-func readLines(src io.Reader, out chan<- [][]byte, stop <-chan struct{}, free <-chan [][]byte) error {
+//
+// ended, if not nil, is set as soon as src has no more to give (EOF or an
+// error), before the last batches are handed over: the receiver may then
+// take them all, their number being known to be small.
+func readLines(src io.Reader, out chan<- [][]byte, stop <-chan struct{}, free <-chan [][]byte, ended *atomic.Bool) error {
 	var (
 		buf     = make([]byte, 0, chunkSize)
 		start   int      // buf[start:] is read and not yet sent
@@ -64,6 +69,9 @@ func readLines(src io.Reader, out chan<- [][]byte, stop <-chan struct{}, free <-
 		}
 		n, err := src.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
+		if err != nil && ended != nil {
+			ended.Store(true)
+		}
 		for {
 			if lines == nil {
 				lines = newBatch()

@@ -193,6 +193,9 @@ type Book struct {
 	free     []*Request
 	keep     int   // the most requests free holds: what the book can hold at once
 	closed   error // no child will come: requests fail with it
+	// unlimited: the window no longer holds back what is pending (the
+	// input is over and the child stalled: see Unlimit).
+	unlimited bool
 	scratch  []byte
 }
 
@@ -293,7 +296,7 @@ func (b *Book) Send(c int, dst []byte, now time.Time) []byte {
 		return dst // a suspect is sent alone
 	}
 	n := 0
-	for n < len(b.pending) && len(ch.inflight) < b.cfg.Window {
+	for n < len(b.pending) && (len(ch.inflight) < b.cfg.Window || b.unlimited) {
 		r := b.pending[n]
 		if r.suspect && len(ch.inflight) > 0 {
 			break // alone, or not at all
@@ -634,6 +637,12 @@ func (b *Book) Gone(c int, why string, fate Fate) Death {
 	}
 	return d
 }
+
+// Unlimit lets Send send all that is pending, whatever the window: the
+// caller's input is over, and its child has stopped answering, so that
+// waiting for room would wait for ever. Once every request is written, the
+// child's stdin can be closed: many programs answer, or end, only then.
+func (b *Book) Unlimit() { b.unlimited = true }
 
 // Close says no child will come: the pending requests fail with why, and
 // so does every request added from now on.

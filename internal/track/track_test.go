@@ -142,6 +142,19 @@ func TestWindow(t *testing.T) {
 	}
 }
 
+// Unlimit sends what is pending beyond the window, for a child that
+// stalled at the end of the input.
+func TestUnlimit(t *testing.T) {
+	h := newHarness(t, with(line, func(c *Config) { c.Window = 1 }))
+	c := h.attach()
+	h.add("skip", "next", "last")
+	h.send(c)
+	h.wantWire(c, "skip\n")
+	h.b.Unlimit()
+	h.send(c)
+	h.wantWire(c, "next\nlast\n")
+}
+
 func TestSentinelAndSkipEmpty(t *testing.T) {
 	h := newHarness(t, with(line, func(c *Config) { c.Sentinel = []byte(`print "--END--"`); c.SkipEmpty = true }))
 	c := h.attach()
