@@ -5,12 +5,15 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/ergochat/readline"
+	"golang.org/x/sys/unix"
 )
 
 // eventKind is what the person at the prompt did.
@@ -53,6 +56,12 @@ type prompt struct {
 	// length of the line being edited. The editor's goroutine only.
 	holding bool
 	lineLen int
+
+	// resized is closed by Close to end the goroutine that passes SIGWINCH
+	// on to the editor; resizing counts it.
+	resized    chan struct{}
+	stopResize sync.Once
+	resizing   sync.WaitGroup
 }
 
 // promptConfig says where the editor reads and draws.
@@ -95,6 +104,7 @@ func newPrompt(pc promptConfig) (*prompt, error) {
 		EOFPrompt:       "\n",
 		Undo:            true,
 	}
+	p.useTerminal(cfg, pc.In, pc.Out)
 	if pc.HistoryFile == "" {
 		cfg.HistoryLimit = -1
 	} else if err := prepareHistory(pc.HistoryFile); err != nil {
@@ -112,6 +122,94 @@ func newPrompt(pc promptConfig) (*prompt, error) {
 	p.rl = rl
 	go p.loop()
 	return p, nil
+}
+
+// useTerminal makes the editor ask in and out, the terminal it reads and
+// draws on, whether they are terminals and how wide, and put in in raw
+// mode. Left to itself, readline asks file descriptors 0, 1 and 2, so a
+// prompt could not run on a terminal of a test's own; and its SIGWINCH
+// goroutine never ends, where ours ends with Close.
+func (p *prompt) useTerminal(cfg *readline.Config, in *os.File, out io.Writer) {
+	outFile, ok := out.(*os.File)
+	if !ok {
+		return // readline's defaults
+	}
+	inFd, outFd := int(in.Fd()), int(outFile.Fd())
+	cfg.FuncIsTerminal = func() bool { return isTerminal(inFd) && isTerminal(outFd) }
+	cfg.FuncGetSize = func() (int, int) {
+		ws, err := unix.IoctlGetWinsize(outFd, unix.TIOCGWINSZ)
+		if err != nil {
+			return -1, -1
+		}
+		return int(ws.Col), int(ws.Row)
+	}
+	var raw rawMode
+	cfg.FuncMakeRaw = func() error { return raw.enter(inFd) }
+	cfg.FuncExitRaw = raw.exit
+	p.resized = make(chan struct{})
+	cfg.FuncOnWidthChanged = func(f func()) {
+		winch := make(chan os.Signal, 1)
+		signal.Notify(winch, syscall.SIGWINCH)
+		p.resizing.Add(1)
+		go func() {
+			defer p.resizing.Done()
+			defer signal.Stop(winch)
+			for {
+				select {
+				case <-winch:
+					f()
+				case <-p.resized:
+					return
+				}
+			}
+		}()
+	}
+}
+
+func isTerminal(fd int) bool {
+	_, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	return err == nil
+}
+
+// rawMode puts a terminal in raw mode and back, as readline does: as
+// cfmakeraw(3), but with output processing left on, so that the "\n" of
+// the child's output still starts a line.
+type rawMode struct {
+	mu    sync.Mutex // readline enters and leaves from its goroutines, and Close
+	fd    int
+	saved *unix.Termios // nil: not in raw mode
+}
+
+func (r *rawMode) enter(fd int) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	t, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	if err != nil {
+		return err
+	}
+	if r.saved == nil {
+		saved := *t
+		r.fd, r.saved = fd, &saved
+	}
+	t.Iflag &^= unix.IGNBRK | unix.BRKINT | unix.PARMRK | unix.ISTRIP | unix.INLCR | unix.IGNCR | unix.ICRNL | unix.IXON
+	t.Lflag &^= unix.ECHO | unix.ECHONL | unix.ICANON | unix.ISIG | unix.IEXTEN
+	t.Cflag &^= unix.CSIZE | unix.PARENB
+	t.Cflag |= unix.CS8
+	t.Cc[unix.VMIN], t.Cc[unix.VTIME] = 1, 0
+	return unix.IoctlSetTermios(fd, unix.TCSETS, t)
+}
+
+func (r *rawMode) exit() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.saved == nil {
+		return nil
+	}
+	if err := unix.IoctlSetTermios(r.fd, unix.TCSETS, r.saved); err != nil {
+		return err
+	}
+	r.saved = nil
+	return nil
 }
 
 func (p *prompt) loop() {
@@ -207,6 +305,10 @@ keys: Ctrl-C clears the line; on an empty line it ends the input, like Ctrl-D;
 func (p *prompt) Close() {
 	p.closed.Store(true)
 	p.rl.Close()
+	if p.resized != nil {
+		p.stopResize.Do(func() { close(p.resized) })
+		p.resizing.Wait()
+	}
 	for {
 		select {
 		case <-p.events:
