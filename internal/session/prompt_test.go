@@ -1,0 +1,146 @@
+package session
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// fakeTerm is a pseudo-terminal for the prompt to run on, and the terminal
+// emulator at its far end: it answers readline's cursor position queries
+// (always row 1, column 1) and throws away the rest of what is drawn.
+type fakeTerm struct {
+	master *os.File // what the emulator reads and types on
+	tty    *os.File // the prompt's stdin and stdout
+	done   chan struct{}
+	// asked gets a value for each cursor position query, once it is
+	// answered. readline asks when it starts reading a line, in raw mode:
+	// keys sent before then would meet the terminal in canonical mode,
+	// which cuts lines at 4095 bytes.
+	asked chan struct{}
+}
+
+func newFakeTerm(tb testing.TB, cols, rows int) *fakeTerm {
+	tb.Helper()
+	// Non-blocking, so that Close ends a Read of the master in progress.
+	mfd, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+	if err != nil {
+		tb.Skipf("no pseudo-terminal: %v", err)
+	}
+	ft := &fakeTerm{master: os.NewFile(uintptr(mfd), "/dev/ptmx"), done: make(chan struct{}), asked: make(chan struct{}, 16)}
+	if err := unix.IoctlSetPointerInt(mfd, unix.TIOCSPTLCK, 0); err != nil {
+		tb.Fatal(err)
+	}
+	n, err := unix.IoctlGetUint32(mfd, unix.TIOCGPTN)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ft.tty, err = os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ws := &unix.Winsize{Col: uint16(cols), Row: uint16(rows)}
+	if err := unix.IoctlSetWinsize(int(ft.tty.Fd()), unix.TIOCSWINSZ, ws); err != nil {
+		tb.Fatal(err)
+	}
+	go ft.emulate()
+	return ft
+}
+
+// emulate reads what is drawn and answers each cursor position query.
+func (ft *fakeTerm) emulate() {
+	defer close(ft.done)
+	const dsr = "\x1b[6n"
+	buf := make([]byte, 64<<10)
+	var tail []byte // the end of the last read, which may start a query
+	for {
+		n, err := ft.master.Read(buf)
+		if err != nil {
+			return
+		}
+		seen := append(tail, buf[:n]...)
+		for q := bytes.Count(seen, []byte(dsr)); q > 0; q-- {
+			ft.master.Write([]byte("\x1b[1;1R"))
+			ft.asked <- struct{}{}
+		}
+		// A query split between reads starts in the last three bytes;
+		// one counted already cannot be counted again from them, as
+		// "[6n" holds no ESC.
+		tail = append(tail[:0], seen[max(0, len(seen)-len(dsr)+1):]...)
+	}
+}
+
+// close hangs up: the prompt's reads of the terminal fail and its reader
+// ends.
+func (ft *fakeTerm) close() {
+	ft.master.Close()
+	<-ft.done
+	ft.tty.Close()
+}
+
+// newTermPrompt starts a prompt on a fake terminal; cleanup closes both.
+func newTermPrompt(tb testing.TB) (*prompt, *fakeTerm) {
+	tb.Helper()
+	ft := newFakeTerm(tb, 100, 30)
+	p, err := newPrompt(promptConfig{
+		In: ft.tty, Out: ft.tty, Err: ft.tty,
+		Prompt: readyPrompt,
+		Say:    func(string, ...any) {},
+	})
+	if err != nil {
+		ft.close()
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		p.Close()
+		ft.close()
+	})
+	return p, ft
+}
+
+// BenchmarkPaste pastes one long line at the prompt and waits for the
+// editor to hand it over; ns/KB is the cost of each KB pasted, which stays
+// the same whatever the size when pasting is linear. The terminal either
+// marks the paste (bracketed paste, as xterm and tmux do when asked) or
+// sends it as if typed.
+func BenchmarkPaste(b *testing.B) {
+	for _, bracketed := range []bool{true, false} {
+		for _, kb := range []int{5, 20, 50} {
+			name := fmt.Sprintf("typed/%dKB", kb)
+			if bracketed {
+				name = fmt.Sprintf("bracketed/%dKB", kb)
+			}
+			b.Run(name, func(b *testing.B) {
+				p, ft := newTermPrompt(b)
+				line := pasteLine(kb << 10)
+				keys := line + "\r"
+				if bracketed {
+					keys = "\x1b[200~" + line + "\x1b[201~\r"
+				}
+				for b.Loop() {
+					<-ft.asked
+					if _, err := ft.master.WriteString(keys); err != nil {
+						b.Fatal(err)
+					}
+					if ev := <-p.events; ev.kind != evLine || ev.line != line {
+						b.Fatalf("got event %d with a line of %d bytes; want the %d bytes pasted", ev.kind, len(ev.line), len(line))
+					}
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(kb), "ns/KB")
+			})
+		}
+	}
+}
+
+// pasteLine is n bytes of text that differs along the line.
+func pasteLine(n int) string {
+	var sb strings.Builder
+	for i := 0; sb.Len() < n; i++ {
+		fmt.Fprintf(&sb, "word%d ", i)
+	}
+	return sb.String()[:n]
+}
