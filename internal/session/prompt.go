@@ -57,6 +57,17 @@ type prompt struct {
 	holding bool
 	lineLen int
 
+	// in is the editor's stdin. prevLen and prevPos are the line's length
+	// and the cursor's place as the Listener last saw them, and searched
+	// says that a history search began in this line: the Listener's, to
+	// tell whether a key went into the line as typed text.
+	in               *pasteReader
+	prevLen, prevPos int
+	searched         bool
+	// bracketed says that the terminal was asked to mark pastes; Close
+	// asks it to stop.
+	bracketed bool
+
 	// resized is closed by Close to end the goroutine that passes SIGWINCH
 	// on to the editor; resizing counts it.
 	resized    chan struct{}
@@ -76,13 +87,14 @@ type promptConfig struct {
 }
 
 func newPrompt(pc promptConfig) (*prompt, error) {
-	p := &prompt{events: make(chan event), done: make(chan struct{}), say: pc.Say, out: pc.Out}
+	p := &prompt{events: make(chan event), done: make(chan struct{}), say: pc.Say, out: pc.Out,
+		in: newPasteReader(pc.In)}
 	cfg := &readline.Config{
 		Prompt:            pc.Prompt,
 		HistoryFile:       pc.HistoryFile,
 		HistorySearchFold: true,
-		Stdin:             pc.In,
-		Stdout:            pc.Out,
+		Stdin:             p.in,
+		Stdout:            cprWatch{pc.Out, p.in},
 		Stderr:            pc.Err,
 		// Every key passes here before readline acts on it, and then reaches
 		// the Listener unless it ended the line: see outMu.
@@ -98,7 +110,7 @@ func newPrompt(pc promptConfig) (*prompt, error) {
 		Listener: func(line []rune, pos int, key rune) ([]rune, int, bool) {
 			p.lineLen = len(line)
 			p.release() // the key did not end the line: Ctrl-C in a search, Ctrl-D on text
-			return nil, 0, false
+			return p.paste(line, pos, key)
 		},
 		InterruptPrompt: "\n",
 		EOFPrompt:       "\n",
@@ -120,8 +132,41 @@ func newPrompt(pc promptConfig) (*prompt, error) {
 		os.Chmod(pc.HistoryFile, 0o600)
 	}
 	p.rl = rl
+	if cfg.FuncIsTerminal() {
+		io.WriteString(pc.Out, pasteOn)
+		p.bracketed = true
+	}
 	go p.loop()
 	return p, nil
+}
+
+// paste puts into the line the text that came with key, in one go, if key
+// went into the line as typed text: see pasteReader. It returns what the
+// Listener returns.
+func (p *prompt) paste(line []rune, pos int, key rune) ([]rune, int, bool) {
+	if line == nil { // ReadLine starts
+		p.prevLen, p.prevPos, p.searched = 0, 0, false
+		return nil, 0, false
+	}
+	if key == readline.CharBckSearch || key == readline.CharFwdSearch {
+		// Typed text goes to the search until it ends, which only
+		// readline knows: take no chances for the rest of the line.
+		p.searched = true
+	}
+	typed := !p.searched && len(line) == p.prevLen+1 && pos == p.prevPos+1 && line[pos-1] == key
+	p.prevLen, p.prevPos = len(line), pos
+	if !typed {
+		return nil, 0, false
+	}
+	rest := p.in.take(key)
+	if rest == nil {
+		return nil, 0, false
+	}
+	pasted := make([]rune, 0, len(line)+len(rest))
+	pasted = append(append(append(pasted, line[:pos]...), rest...), line[pos:]...)
+	pos += len(rest)
+	p.lineLen, p.prevLen, p.prevPos = len(pasted), len(pasted), pos
+	return pasted, pos, true
 }
 
 // useTerminal makes the editor ask in and out, the terminal it reads and
@@ -313,6 +358,12 @@ func (p *prompt) Close() {
 		select {
 		case <-p.events:
 		case <-p.done:
+			p.outMu.Lock()
+			defer p.outMu.Unlock()
+			if p.bracketed {
+				io.WriteString(p.out, pasteOff)
+				p.bracketed = false
+			}
 			return
 		}
 	}

@@ -3,9 +3,13 @@ package session
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"os"
+	"slices"
 	"strings"
 	"testing"
+	"time"
+	"unicode/utf8"
 
 	"golang.org/x/sys/unix"
 )
@@ -143,4 +147,125 @@ func pasteLine(n int) string {
 		fmt.Fprintf(&sb, "word%d ", i)
 	}
 	return sb.String()[:n]
+}
+
+// TestPromptPaste pastes at a prompt on a pseudo-terminal: the lines
+// reach the session whole, the text put where the cursor is.
+func TestPromptPaste(t *testing.T) {
+	long := pasteLine(50 << 10)
+	tests := []struct {
+		name string
+		keys string
+		want []string
+	}{
+		{"marked", "\x1b[200~" + long + "\x1b[201~\r", []string{long}},
+		{"not marked", long + "\r", []string{long}},
+		{"two lines", "\x1b[200~" + long + "\r" + long + "\r\x1b[201~", []string{long, long}},
+		{"after the cursor", "ab\x1b[D\x1b[200~" + long + "\x1b[201~\r", []string{"a" + long + "b"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, ft := newTermPrompt(t)
+			<-ft.asked
+			// The prompt reads no more keys until its line is taken.
+			wrote := make(chan error, 1)
+			go func() {
+				_, err := ft.master.WriteString(tt.keys)
+				wrote <- err
+			}()
+			for i, want := range tt.want {
+				if ev := <-p.events; ev.kind != evLine || ev.line != want {
+					t.Errorf("line %d: got event %d with %d bytes %.20q...; want %d bytes %.20q...", i+1, ev.kind, len(ev.line), ev.line, len(want), want)
+				}
+			}
+			if err := <-wrote; err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// TestPasteReader checks the keys readline gets, and the text the editor
+// takes after the first character of a run ("first+rest"), for what the
+// terminal sends, a read at a time.
+func TestPasteReader(t *testing.T) {
+	long := strings.Repeat("x", burstMin)
+	tests := []struct {
+		name   string
+		reads  []string
+		cpr    bool // readline has asked where the cursor is
+		noTake bool // the editor takes nothing: a history search
+		want   []string
+	}{
+		{"typed keys", []string{"a", "b", "\r"}, false, false,
+			[]string{"a", "b", "\r"}},
+		{"text read at once", []string{"hello\r"}, false, false,
+			[]string{"h+ello", "\r"}},
+		{"keys between runs", []string{"ab\x1b[Acd\x01ef\x7fgh"}, false, false,
+			[]string{"a+b", "\x1b[A", "c+d", "\x01", "e+f", "\x7f", "g+h"}},
+		{"not taken: as typed", []string{"hello", "\r"}, false, true,
+			[]string{"h", "ello", "\r"}},
+		{"bracketed paste over reads", []string{"\x1b[200~abc", "def\rgh", "i\x1b[201~\r"}, false, false,
+			[]string{"a+bcdef", "\r", "g+hi", "\r"}},
+		{"paste marks cut between reads", []string{"\x1b[20", "0~abc\x1b[2", "01~"}, false, false,
+			[]string{"a+bc"}},
+		{"character cut between reads", []string{"ab\xc3", "\xa9cd"}, false, false,
+			[]string{"a+b", "é+cd"}},
+		{"invalid UTF-8", []string{"a\xffb"}, false, false,
+			[]string{"a+\ufffdb"}},
+		{"Alt and Alt-arrow", []string{"\x1bbxy\x1b\x1b[C"}, false, false,
+			[]string{"\x1bb", "x+y", "\x1b", "\x1b[C"}},
+		{"the cursor's place first", []string{"ab", "\x1b[12;40R"}, true, false,
+			[]string{"\x1b[12;40R", "a+b"}},
+		{"cursor's place cut between reads", []string{"ab\x1b[12", ";40Rc"}, true, false,
+			[]string{"\x1b[12;40R", "a+bc"}},
+		{"a long run waits for more", []string{long, long + "\r"}, false, false,
+			[]string{"x+" + long[1:] + long, "\r"}},
+		{"a short run does not", []string{"abc", "def"}, false, false,
+			[]string{"a+bc", "d+ef"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := &chunkReader{chunks: tt.reads}
+			r := &pasteReader{in: in, ready: func(time.Duration) bool { return len(in.chunks) > 0 }}
+			r.cprWanted.Store(tt.cpr)
+			var got []string
+			p := make([]byte, 4096)
+			for {
+				n, err := r.Read(p)
+				if n > 0 {
+					key := string(p[:n])
+					if first, size := utf8.DecodeRuneInString(key); size == n && !tt.noTake {
+						if rest := r.take(first); rest != nil {
+							key += "+" + string(rest)
+						}
+					}
+					got = append(got, key)
+				}
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("got  %q\nwant %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// chunkReader returns its chunks a read each, then EOF.
+type chunkReader struct{ chunks []string }
+
+func (c *chunkReader) Read(p []byte) (int, error) {
+	if len(c.chunks) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, c.chunks[0])
+	if c.chunks[0] = c.chunks[0][n:]; c.chunks[0] == "" {
+		c.chunks = c.chunks[1:]
+	}
+	return n, nil
 }
