@@ -1,6 +1,7 @@
 package session
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -56,6 +57,9 @@ type prompt struct {
 	// length of the line being edited. The editor's goroutine only.
 	holding bool
 	lineLen int
+	// midLine says that the output above the prompt ends in a line not
+	// finished, after which the prompt is drawn. outMu guards it.
+	midLine bool
 
 	// in is the editor's stdin. prevLen and prevPos are the line's length
 	// and the cursor's place as the Listener last saw them, and searched
@@ -100,7 +104,10 @@ func newPrompt(pc promptConfig) (*prompt, error) {
 		// the Listener unless it ended the line: see outMu.
 		FuncFilterInputRune: func(key rune) (rune, bool) {
 			switch key {
-			case readline.CharEnter, readline.CharCtrlJ, readline.CharInterrupt, readline.CharEOT:
+			case readline.CharEnter, readline.CharCtrlJ, readline.CharInterrupt:
+				p.hold()
+				p.freshLine()
+			case readline.CharEOT:
 				p.hold()
 			}
 			return key, true
@@ -263,6 +270,11 @@ func (p *prompt) loop() {
 		p.lineLen = 0
 		closedBefore := p.closed.Load()
 		line, err := p.rl.ReadLine()
+		if p.holding {
+			// The key that ended the line left the cursor at the start
+			// of the next.
+			p.midLine = false
+		}
 		p.release()
 		if err != nil && !closedBefore && p.closed.Load() {
 			// Close took the prompt off the screen with the cursor still
@@ -287,6 +299,20 @@ func (p *prompt) loop() {
 		if !p.send(ev) || ev.kind == evQuit {
 			return
 		}
+	}
+}
+
+// freshLine moves the prompt and the line typed to a line of their own if
+// they follow output that ended in an unfinished line, as a key ends the
+// line: readline would leave them glued to it in the scrollback, "abc> xy"
+// for the child's "abc" and the line "xy" sent after it. (Until then they
+// stay where they are: the line shows what the child printed last.) Drawn
+// again after "\n", the prompt starts at the left, and readline, having
+// counted the "\n", wipes and redraws from there. The caller holds outMu.
+func (p *prompt) freshLine() {
+	if p.midLine {
+		p.rl.Stdout().Write([]byte("\n"))
+		p.midLine = false
 	}
 }
 
@@ -386,19 +412,56 @@ func (p *prompt) setPrompt(s string) {
 }
 
 // stdout and stderr write above the prompt, redrawing the line being typed.
-func (p *prompt) stdout() io.Writer { return lockedWriter{&p.outMu, p.rl.Stdout()} }
-func (p *prompt) stderr() io.Writer { return lockedWriter{&p.outMu, p.rl.Stderr()} }
+func (p *prompt) stdout() io.Writer { return outputWriter{p, p.rl.Stdout()} }
+func (p *prompt) stderr() io.Writer { return outputWriter{p, p.rl.Stderr()} }
 
-// lockedWriter writes to w holding mu.
-type lockedWriter struct {
-	mu *sync.Mutex
-	w  io.Writer
+// outputWriter writes to w holding p.outMu, and notes whether the output
+// ends in an unfinished line.
+type outputWriter struct {
+	p *prompt
+	w io.Writer
 }
 
-func (lw lockedWriter) Write(b []byte) (int, error) {
-	lw.mu.Lock()
-	defer lw.mu.Unlock()
-	return lw.w.Write(b)
+func (ow outputWriter) Write(b []byte) (int, error) {
+	ow.p.outMu.Lock()
+	defer ow.p.outMu.Unlock()
+	n, err := ow.w.Write(b)
+	if mid, ok := endsMidLine(b[:n]); ok {
+		ow.p.midLine = mid
+	}
+	return n, err
+}
+
+// endsMidLine says whether b's last character is not a newline, looking
+// past the escape sequences at its end (a colour's end: "text\n\x1b[0m").
+// ok is false if b holds no character.
+func endsMidLine(b []byte) (mid, ok bool) {
+	for len(b) > 0 {
+		i := bytes.LastIndexByte(b, 0x1b)
+		if i < 0 || !isCSI(b[i:]) {
+			break
+		}
+		b = b[:i]
+	}
+	if len(b) == 0 {
+		return false, false
+	}
+	return b[len(b)-1] != '\n', true
+}
+
+// isCSI says whether b is one control sequence: ESC [, parameter and
+// intermediate bytes, a final byte.
+func isCSI(b []byte) bool {
+	if len(b) < 3 || b[1] != '[' {
+		return false
+	}
+	for _, c := range b[2 : len(b)-1] {
+		if c < 0x20 || c > 0x3f {
+			return false
+		}
+	}
+	last := b[len(b)-1]
+	return last >= 0x40 && last <= 0x7e
 }
 
 // prepareHistory makes the history's directory (0700) and file (0600).

@@ -185,6 +185,29 @@ func TestPromptPaste(t *testing.T) {
 	}
 }
 
+func TestEndsMidLine(t *testing.T) {
+	tests := []struct {
+		out     string
+		mid, ok bool
+	}{
+		{"abc", true, true},
+		{"abc\n", false, true},
+		{"one\ntwo", true, true},
+		{"\x1b[33mwarning\n\x1b[0m", false, true}, // a coloured line of stderr
+		{"\x1b[2mpartial\x1b[0m", true, true},
+		{"abc\x1b[K", true, true},
+		{"abc\n\x1b7", true, true}, // not a control sequence: counts as a character
+		{"\x1b[0m", false, false},
+		{"", false, false},
+	}
+	for _, tt := range tests {
+		mid, ok := endsMidLine([]byte(tt.out))
+		if mid != tt.mid || ok != tt.ok {
+			t.Errorf("endsMidLine(%q) = %v, %v; want %v, %v", tt.out, mid, ok, tt.mid, tt.ok)
+		}
+	}
+}
+
 // TestPasteReader checks the keys readline gets, and the text the editor
 // takes after the first character of a run ("first+rest"), for what the
 // terminal sends, a read at a time.
