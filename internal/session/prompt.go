@@ -109,6 +109,9 @@ func newPrompt(pc promptConfig) (*prompt, error) {
 				p.freshLine()
 			case readline.CharEOT:
 				p.hold()
+				if p.lineLen == 0 { // else it deletes a character
+					p.freshLine()
+				}
 			}
 			return key, true
 		},
