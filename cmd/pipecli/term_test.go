@@ -32,6 +32,10 @@ import (
 //	    after -l, literal text
 //	term sendlines N FORMAT
 //	    type N lines at once, each FORMAT with %d the line number, then Enter
+//	term paste [-p] FILE
+//	    paste FILE, its newlines made Enter, as tmux's paste-buffer does:
+//	    with -p, between the marks of a bracketed paste if the program
+//	    asked for them, as tmux's own key bindings paste
 //	term wait [-S] [-cursor] REGEXP
 //	    wait until the screen matches REGEXP (multi-line mode, like stdout)
 //	term screen [-S] [-e] [-cursor]
@@ -50,7 +54,7 @@ func cmdTerm(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("term does not support !; check its screen with ! stdout")
 	}
 	if len(args) == 0 {
-		ts.Fatalf("usage: term start|send|sendlines|wait|screen|display|exit ...")
+		ts.Fatalf("usage: term start|send|sendlines|paste|wait|screen|display|exit ...")
 	}
 	if args[0] == "start" {
 		termStart(ts, args[1:])
@@ -77,6 +81,18 @@ func cmdTerm(ts *testscript.TestScript, neg bool, args []string) {
 		}
 		// One send-keys: the lines reach the terminal as fast as it takes them.
 		_, err := t.tmux("send-keys", "-t", termTarget, "-l", keys.String())
+		ts.Check(err)
+	case "paste":
+		paste := []string{"paste-buffer", "-d", "-b", "script", "-t", termTarget}
+		if len(args) == 2 && args[0] == "-p" {
+			paste, args = append(paste, "-p"), args[1:]
+		}
+		if len(args) != 1 {
+			ts.Fatalf("usage: term paste [-p] FILE")
+		}
+		_, err := t.tmux("load-buffer", "-b", "script", ts.MkAbs(args[0]))
+		ts.Check(err)
+		_, err = t.tmux(paste...)
 		ts.Check(err)
 	case "wait":
 		c, rest := termCaptureFlags(ts, args)

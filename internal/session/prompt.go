@@ -1,16 +1,20 @@
 package session
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/ergochat/readline"
+	"golang.org/x/sys/unix"
 )
 
 // eventKind is what the person at the prompt did.
@@ -53,6 +57,26 @@ type prompt struct {
 	// length of the line being edited. The editor's goroutine only.
 	holding bool
 	lineLen int
+	// midLine says that the output above the prompt ends in a line not
+	// finished, after which the prompt is drawn. outMu guards it.
+	midLine bool
+
+	// in is the editor's stdin. prevLen and prevPos are the line's length
+	// and the cursor's place as the Listener last saw them, and searched
+	// says that a history search began in this line: the Listener's, to
+	// tell whether a key went into the line as typed text.
+	in               *pasteReader
+	prevLen, prevPos int
+	searched         bool
+	// bracketed says that the terminal was asked to mark pastes; Close
+	// asks it to stop.
+	bracketed bool
+
+	// resized is closed by Close to end the goroutine that passes SIGWINCH
+	// on to the editor; resizing counts it.
+	resized    chan struct{}
+	stopResize sync.Once
+	resizing   sync.WaitGroup
 }
 
 // promptConfig says where the editor reads and draws.
@@ -67,20 +91,27 @@ type promptConfig struct {
 }
 
 func newPrompt(pc promptConfig) (*prompt, error) {
-	p := &prompt{events: make(chan event), done: make(chan struct{}), say: pc.Say, out: pc.Out}
+	p := &prompt{events: make(chan event), done: make(chan struct{}), say: pc.Say, out: pc.Out,
+		in: newPasteReader(pc.In)}
 	cfg := &readline.Config{
 		Prompt:            pc.Prompt,
 		HistoryFile:       pc.HistoryFile,
 		HistorySearchFold: true,
-		Stdin:             pc.In,
-		Stdout:            pc.Out,
+		Stdin:             p.in,
+		Stdout:            cprWatch{pc.Out, p.in},
 		Stderr:            pc.Err,
 		// Every key passes here before readline acts on it, and then reaches
 		// the Listener unless it ended the line: see outMu.
 		FuncFilterInputRune: func(key rune) (rune, bool) {
 			switch key {
-			case readline.CharEnter, readline.CharCtrlJ, readline.CharInterrupt, readline.CharEOT:
+			case readline.CharEnter, readline.CharCtrlJ, readline.CharInterrupt:
 				p.hold()
+				p.freshLine()
+			case readline.CharEOT:
+				p.hold()
+				if p.lineLen == 0 { // else it deletes a character
+					p.freshLine()
+				}
 			}
 			return key, true
 		},
@@ -89,12 +120,13 @@ func newPrompt(pc promptConfig) (*prompt, error) {
 		Listener: func(line []rune, pos int, key rune) ([]rune, int, bool) {
 			p.lineLen = len(line)
 			p.release() // the key did not end the line: Ctrl-C in a search, Ctrl-D on text
-			return nil, 0, false
+			return p.paste(line, pos, key)
 		},
 		InterruptPrompt: "\n",
 		EOFPrompt:       "\n",
 		Undo:            true,
 	}
+	p.useTerminal(cfg, pc.In, pc.Out)
 	if pc.HistoryFile == "" {
 		cfg.HistoryLimit = -1
 	} else if err := prepareHistory(pc.HistoryFile); err != nil {
@@ -110,8 +142,129 @@ func newPrompt(pc promptConfig) (*prompt, error) {
 		os.Chmod(pc.HistoryFile, 0o600)
 	}
 	p.rl = rl
+	if cfg.FuncIsTerminal() {
+		io.WriteString(pc.Out, pasteOn)
+		p.bracketed = true
+	}
 	go p.loop()
 	return p, nil
+}
+
+// paste puts into the line the text that came with key, in one go, if key
+// went into the line as typed text: see pasteReader. It returns what the
+// Listener returns.
+func (p *prompt) paste(line []rune, pos int, key rune) ([]rune, int, bool) {
+	if line == nil { // ReadLine starts
+		p.prevLen, p.prevPos, p.searched = 0, 0, false
+		return nil, 0, false
+	}
+	if key == readline.CharBckSearch || key == readline.CharFwdSearch {
+		// Typed text goes to the search until it ends, which only
+		// readline knows: take no chances for the rest of the line.
+		p.searched = true
+	}
+	typed := !p.searched && len(line) == p.prevLen+1 && pos == p.prevPos+1 && line[pos-1] == key
+	p.prevLen, p.prevPos = len(line), pos
+	if !typed {
+		return nil, 0, false
+	}
+	rest := p.in.take(key)
+	if rest == nil {
+		return nil, 0, false
+	}
+	pasted := make([]rune, 0, len(line)+len(rest))
+	pasted = append(append(append(pasted, line[:pos]...), rest...), line[pos:]...)
+	pos += len(rest)
+	p.lineLen, p.prevLen, p.prevPos = len(pasted), len(pasted), pos
+	return pasted, pos, true
+}
+
+// useTerminal makes the editor ask in and out, the terminal it reads and
+// draws on, whether they are terminals and how wide, and put in in raw
+// mode. Left to itself, readline asks file descriptors 0, 1 and 2, so a
+// prompt could not run on a terminal of a test's own; and its SIGWINCH
+// goroutine never ends, where ours ends with Close.
+func (p *prompt) useTerminal(cfg *readline.Config, in *os.File, out io.Writer) {
+	outFile, ok := out.(*os.File)
+	if !ok {
+		return // readline's defaults
+	}
+	inFd, outFd := int(in.Fd()), int(outFile.Fd())
+	cfg.FuncIsTerminal = func() bool { return isTerminal(inFd) && isTerminal(outFd) }
+	cfg.FuncGetSize = func() (int, int) {
+		ws, err := unix.IoctlGetWinsize(outFd, unix.TIOCGWINSZ)
+		if err != nil {
+			return -1, -1
+		}
+		return int(ws.Col), int(ws.Row)
+	}
+	var raw rawMode
+	cfg.FuncMakeRaw = func() error { return raw.enter(inFd) }
+	cfg.FuncExitRaw = raw.exit
+	p.resized = make(chan struct{})
+	cfg.FuncOnWidthChanged = func(f func()) {
+		winch := make(chan os.Signal, 1)
+		signal.Notify(winch, syscall.SIGWINCH)
+		p.resizing.Add(1)
+		go func() {
+			defer p.resizing.Done()
+			defer signal.Stop(winch)
+			for {
+				select {
+				case <-winch:
+					f()
+				case <-p.resized:
+					return
+				}
+			}
+		}()
+	}
+}
+
+func isTerminal(fd int) bool {
+	_, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	return err == nil
+}
+
+// rawMode puts a terminal in raw mode and back, as readline does: as
+// cfmakeraw(3), but with output processing left on, so that the "\n" of
+// the child's output still starts a line.
+type rawMode struct {
+	mu    sync.Mutex // readline enters and leaves from its goroutines, and Close
+	fd    int
+	saved *unix.Termios // nil: not in raw mode
+}
+
+func (r *rawMode) enter(fd int) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	t, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	if err != nil {
+		return err
+	}
+	if r.saved == nil {
+		saved := *t
+		r.fd, r.saved = fd, &saved
+	}
+	t.Iflag &^= unix.IGNBRK | unix.BRKINT | unix.PARMRK | unix.ISTRIP | unix.INLCR | unix.IGNCR | unix.ICRNL | unix.IXON
+	t.Lflag &^= unix.ECHO | unix.ECHONL | unix.ICANON | unix.ISIG | unix.IEXTEN
+	t.Cflag &^= unix.CSIZE | unix.PARENB
+	t.Cflag |= unix.CS8
+	t.Cc[unix.VMIN], t.Cc[unix.VTIME] = 1, 0
+	return unix.IoctlSetTermios(fd, unix.TCSETS, t)
+}
+
+func (r *rawMode) exit() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.saved == nil {
+		return nil
+	}
+	if err := unix.IoctlSetTermios(r.fd, unix.TCSETS, r.saved); err != nil {
+		return err
+	}
+	r.saved = nil
+	return nil
 }
 
 func (p *prompt) loop() {
@@ -120,6 +273,11 @@ func (p *prompt) loop() {
 		p.lineLen = 0
 		closedBefore := p.closed.Load()
 		line, err := p.rl.ReadLine()
+		if p.holding {
+			// The key that ended the line left the cursor at the start
+			// of the next.
+			p.midLine = false
+		}
 		p.release()
 		if err != nil && !closedBefore && p.closed.Load() {
 			// Close took the prompt off the screen with the cursor still
@@ -144,6 +302,20 @@ func (p *prompt) loop() {
 		if !p.send(ev) || ev.kind == evQuit {
 			return
 		}
+	}
+}
+
+// freshLine moves the prompt and the line typed to a line of their own if
+// they follow output that ended in an unfinished line, as a key ends the
+// line: readline would leave them glued to it in the scrollback, "abc> xy"
+// for the child's "abc" and the line "xy" sent after it. (Until then they
+// stay where they are: the line shows what the child printed last.) Drawn
+// again after "\n", the prompt starts at the left, and readline, having
+// counted the "\n", wipes and redraws from there. The caller holds outMu.
+func (p *prompt) freshLine() {
+	if p.midLine {
+		p.rl.Stdout().Write([]byte("\n"))
+		p.midLine = false
 	}
 }
 
@@ -210,10 +382,20 @@ keys: Ctrl-C clears the line; on an empty line it ends the input, like Ctrl-D;
 func (p *prompt) Close() {
 	p.closed.Store(true)
 	p.rl.Close()
+	if p.resized != nil {
+		p.stopResize.Do(func() { close(p.resized) })
+		p.resizing.Wait()
+	}
 	for {
 		select {
 		case <-p.events:
 		case <-p.done:
+			p.outMu.Lock()
+			defer p.outMu.Unlock()
+			if p.bracketed {
+				io.WriteString(p.out, pasteOff)
+				p.bracketed = false
+			}
 			return
 		}
 	}
@@ -236,19 +418,56 @@ func (p *prompt) setPrompt(s string) {
 }
 
 // stdout and stderr write above the prompt, redrawing the line being typed.
-func (p *prompt) stdout() io.Writer { return lockedWriter{&p.outMu, p.rl.Stdout()} }
-func (p *prompt) stderr() io.Writer { return lockedWriter{&p.outMu, p.rl.Stderr()} }
+func (p *prompt) stdout() io.Writer { return outputWriter{p, p.rl.Stdout()} }
+func (p *prompt) stderr() io.Writer { return outputWriter{p, p.rl.Stderr()} }
 
-// lockedWriter writes to w holding mu.
-type lockedWriter struct {
-	mu *sync.Mutex
-	w  io.Writer
+// outputWriter writes to w holding p.outMu, and notes whether the output
+// ends in an unfinished line.
+type outputWriter struct {
+	p *prompt
+	w io.Writer
 }
 
-func (lw lockedWriter) Write(b []byte) (int, error) {
-	lw.mu.Lock()
-	defer lw.mu.Unlock()
-	return lw.w.Write(b)
+func (ow outputWriter) Write(b []byte) (int, error) {
+	ow.p.outMu.Lock()
+	defer ow.p.outMu.Unlock()
+	n, err := ow.w.Write(b)
+	if mid, ok := endsMidLine(b[:n]); ok {
+		ow.p.midLine = mid
+	}
+	return n, err
+}
+
+// endsMidLine says whether b's last character is not a newline, looking
+// past the escape sequences at its end (a colour's end: "text\n\x1b[0m").
+// ok is false if b holds no character.
+func endsMidLine(b []byte) (mid, ok bool) {
+	for len(b) > 0 {
+		i := bytes.LastIndexByte(b, 0x1b)
+		if i < 0 || !isCSI(b[i:]) {
+			break
+		}
+		b = b[:i]
+	}
+	if len(b) == 0 {
+		return false, false
+	}
+	return b[len(b)-1] != '\n', true
+}
+
+// isCSI says whether b is one control sequence: ESC [, parameter and
+// intermediate bytes, a final byte.
+func isCSI(b []byte) bool {
+	if len(b) < 3 || b[1] != '[' {
+		return false
+	}
+	for _, c := range b[2 : len(b)-1] {
+		if c < 0x20 || c > 0x3f {
+			return false
+		}
+	}
+	last := b[len(b)-1]
+	return last >= 0x40 && last <= 0x7e
 }
 
 // prepareHistory makes the history's directory (0700) and file (0600).
