@@ -196,7 +196,7 @@ type Book struct {
 	// unlimited: the window no longer holds back what is pending (the
 	// input is over and the child stalled: see Unlimit).
 	unlimited bool
-	scratch  []byte
+	scratch   []byte
 }
 
 // New returns an empty book.
