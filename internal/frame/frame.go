@@ -17,7 +17,7 @@ import (
 //	jsonl   a JSON object per line   at the message with the same "id"    by Key, any order
 //
 // Everything in this package is a pure function of bytes, with no
-// goroutines and no I/O: the request tracker writes what EncodeRequest
+// goroutines and no I/O: the conversation writes what EncodeRequest
 // returns to the child's stdin, and feeds the child's stdout, in chunks as
 // they arrive, to a Decoder, whose Messages say which bytes end which
 // request.
@@ -93,7 +93,7 @@ type Options struct {
 	SkipLines int
 	// Ready, if not nil, says that after the SkipLines lines every line up
 	// to and including the first one Ready matches is banner too. The
-	// tracker should not send input before the decoder is Ready.
+	// caller should not send input before the decoder is Ready.
 	Ready *regexp.Regexp
 }
 

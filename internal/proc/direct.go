@@ -11,7 +11,7 @@ import (
 // once, without ever waiting: it returns n < len(p) when the pipe is full,
 // and 0 when it cannot write without risking a wait (a stdin that is not
 // non-blocking). It lets a caller that must never block, such as the framed
-// conversation's tracker, skip the hand-over to the stdin writer goroutine
+// conversation, skip the hand-over to the stdin writer goroutine
 // while the pipe has room (issue: framed throughput).
 //
 // The caller must make sure that the stdin writer is not writing at the same

@@ -5,7 +5,7 @@ import (
 	"sync"
 )
 
-// inbox holds what the prompt or the framed tracker sends to the child
+// inbox holds what the prompt or a framed conversation sends to the child
 // until the child reads it, so that sending never blocks on a child that is
 // busy or not reading. It has one reader at a time (proc's stdin writer):
 // when a child is restarted, the old child's reader is closed and the new one
@@ -126,13 +126,4 @@ func (r *inboxReader) Close() error {
 		b.retire()
 	}
 	return nil
-}
-
-// reset drops what is queued and not yet read: the framed tracker calls it
-// when a child died, before it sends the unanswered requests again, so that
-// none reaches the new child twice.
-func (b *inbox) reset() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.buf = nil
 }
