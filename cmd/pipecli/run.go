@@ -142,7 +142,7 @@ Exit status:
 	f.BoolVar(&o.SkipEmpty, "skip-empty", false, "blank input lines are not requests: they are not sent")
 	f.BoolVar(&o.Partials, "partials", false, "write the parts of an answer (jsonl \"partial\":true messages) to stdout as they come, not only on a terminal")
 	f.IntVar(&o.Window, "window", 0, "requests in flight at once (default 1 at the prompt, 64 otherwise)")
-	f.DurationVar(&o.Timeout, "timeout", 0, "fail a request with no answer this long after it was sent (0: none)")
+	f.DurationVar(&o.Timeout, "timeout", 0, "fail a request with no answer this long after it was sent (line and marker framing: after the requests before it were answered); the child is kept (0: none)")
 	f.IntVar(&o.Retries, "retries", 2, "send a request again this many times when its child died handling it")
 	f.StringVar(&o.Restart, "restart", "on-failure", "on-failure: restart a child that died unexpectedly; never")
 	f.IntVar(&o.MaxRestarts, "max-restarts", 5, "give up on a child that died this many times in a row without answering")
