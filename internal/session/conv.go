@@ -502,6 +502,10 @@ func (cv *conv) childGone() error {
 func (cv *conv) requestsOf(st proc.Status, stage proc.StopStage, stopped bool) error {
 	s, cfg := cv.s, cv.cfg
 	why := fmt.Sprintf("%s %s", s.name(), st)
+	var explained error // docker failing to run the container, before any answer
+	if cv.answered == 0 {
+		explained = cfg.Target.Explain(st, cv.tail.lastLines)
+	}
 	switch {
 	case cv.left:
 		// We ended it (a signal, :quit, --eof-timeout, a decode
@@ -539,10 +543,10 @@ func (cv *conv) requestsOf(st proc.Status, stage proc.StopStage, stopped bool) e
 		}
 		cv.res.Status = proc.Status{}
 		return nil
-	case cv.answered == 0 && cfg.Target.Explain(st, cv.tail.lastLines) != nil:
+	case explained != nil:
 		// docker itself failed (no such image, a bad option): starting
 		// it again would fail the same way.
-		cv.fatal = cfg.Target.Explain(st, cv.tail.lastLines)
+		cv.fatal = explained
 		cv.leave(cv.fatal.Error(), track.Abandoned)
 		cv.book.Close(fmt.Errorf("not sent: %w", cv.fatal))
 		return nil
@@ -601,7 +605,7 @@ func (cv *conv) leave(why string, fate track.Fate) track.Death {
 	return d
 }
 
-// replace stops the child so that the dispatcher starts another when it is
+// replace stops the child so that the loop starts another when it is
 // gone; its requests in flight then go to the new one.
 func (cv *conv) replace() {
 	cv.replacing = true

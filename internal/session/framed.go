@@ -149,7 +149,7 @@ func (cv *conv) noted(data []byte) {
 // turn does what the state allows without waiting: add requests of the
 // input while the book wants them, send them, close the child's stdin once
 // every request is written, and write out the requests that ended. The
-// dispatcher calls it before it waits, the stdout pump after each read.
+// loop calls it before it waits, the stdout pump after each read.
 func (cv *conv) turn() {
 	if cv.book == nil {
 		return // raw: the bytes move by themselves

@@ -81,7 +81,7 @@ func TestRunFramed(t *testing.T) {
 
 // A reader of our output that goes away (`pipecli ... | head -1`) ends a
 // framed run at once, with input and answers still coming: the child's
-// stdout pump and the input reader must not wait for a dispatcher that has
+// stdout pump and the input reader must not wait for a loop that has
 // returned.
 func TestRunFramedOutputClosed(t *testing.T) {
 	ios, in, _, _ := iostreams.Test()
@@ -119,7 +119,7 @@ func TestRunFramedTrickle(t *testing.T) {
 			Target:  launch.Command([]string{"cat"}),
 			Grace:   time.Second,
 			Framing: frame.Options{Mode: frame.Line},
-			Window:  1, // full while the dispatcher waits: the pump frees it
+			Window:  1, // full while the loop waits: the pump frees it
 		}, ios)
 		done <- err
 	}()

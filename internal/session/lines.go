@@ -7,7 +7,7 @@ import (
 )
 
 // maxBatch is the most lines readLines hands over at once, so the most
-// the dispatcher holds beyond what the book wants.
+// the loop holds beyond what the book wants.
 const maxBatch = 256
 
 // chunkSize is how much readLines reads at once, and minRead the least
@@ -20,7 +20,7 @@ const (
 // readLines sends the lines of src, without their line endings, until EOF
 // or stop. It sends in one batch the complete lines that one read brought
 // (up to maxBatch at a time) without waiting for more input: a file costs
-// one channel operation, and one wake-up of the dispatcher, per batch,
+// one channel operation, and one wake-up of the loop, per batch,
 // while a line that comes alone is sent at once.
 //
 // It reads straight into chunks that the lines it sends then share: a line
