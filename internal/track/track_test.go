@@ -530,3 +530,67 @@ func FuzzBook(f *testing.F) {
 		}
 	})
 }
+
+// A child's ghosts go with it: the next child's answers with the same id
+// are its own.
+func TestGoneForgetsGhosts(t *testing.T) {
+	h := newHarness(t, with(jsonl, func(c *Config) { c.Timeout = time.Second }))
+	c := h.attach()
+	h.add(`{"id":"a"}`)
+	h.send(c)
+	h.after(time.Second) // "a" times out: a ghost
+	h.gone(c, "x exited with code 1", Crashed)
+	c = h.attach()
+	h.add(`{"id":"a","n":2}`)
+	h.send(c)
+	h.wantWire(c, `{"id":"a","n":2}`+"\n")
+	if o := h.answer(c, frame.Answer, `"a"`, "A2"); o != Answered {
+		t.Errorf("the new child's answer: %v; want Answered", o)
+	}
+	h.want("1!no answer within --timeout 1s", "2:A2")
+}
+
+// An answer from one child to a request sent to another is not taken.
+func TestAnswerFromAnotherChild(t *testing.T) {
+	h := newHarness(t, jsonl)
+	c1, c2 := h.attach(), h.attach()
+	h.add("a")
+	h.send(c1)
+	if o := h.answer(c2, frame.Answer, "1", "A"); o != Unowned {
+		t.Errorf("answer from the wrong child: %v; want Unowned", o)
+	}
+	h.answer(c1, frame.Answer, "1", "A")
+	h.want("1:A")
+}
+
+// The death of a child that was stopped on purpose charges no one, and one
+// that ended fails what it left.
+func TestFates(t *testing.T) {
+	for _, tt := range []struct {
+		fate   Fate
+		failed int
+		want   string
+	}{
+		{Replaced, 0, "1:A"},
+		{Ended, 1, "1!x exited with code 0 without answering it"},
+		{Abandoned, 1, "1!interrupted"},
+	} {
+		h := newHarness(t, with(line, func(c *Config) { c.Retries = 0 }))
+		c := h.attach()
+		h.add("a")
+		h.send(c)
+		why := "x exited with code 0"
+		if tt.fate == Abandoned {
+			why = "interrupted"
+		}
+		if d := h.gone(c, why, tt.fate); d.Failed != tt.failed || d.InFlight != 1 || d.Oldest != 1 {
+			t.Errorf("fate %v: death %+v", tt.fate, d)
+		}
+		if tt.fate == Replaced {
+			c = h.attach()
+			h.send(c)
+			h.answer(c, frame.Answer, "", "A")
+		}
+		h.want(tt.want)
+	}
+}
