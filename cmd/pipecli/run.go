@@ -138,7 +138,7 @@ Exit status:
 	f.StringVar(&o.Marker, "marker", "", "with --framing marker: the line that ends each answer (may be empty)")
 	f.StringVar(&o.MarkerRE, "marker-regexp", "", "with --framing marker: a line matching `REGEXP` (whole) ends each answer; so does a prompt it matches with no newline after it")
 	f.StringVar(&o.Prompt, "prompt", "", "the child is a REPL whose prompt matches `REGEXP` (whole; no newline needed): requests wait for its first prompt, and each answer ends at the next (implies --framing marker)")
-	f.StringVar(&o.Sentinel, "sentinel", "", "with --framing line or marker: write this `LINE` after each request, to make a REPL print the marker (sqlite3: '.print --END--'; bc: 'print \"--END--\\n\"')")
+	f.StringVar(&o.Sentinel, "sentinel", "", "with --framing marker: write this `LINE` after each request, to make a REPL print the marker (sqlite3: '.print --END--'; bc: 'print \"--END--\\n\"')")
 	f.BoolVar(&o.SkipEmpty, "skip-empty", false, "blank input lines are not requests: they are not sent")
 	f.BoolVar(&o.Partials, "partials", false, "write the parts of an answer (jsonl \"partial\":true messages) to stdout as they come, not only on a terminal")
 	f.IntVar(&o.Window, "window", 0, "requests in flight at once (default 1 at the prompt, 64 otherwise)")
@@ -204,8 +204,8 @@ func (o *runOpts) checkFraming(c *cobra.Command) error {
 		return fmt.Errorf("--framing marker needs --marker S (the line that ends each answer; --marker '' for an empty line) or --marker-regexp REGEXP")
 	case (marker || markerRE) && o.Framing != frame.Marker:
 		return fmt.Errorf("--marker and --marker-regexp go with --framing marker")
-	case c.Flags().Changed("sentinel") && o.Framing == frame.JSONL:
-		return fmt.Errorf("--sentinel goes with --framing line or marker: in jsonl every request is answered by its id")
+	case c.Flags().Changed("sentinel") && o.Framing != frame.Marker:
+		return fmt.Errorf("--sentinel is a line that makes the child print the marker that ends each answer: it goes with --framing marker (--marker or --marker-regexp)")
 	case c.Flags().Changed("ready-timeout") && !c.Flags().Changed("ready") && !c.Flags().Changed("skip-banner"):
 		return fmt.Errorf("--ready-timeout goes with --ready or --skip-banner")
 	case o.ReadyTimeout < 0:
