@@ -61,7 +61,7 @@ func run(args []string, io *iostreams.IOStreams) int {
 
 // Exit codes of runs that ended badly; the child's own code is passed on.
 const (
-	exitRequestsFailed = 1   // some framed requests failed
+	exitRequestsFailed = 1   // some framed requests failed, or answers came unasked
 	exitEOFTimeout     = 124 // --eof-timeout ran out, as timeout(1) does
 	exitReaderGone     = 141 // 128+SIGPIPE: our reader went away, like any filter's
 )
@@ -77,6 +77,7 @@ func exitCodeOf(err error) int {
 		oc *session.OutputClosed
 		et *session.EOFTimedOut
 		rf *session.RequestsFailed
+		ma *session.Misaligned
 	)
 	switch {
 	case errors.As(err, &ee):
@@ -94,7 +95,7 @@ func exitCodeOf(err error) int {
 		return 128 + int(in.Signal)
 	case errors.As(err, &et):
 		return exitEOFTimeout
-	case errors.As(err, &rf):
+	case errors.As(err, &rf), errors.As(err, &ma):
 		return exitRequestsFailed
 	case errors.As(err, &cf):
 		return cf.Status.ExitCode()

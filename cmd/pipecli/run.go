@@ -198,6 +198,8 @@ func (o *runOpts) checkFraming(c *cobra.Command) error {
 	switch {
 	case marker && markerRE || prompt && (marker || markerRE):
 		return fmt.Errorf("--marker, --marker-regexp and --prompt each say what ends an answer; give one")
+	case prompt && c.Flags().Changed("window") && o.Window > 1:
+		return fmt.Errorf("--prompt sends requests one at a time: a REPL's prompt is recognised only at the end of what it printed, so with more in flight its answers could not be told apart")
 	case prompt && (c.Flags().Changed("ready") || c.Flags().Changed("skip-banner")):
 		return fmt.Errorf("--prompt waits for the child's first prompt already; --ready and --skip-banner go without it")
 	case o.Framing == frame.Marker && !marker && !markerRE && !prompt:
@@ -266,12 +268,16 @@ func runRun(ctx context.Context, o *runOpts) error {
 			cfg.Framing.MarkerRE, cfg.Framing.PromptReady = re, true
 			if m.flag == "prompt" {
 				cfg.Framing.Ready = re
+				cfg.Window = 1 // see checkFraming
 			}
 		}
 		if err := cfg.Framing.Validate(); err != nil {
 			return usageError(err)
 		}
-		cfg.Window, cfg.Timeout, cfg.Retries = o.Window, o.Timeout, o.Retries
+		cfg.Timeout, cfg.Retries = o.Timeout, o.Retries
+		if cfg.Window == 0 {
+			cfg.Window = o.Window
+		}
 		cfg.Restart, cfg.MaxRestarts = o.Restart == "on-failure", o.MaxRestarts
 		cfg.JSON, cfg.Stats = o.JSON, o.Stats
 		cfg.SkipEmpty, cfg.Partials, cfg.ReadyTimeout = o.SkipEmpty, o.Partials, o.ReadyTimeout

@@ -51,21 +51,23 @@ const ModelAnswerEnd = "\x1e"
 
 // Model is the built-in demo model: pipecli's own binary, exe, as
 // `pipecli model`, over real pipes like any other child, speaking what
-// framing o needs. It returns the framing to use with it: for line
-// framing, marker framing on ModelAnswerEnd, as the original cipher's
-// plaintext holds newlines, which one line cannot.
+// framing o needs. It returns the framing to use with it: for line and
+// marker framing, marker framing on ModelAnswerEnd, as the original
+// cipher's plaintext holds newlines, which one line cannot, and empty
+// lines, which an empty marker cannot.
 func Model(exe string, o frame.Options) (*Target, frame.Options) {
 	t := &Target{argv: []string{"pipecli", "model"}, path: exe, name: "the demo model"}
 	switch o.Mode {
 	case frame.JSONL:
 		t.argv = append(t.argv, "--jsonl")
-	case frame.Marker:
-		if o.MarkerRE == nil {
-			t.argv = append(t.argv, "--marker", o.Marker)
-		}
-	case frame.Line:
+	case frame.Line, frame.Marker:
+		// Whatever marker was asked for, the model ends its answers with
+		// one no plaintext holds: an empty line, say, is part of many.
 		t.argv = append(t.argv, "--marker", ModelAnswerEnd)
-		o.Mode, o.Marker = frame.Marker, ModelAnswerEnd
+		if o.Ready != nil && o.Ready == o.MarkerRE {
+			o.Ready = nil // --prompt: the model prints none
+		}
+		o.Mode, o.Marker, o.MarkerRE, o.PromptReady = frame.Marker, ModelAnswerEnd, nil, false
 	}
 	return t, o
 }

@@ -89,6 +89,11 @@ type conv struct {
 	lastNoise   []byte    // the last of them
 	hinted      bool      // a hint about a silent or mismatched child was given
 	waitSaid    bool      // the wait for --ready was told
+	slowSaid    bool      // a long silence was told
+	sent        bool      // the current child was sent a request
+	bannerSaid  bool      // output before any request was told
+	unframed    int       // marker: lines of the answer being received, no marker yet
+	misaligned  int       // FIFO: answers that came with no request waiting
 
 	timer   *time.Timer // set for the book's earliest deadline
 	armed   time.Time   // the deadline the timer is set for (zero: none)
@@ -299,7 +304,7 @@ func (cv *conv) start() error {
 	cv.child, cv.drained, cv.fed, cv.outFailed = c, c.Drained(), c.Fed(), c.OutputFailed()
 	cv.stopEOFTimer()
 	cv.left, cv.stdinClosed, cv.answered, cv.started = false, false, 0, time.Now()
-	cv.noise, cv.lastNoise, cv.waitSaid = 0, nil, false
+	cv.noise, cv.lastNoise, cv.waitSaid, cv.sent, cv.unframed = 0, nil, false, false, 0
 	if cv.book != nil {
 		cv.box.attach(o.Stdin, c.WriteNow)
 		cv.cid = cv.book.Attach()
@@ -444,6 +449,10 @@ func (cv *conv) event(ev event) {
 	}
 }
 
+// slowAfter is how long a child known not to buffer may keep every
+// request in flight unanswered before that is said.
+const slowAfter = 10 * time.Second
+
 // closeBook fails what was not sent, and all that comes, with "not sent:
 // why"; in a raw run there is no book.
 func (cv *conv) closeBook(why string) {
@@ -530,14 +539,26 @@ func (cv *conv) requestsOf(st proc.Status, stage proc.StopStage, stopped bool) e
 		if stopped && stage != proc.StoppedByEOF {
 			s.say("%s still ran --grace %s after every request was answered and its input closed; stopped it", s.name(), cfg.Grace)
 		}
-		if d.Failed > 0 && cv.stdinClosed && cv.cfg.Framing.Mode != frame.JSONL {
-			s.say("%s ended without answering %d request(s): it may not answer every line (an empty one, a command); --skip-empty, or --sentinel with --framing marker, make sure each is answered", s.name(), d.Failed)
+		switch {
+		case d.Failed > 0 && cv.unframed > 0:
+			cv.noise = cv.unframed
+			s.say("%s", cv.mismatchHint())
+		case d.Failed > 0 && cv.stdinClosed && cv.book.Fifo() && !cv.quit:
+			fix := "--sentinel with --framing marker, or --prompt"
+			if !cfg.SkipEmpty {
+				fix += ", or --skip-empty for empty lines"
+			}
+			s.say("%s ended without answering %d request(s): in %s framing answers are matched in order, so if it skipped a line (an empty one, a command), the answers after that line went to the wrong requests; make it answer each: %s", s.name(), d.Failed, cfg.Framing.Mode, fix)
 		}
 		if !cv.inputEnded || cv.book.Pending() > 0 || !cv.queuedEmpty() {
-			cv.book.Close(fmt.Errorf("not sent: %s before its input ended", why))
+			what := why + " before its input ended"
+			if !cv.ready {
+				what = fmt.Sprintf("%s before printing a line %s", why, cv.readyWhat())
+			}
+			cv.book.Close(fmt.Errorf("not sent: %s", what))
 			cv.inputEnded = cv.inputEnded || cv.lines == nil // the prompt has no more to send it to
 			if cv.s.pr != nil {
-				s.say("%s before its input ended", why)
+				s.say("%s", what)
 				cv.closePrompt()
 			}
 		}
@@ -553,12 +574,10 @@ func (cv *conv) requestsOf(st proc.Status, stage proc.StopStage, stopped bool) e
 	}
 	// It died unexpectedly.
 	d := cv.leave(why, track.Crashed)
-	if cv.book.Open() == 0 && cv.inputEnded && cv.queuedEmpty() {
-		// Every request was answered: nothing was lost, so the run
-		// succeeded; still, say so.
+	if d.InFlight == 0 && cv.book.Open() == 0 && cv.inputEnded && cv.queuedEmpty() {
+		// Every request was answered: nothing was lost; still, say so.
 		s.say("%s %s after answering every request", s.name(), st)
-		cv.res.Status = proc.Status{}
-		return nil
+		return nil // its status is passed on, as in a raw run
 	}
 	msg := why
 	if d.InFlight > 0 {
@@ -570,6 +589,9 @@ func (cv *conv) requestsOf(st proc.Status, stage proc.StopStage, stopped bool) e
 	}
 	if d.Alone > 0 {
 		s.say("sending those %d again one at a time, so that only the one that kills it fails", d.Alone)
+	}
+	if cv.book.Open() == 0 && cv.inputEnded && cv.queuedEmpty() {
+		return nil // nothing left to restart it for
 	}
 	if cv.answered > 0 {
 		cv.restarts = 0 // it worked for a while: a fresh start
@@ -697,17 +719,28 @@ func (cv *conv) watch() {
 	case s.pr != nil && cv.book.Pending() > 0:
 		// At the prompt, what was typed after it waits unseen.
 		cv.hinted = true
-		s.say("%s has not answered request #%d %q for %s, and %d line(s) typed after it wait to be sent: a REPL that does not answer every line needs --sentinel or --prompt, and a program that buffers its output --pty; :restart starts it afresh", s.name(), oldest.Seq, clip(oldest.Input), waiting.Truncate(time.Second), cv.book.Pending())
-	case now.Sub(cv.lastOut) >= hintAfter && !cv.stdinClosed && cv.answered == 0:
-		// A child that answered before flushes its output: it is slow,
-		// not buffering.
-		cv.hinted = true
-		if h := cfg.Target.Hint(min(now.Sub(cv.lastOut), waiting), s.ios.Getenv); h != "" {
-			s.say("%s", h)
+		fix := "a REPL that does not answer every line needs --sentinel or --prompt, and a program that buffers its output --pty"
+		if !cv.book.Fifo() {
+			fix = "is it answering each request with its \"id\"?"
 		}
-	case cv.stdinClosed:
+		s.say("%s has not answered request #%d %q for %s, and %d line(s) typed after it wait to be sent: %s; :restart starts it afresh", s.name(), oldest.Seq, clip(oldest.Input), waiting.Truncate(time.Second), cv.book.Pending(), fix)
+	case now.Sub(cv.lastOut) >= hintAfter && !cv.stdinClosed && cv.answered == 0 && cfg.Target.Hint(waiting, s.ios.Getenv) != "":
+		// A child that answered before flushes its output: it is slow,
+		// not buffering; so is one the hint knows not to buffer.
+		cv.hinted = true
+		s.say("%s", cfg.Target.Hint(min(now.Sub(cv.lastOut), waiting), s.ios.Getenv))
+	case cv.stdinClosed && !cv.quit:
 		cv.hinted = true
 		s.say("waiting for %s to answer %d request(s); its input is closed (--timeout or --eof-timeout give up)", s.name(), cv.book.Open())
+	case waiting >= slowAfter && !cv.slowSaid && !cv.quit:
+		// Not buffering (the hint said nothing), but silent for long: say
+		// that it is waited for, once.
+		cv.slowSaid = true
+		more := ""
+		if cv.book.InFlight(cv.cid) > 1 {
+			more = "; if it waits for more requests before answering, raise --window"
+		}
+		s.say("%s has answered none of the %d request(s) in flight for %s; still waiting (--timeout gives up on a request)%s", s.name(), cv.book.InFlight(cv.cid), waiting.Truncate(time.Second), more)
 	}
 }
 
@@ -722,10 +755,18 @@ func (cv *conv) lastAnswerOr(r *track.Request) time.Time {
 }
 
 func (cv *conv) readyWhat() string {
+	if o := cv.cfg.Framing; o.PromptReady && o.Ready != nil && o.Ready == o.MarkerRE {
+		return fmt.Sprintf("matching --prompt %q (many REPLs print their prompt only on a terminal: try --pty, or sqlite3 -interactive; python3 -i prints it on stderr: sh -c 'exec python3 -i 2>&1')", unanchor(o.Ready.String()))
+	}
 	if cv.cfg.Framing.Ready != nil {
 		return fmt.Sprintf("matching --ready %q", cv.cfg.Framing.Ready.String())
 	}
 	return fmt.Sprintf("beyond its --skip-banner %d", cv.cfg.Framing.SkipLines)
+}
+
+// unanchor takes off the anchors cmd puts around a regexp the user gave.
+func unanchor(re string) string {
+	return strings.TrimSuffix(strings.TrimPrefix(re, "^(?:"), ")$")
 }
 
 // mismatchHint is what to say when the child writes, but nothing it writes
@@ -739,7 +780,7 @@ func (cv *conv) mismatchHint() string {
 	case frame.Marker:
 		m := fmt.Sprintf("line equal to --marker %q", o.Marker)
 		if o.MarkerRE != nil {
-			m = fmt.Sprintf("line matching --marker-regexp %q", strings.TrimSuffix(strings.TrimPrefix(o.MarkerRE.String(), "^(?:"), ")$"))
+			m = fmt.Sprintf("line matching --marker-regexp %q", unanchor(o.MarkerRE.String()))
 		}
 		return fmt.Sprintf("%s has written %d line(s) since its last answer but no %s, which ends each answer (the last line %q); check the marker, or use --sentinel to make it print one", s.name(), cv.noise, m, last)
 	}
@@ -804,6 +845,7 @@ func (cv *conv) finish(res Result) (Result, error) {
 			res.OutputClosed, res.OutputErr = true, cv.out.err
 		}
 		res.Requests, res.Failed = cv.out.stats.ok+cv.out.stats.fail, cv.out.failed
+		res.Misaligned = cv.misaligned
 	}
 	if cv.interrupted != 0 || res.OutputClosed {
 		return res, nil

@@ -70,6 +70,14 @@ func (e *RequestsFailed) Error() string {
 	return fmt.Sprintf("%d of %d requests failed", e.Failed, e.Total)
 }
 
+// Misaligned: in line or marker framing, answers came with no request
+// waiting for them, so those before may have gone to the wrong requests.
+type Misaligned struct{ Answers int }
+
+func (e *Misaligned) Error() string {
+	return fmt.Sprintf("%d answer(s) came with no request waiting for them: the answers may have gone to the wrong requests", e.Answers)
+}
+
 // err is how r ended, as one of the errors above, or nil if well.
 func (r Result) err(name string, eofTimeout time.Duration) error {
 	switch {
@@ -79,10 +87,12 @@ func (r Result) err(name string, eofTimeout time.Duration) error {
 		return &Interrupted{Signal: r.Interrupted}
 	case r.TimedOut:
 		return &EOFTimedOut{Name: name, After: eofTimeout}
-	case r.Quit:
-		return nil // the person asked to stop: the child's status says nothing
 	case r.Failed > 0:
 		return &RequestsFailed{Failed: r.Failed, Total: r.Requests}
+	case r.Misaligned > 0:
+		return &Misaligned{Answers: r.Misaligned}
+	case r.Quit:
+		return nil // the person asked to stop: the child's status says nothing
 	case !r.Status.Success():
 		return &ChildFailed{Name: name, Status: r.Status}
 	}

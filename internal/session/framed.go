@@ -115,7 +115,11 @@ func (cv *conv) message(m frame.Message, now time.Time) {
 		s.sayLine("banner", m.Data)
 		return
 	case frame.Event:
-		s.sayLine("event", m.Data)
+		label := "event"
+		if m.NotJSON {
+			label = "not jsonl"
+		}
+		s.sayLine(label, m.Data)
 		// Events are fine (progress, notifications), but only events,
 		// and no answer, may be a child that does not echo ids.
 		cv.noted(m.Data)
@@ -124,19 +128,50 @@ func (cv *conv) message(m frame.Message, now time.Time) {
 	outcome, r := cv.book.Deliver(cv.cid, m, now)
 	switch outcome {
 	case track.Answered:
+		cv.unframed = 0
 		cv.answered++
 		cv.noise = 0
 		cv.out.lastAnswer = now
 	case track.PartOf:
 		cv.out.partial(r, m.Data)
-		if cv.cfg.Framing.Mode == frame.Marker {
+		if cv.cfg.Framing.Mode == frame.Marker && m.Kind == frame.Partial {
+			cv.unframed++ // a line, and no marker yet
 			cv.lastNoise = append(cv.lastNoise[:0], m.Data[:min(len(m.Data), 80)]...)
 		}
 	case track.Late:
 		s.sayLine(fmt.Sprintf("late answer to request #%d, which timed out; dropped", r.Seq), m.Data)
 	case track.Unowned:
-		s.sayLine("answer to no request in flight", m.Data)
+		if m.Kind == frame.Partial {
+			return // a line of a marker answer: the Answer that ends it is told
+		}
 		cv.noted(m.Data)
+		if cv.book.Fifo() {
+			cv.unowned(m.Data)
+			return
+		}
+		s.sayLine("answer to no request in flight", m.Data)
+	}
+}
+
+// unowned handles, in a FIFO framing, an answer with no request waiting
+// for it. Before any request was sent, it is a banner; after, the child
+// answered more than it was asked, and since answers are matched in order
+// the ones before may have gone to the wrong requests: that is said, and
+// the run fails.
+func (cv *conv) unowned(data []byte) {
+	s := cv.s
+	if !cv.sent {
+		s.sayLine("before any request", data)
+		if !cv.bannerSaid {
+			cv.bannerSaid = true
+			s.say("%s printed that before it was sent anything: a banner? --skip-banner N or --ready REGEXP keep one from being taken for answers", s.name())
+		}
+		return
+	}
+	s.sayLine("answer to no request in flight", data)
+	cv.misaligned++
+	if cv.misaligned == 1 {
+		s.say("%s answered more than it was asked: in %s framing answers are matched in order, so the answers before this one may have gone to the wrong requests (a banner needs --skip-banner or --ready; a child that answers a line twice, or skips one, --sentinel with --framing marker, or --prompt)", s.name(), cv.cfg.Framing.Mode)
 	}
 }
 
@@ -180,6 +215,7 @@ func (cv *conv) turn() {
 			cv.wire = cv.book.Send(cv.cid, cv.wire[:0], time.Now())
 			if len(cv.wire) > 0 {
 				cv.box.Write(cv.wire)
+				cv.sent = true
 			}
 		}
 		if cv.inputEnded && cv.queuedEmpty() && cv.book.Pending() == 0 && !cv.stdinClosed {

@@ -2,6 +2,7 @@ package session
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"io"
 	"strings"
@@ -181,6 +182,10 @@ func (o *output) tell(r *track.Request) {
 	// The answers before it come first, as they would unbuffered.
 	o.flush()
 	o.s.say("request #%d %q failed: %v", r.Seq, clip(r.Input), r.Err)
+	if len(r.Partials) > 0 && o.cfg.Framing.Mode != frame.JSONL {
+		// Lines it wrote with no marker after them: not lost.
+		o.s.say("  it wrote, with no marker after: %q", clip(bytes.Join(r.Partials, []byte("\n"))))
+	}
 }
 
 // close flushes the output and tells what tell kept for the end.

@@ -90,6 +90,10 @@ type Result struct {
 	Quit bool
 	// Requests and Failed count the requests of a framed run.
 	Requests, Failed int
+	// Misaligned counts, in line and marker framing, the answers that came
+	// with no request waiting for them: the answers before may have gone
+	// to the wrong requests.
+	Misaligned int
 }
 
 // hintAfter is how long a child may stay silent after input, while more

@@ -108,7 +108,7 @@ const (
 	PartOf                      // it is part of its request's answer, still to come
 	Late                        // it answers a request that timed out: dropped
 	Unowned                     // it answers no request in flight: the caller shows it
-	Prompt                      // an empty marker answer with nothing in flight: a REPL's first prompt
+	Prompt                      // with frame.Options.PromptReady, an empty answer with nothing in flight: a REPL's prompt
 )
 
 // Fate says what becomes of a child's requests in flight when it is gone.
@@ -391,7 +391,7 @@ func (b *Book) Deliver(c int, m frame.Message, now time.Time) (Outcome, *Request
 	var r *Request
 	if b.fifo {
 		if len(ch.inflight) == 0 {
-			if b.cfg.Framing.Mode == frame.Marker && m.Kind == frame.Answer && len(m.Data) == 0 {
+			if b.cfg.Framing.PromptReady && m.Kind == frame.Answer && len(m.Data) == 0 {
 				return Prompt, nil
 			}
 			return Unowned, nil
@@ -592,6 +592,14 @@ func (b *Book) Gone(c int, why string, fate Fate) Death {
 			culprit = live[0]
 		case !b.fifo && len(live) == 1:
 			culprit = live[0]
+		case !b.fifo && b.cfg.Retries == 0:
+			// Any of them may have done it, and none may be sent again
+			// to find out which: all fail.
+			for _, r := range live {
+				b.fail(r, fmt.Errorf("%s while handling it or another of the %d requests in flight (--retries 0: none is sent again)", why, len(live)))
+				d.Failed++
+			}
+			live = nil
 		case !b.fifo:
 			alone = true // any of them may have done it
 		}
@@ -611,7 +619,7 @@ func (b *Book) Gone(c int, why string, fate Fate) Death {
 		if r == culprit {
 			r.deaths++
 			if int(r.deaths) > b.cfg.Retries {
-				b.fail(r, fmt.Errorf("%s while handling it, %d times", why, r.deaths))
+				b.fail(r, fmt.Errorf("%s while handling it; sent %d time(s)", why, r.Attempts))
 				d.Failed++
 				continue
 			}
@@ -664,6 +672,10 @@ func (b *Book) failPending() {
 	b.pending = b.pending[:0]
 	clear(b.pendingKeys)
 }
+
+// Fifo reports whether answers are matched in order (line and marker
+// framing), not by id.
+func (b *Book) Fifo() bool { return b.fifo }
 
 // Open is how many requests were added and have not ended.
 func (b *Book) Open() int { return b.open }

@@ -242,7 +242,7 @@ func TestFIFOCrashChargesOldest(t *testing.T) {
 	h.wantWire(c, "b\nc\n")
 	h.answer(c, frame.Answer, "", "B")
 	h.answer(c, frame.Answer, "", "C")
-	h.want("1!x was killed while handling it, 2 times", "2:B", "3:C")
+	h.want("1!x was killed while handling it; sent 2 time(s)", "2:B", "3:C")
 }
 
 // In jsonl the requests in flight at a death are sent again one at a
@@ -274,7 +274,7 @@ func TestJSONLCrashIsolates(t *testing.T) {
 	h.send(c)
 	h.wantWire(c, `{"id":3,"text":"b"}`+"\n")
 	h.answer(c, frame.Answer, "3", "B")
-	h.want("1:A", "2!x was killed while handling it, 2 times", "3:B")
+	h.want("1:A", "2!x was killed while handling it; sent 3 time(s)", "3:B")
 }
 
 // pipecli's ids never collide with the user's; a user id in flight is
@@ -385,7 +385,7 @@ func TestClose(t *testing.T) {
 }
 
 func TestMarkerPrompt(t *testing.T) {
-	h := newHarness(t, Config{Framing: frame.Options{Mode: frame.Marker}, Window: 1})
+	h := newHarness(t, Config{Framing: frame.Options{Mode: frame.Marker, PromptReady: true}, Window: 1})
 	c := h.attach()
 	if o := h.answer(c, frame.Answer, "", ""); o != Prompt {
 		t.Errorf("first empty answer: %v; want Prompt", o)
@@ -529,6 +529,27 @@ func FuzzBook(f *testing.F) {
 			t.Fatalf("%d added, %d ended, %d open", added, ended, b.Open())
 		}
 	})
+}
+
+// --retries 0: no request is sent twice, so a jsonl death with several in
+// flight fails them all; a literal marker's empty answer with nothing in
+// flight is no prompt.
+func TestRetriesZeroAndNoPrompt(t *testing.T) {
+	h := newHarness(t, with(jsonl, func(c *Config) { c.Retries = 0 }))
+	c := h.attach()
+	h.add("a", "b")
+	h.send(c)
+	if d := h.gone(c, "x was killed", Crashed); d.Failed != 2 || d.Alone != 0 {
+		t.Errorf("death %+v; want both failed", d)
+	}
+	if !strings.Contains(h.ended[0], "--retries 0: none is sent again") || len(h.ended) != 2 {
+		t.Errorf("ended %q", h.ended)
+	}
+	h = newHarness(t, Config{Framing: frame.Options{Mode: frame.Marker, Marker: "END"}, Window: 1})
+	c = h.attach()
+	if o := h.answer(c, frame.Answer, "", ""); o != Unowned {
+		t.Errorf("empty answer with a literal marker: %v; want Unowned", o)
+	}
 }
 
 // A child's ghosts go with it: the next child's answers with the same id
