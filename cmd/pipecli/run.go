@@ -77,7 +77,7 @@ At the prompt, lines that start with ':' are pipecli's commands:
 Exit status:
   the child's  the child exited by itself (a code other than 0 is also said)
   1            with --framing: some requests failed (timeout, child died past
-               its --retries)
+               its --retries), or answers came that no request waited for
   2            usage or input error: a bad flag, a missing --file
   124          the child still ran --eof-timeout after its input ended
   125          pipecli's own failure, or docker could not run the container
