@@ -1,6 +1,7 @@
 package session
 
 import (
+	"bytes"
 	"fmt"
 	"time"
 
@@ -141,8 +142,16 @@ func (cv *conv) message(m frame.Message, now time.Time) {
 	case track.Late:
 		s.sayLine(fmt.Sprintf("late answer to request #%d, which timed out; dropped", r.Seq), m.Data)
 	case track.Unowned:
-		if m.Kind == frame.Partial {
+		switch {
+		case m.Kind == frame.Partial:
 			return // a line of a marker answer: the Answer that ends it is told
+		case m.Kind == frame.Unfinished:
+			// What it wrote after its last marker, at its end: a REPL's
+			// newline at EOF, last words; no answer to anything.
+			if len(bytes.TrimSpace(m.Data)) > 0 {
+				s.sayLine("after its last answer", m.Data)
+			}
+			return
 		}
 		cv.noted(m.Data)
 		if cv.book.Fifo() {
