@@ -75,9 +75,6 @@ func Model(exe string, o frame.Options) (*Target, frame.Options) {
 // Name is what messages call the child.
 func (t *Target) Name() string { return t.name }
 
-// Argv is the command run (for an image, with a placeholder name).
-func (t *Target) Argv() []string { return t.argv }
-
 // Start starts a child with o's streams and Grace: in a fresh container of
 // its own for an image, which Cleanup removes should docker not have.
 func (t *Target) Start(o proc.Options) (*proc.Child, error) {

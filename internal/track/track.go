@@ -230,9 +230,6 @@ func (b *Book) Attach() int {
 // SetReady says child c may be sent requests: its banner is over.
 func (b *Book) SetReady(c int) { b.children[c].ready = true }
 
-// Ready reports whether child c may be sent requests.
-func (b *Book) Ready(c int) bool { return b.children[c].ready }
-
 // Add makes a request of an input line, unless Config.SkipEmpty drops it:
 // it reports whether it did. A line the framing cannot send fails at once;
 // so does every line once the book is closed.
@@ -660,9 +657,6 @@ func (b *Book) Close(why error) {
 	}
 	b.failPending()
 }
-
-// Closed is why the book was closed, or nil.
-func (b *Book) Closed() error { return b.closed }
 
 func (b *Book) failPending() {
 	for _, r := range b.pending {
