@@ -61,6 +61,19 @@ func (h *harness) after(d time.Duration) []Stuck {
 	return r
 }
 
+// again attaches a new child, checks what it is sent, and has it answer
+// each of answers in order (FIFO framings).
+func (h *harness) again(wire string, answers ...string) int {
+	h.t.Helper()
+	c := h.attach()
+	h.send(c)
+	h.wantWire(c, wire)
+	for _, a := range answers {
+		h.answer(c, frame.Answer, "", a)
+	}
+	return c
+}
+
 func (h *harness) gone(c int, why string, f Fate) Death {
 	d := h.b.Gone(c, why, f)
 	h.collect()
@@ -215,11 +228,7 @@ func TestFIFOTimeoutReplaces(t *testing.T) {
 	if d.InFlight != 2 || d.Oldest != 2 || d.Failed != 0 {
 		t.Errorf("death %+v", d)
 	}
-	c2 := h.attach()
-	h.send(c2)
-	h.wantWire(c2, "b\nc\n")
-	h.answer(c2, frame.Answer, "", "B")
-	h.answer(c2, frame.Answer, "", "C")
+	h.again("b\nc\n", "B", "C")
 	h.want("1!no answer within --timeout 1s", "2:B", "3:C")
 }
 
@@ -230,18 +239,12 @@ func TestFIFOCrashChargesOldest(t *testing.T) {
 	h.add("poison", "b", "c")
 	h.send(c)
 	h.gone(c, "x was killed", Crashed)
-	c = h.attach()
-	h.send(c)
-	h.wantWire(c, "poison\nb\nc\n")
+	c = h.again("poison\nb\nc\n")
 	d := h.gone(c, "x was killed", Crashed)
 	if d.Failed != 1 {
 		t.Errorf("death %+v; want the oldest failed", d)
 	}
-	c = h.attach()
-	h.send(c)
-	h.wantWire(c, "b\nc\n")
-	h.answer(c, frame.Answer, "", "B")
-	h.answer(c, frame.Answer, "", "C")
+	h.again("b\nc\n", "B", "C")
 	h.want("1!x was killed while handling it; sent 2 time(s)", "2:B", "3:C")
 }
 
