@@ -24,9 +24,10 @@
 //   - Notifications (jsonl messages with a method and no id) are sent and
 //     not awaited.
 //
-// A child is known by the number Attach gave it. The caller writes to
-// child c what Send(c, ...) returns, feeds what c says to Deliver, and
-// tells the book when c dies.
+// A child is known by the number Attach gave it, and keeps it when it is
+// started again (Rejoin). The caller writes to child c what Send(c, ...)
+// returns (or, with several children, what Dispatch gives c), feeds what c
+// says to Deliver, and tells the book when c dies.
 package track
 
 import (
@@ -61,6 +62,15 @@ type Config struct {
 	// SkipEmpty makes empty (or blank) lines no requests: they are not
 	// sent.
 	SkipEmpty bool
+	// Reorder bounds the requests added and not yet handed back by Done:
+	// those in flight and those that ended and wait, for input order, for
+	// one before them. When it is reached, Wants says no, so that memory
+	// stays bounded however long a slow child keeps the oldest request.
+	// 0 is no bound beyond the windows.
+	Reorder int
+	// Unordered makes Done hand back requests as they end, not in input
+	// order.
+	Unordered bool
 }
 
 // Request is one input line, from when it is added until it is handed back
@@ -215,16 +225,19 @@ func New(cfg Config) *Book {
 
 // Attach adds a child, not ready yet, and returns its number.
 func (b *Book) Attach() int {
-	for i, c := range b.children {
-		if !c.live && len(c.inflight) == 0 {
-			b.children[i] = &child{live: true}
-			b.live++
-			return i
-		}
-	}
 	b.live++
 	b.children = append(b.children, &child{live: true})
 	return len(b.children) - 1
+}
+
+// Rejoin says child c, which is gone, is back (started again), not ready
+// yet, under the same number.
+func (b *Book) Rejoin(c int) {
+	ch := b.children[c]
+	if !ch.live {
+		b.live++
+	}
+	ch.live, ch.ready = true, false
 }
 
 // SetReady says child c may be sent requests: its banner is over.
@@ -282,7 +295,13 @@ func (b *Book) Add(line []byte) bool {
 // children's windows have room beyond what is pending. Memory stays bounded
 // whatever the input's size. A closed book wants everything, to fail it.
 func (b *Book) Wants() bool {
-	return b.closed != nil || len(b.pending)+b.inflight < b.cfg.Window*max(b.live, 1)
+	if b.closed != nil {
+		return true
+	}
+	if b.cfg.Reorder > 0 && !b.cfg.Unordered && b.nextIdx-b.nextOut >= b.cfg.Reorder {
+		return false // the reorder buffer is full: the oldest holds it up
+	}
+	return len(b.pending)+b.inflight < b.cfg.Window*max(b.live, 1)
 }
 
 // Send appends to dst what to write to child c at now: pending requests,
@@ -314,6 +333,60 @@ func (b *Book) Send(c int, dst []byte, now time.Time) []byte {
 		b.pending = b.pending[:m]
 	}
 	return dst
+}
+
+// Dispatch appends to dst[c] what to write to child c at now, for every
+// child: each pending request, in order, goes to the ready child with the
+// fewest in flight whose window has room. dst is grown to hold every child;
+// it is returned.
+func (b *Book) Dispatch(dst [][]byte, now time.Time) [][]byte {
+	for len(dst) < len(b.children) {
+		dst = append(dst, nil)
+	}
+	if b.live <= 1 {
+		for c, ch := range b.children {
+			if ch.live {
+				dst[c] = b.Send(c, dst[c], now)
+			}
+		}
+		return dst
+	}
+	n := 0
+	for n < len(b.pending) {
+		r := b.pending[n]
+		c := b.leastLoaded(r.suspect)
+		if c < 0 {
+			break
+		}
+		var ok bool
+		if dst[c], ok = b.send(c, b.children[c], r, dst[c], now); !ok {
+			break
+		}
+		n++
+	}
+	if n > 0 {
+		m := copy(b.pending, b.pending[n:])
+		clear(b.pending[m:])
+		b.pending = b.pending[:m]
+	}
+	return dst
+}
+
+// leastLoaded is the ready child with the fewest requests in flight and
+// room for one more (a suspect goes alone, to a child with none), or -1.
+func (b *Book) leastLoaded(suspect bool) int {
+	best := -1
+	for c, ch := range b.children {
+		n := len(ch.inflight)
+		switch {
+		case !ch.live || !ch.ready:
+		case n > 0 && (suspect || ch.inflight[0].suspect):
+		case n >= b.cfg.Window && !b.unlimited:
+		case best < 0 || n < len(b.children[best].inflight):
+			best = c
+		}
+	}
+	return best
 }
 
 // send appends r to dst for child c; it reports false, and appends
@@ -706,6 +779,11 @@ func (b *Book) fail(r *Request, err error) {
 // finish ends r and queues it, and those now in order after it, for Done.
 func (b *Book) finish(r *Request) {
 	b.open--
+	if b.cfg.Unordered {
+		b.nextOut++ // counts those handed back
+		b.out = append(b.out, r)
+		return
+	}
 	if r.idx == b.nextOut && len(b.finished) == 0 {
 		// The usual case: in order, none waiting for it.
 		b.nextOut++

@@ -400,32 +400,41 @@ func TestMarkerPrompt(t *testing.T) {
 	h.want("1:l1\nl2")
 }
 
-// FuzzBook plays random interleavings of input, sends, answers (right,
-// late, twice, never), deaths and deadlines, and checks that every request
-// ends exactly once, in input order, and that no answer reaches the wrong
-// request: each answer names the request it answers.
+// FuzzBook plays random interleavings of input, sends to one to three
+// children, answers (right, late, twice, never), deaths, restarts and
+// deadlines, and checks that every request ends exactly once, in input
+// order (or, unordered, once), that the reorder buffer stays bounded, and
+// that no answer reaches the wrong request: each answer names the request
+// it answers.
 func FuzzBook(f *testing.F) {
 	f.Add(uint64(1), uint64(2), false)
 	f.Add(uint64(7), uint64(9), true)
 	f.Add(uint64(42), uint64(0), true)
+	f.Add(uint64(5), uint64(3), false)
 	f.Fuzz(func(t *testing.T, s1, s2 uint64, byID bool) {
 		rng := rand.New(rand.NewPCG(s1, s2))
 		cfg := Config{Framing: frame.Options{Mode: frame.Line}, Window: 1 + rng.IntN(5), Retries: rng.IntN(3), Timeout: time.Duration(rng.IntN(3)) * time.Second}
 		if byID {
 			cfg.Framing.Mode = frame.JSONL
 		}
+		if rng.IntN(2) == 0 {
+			cfg.Reorder = cfg.Window + rng.IntN(8)
+		}
+		cfg.Unordered = rng.IntN(4) == 0
 		b := New(cfg)
 		now := t0
 		type sent struct {
 			seq uint64
 			key string
 		}
-		children := map[int][]sent{} // what each live child was sent, unanswered
-		c := b.Attach()
-		b.SetReady(c)
-		children[c] = nil
+		kids := 1 + rng.IntN(3)
+		children := make([][]sent, kids) // what each child was sent, unanswered
+		for range kids {
+			b.SetReady(b.Attach())
+		}
 		added, ended := 0, 0
 		nextOut := uint64(1)
+		endedSeq := map[uint64]bool{}
 		check := func() {
 			n, live := 0, 0
 			for _, ch := range b.children {
@@ -438,7 +447,12 @@ func FuzzBook(f *testing.F) {
 				t.Fatalf("counted %d in flight, %d live; the book says %d, %d", n, live, b.inflight, b.live)
 			}
 			for _, r := range b.Done() {
-				if r.Seq != nextOut {
+				if cfg.Unordered {
+					if endedSeq[r.Seq] || r.Seq == 0 || r.Seq > uint64(added) {
+						t.Fatalf("request %d ended twice, or was never added", r.Seq)
+					}
+					endedSeq[r.Seq] = true
+				} else if r.Seq != nextOut {
 					t.Fatalf("request %d ended; want %d next", r.Seq, nextOut)
 				}
 				nextOut++
@@ -446,6 +460,9 @@ func FuzzBook(f *testing.F) {
 				if r.Err == nil && !r.Notification && string(r.Answer) != fmt.Sprintf("answer %d", r.Seq) {
 					t.Fatalf("request %d got %q", r.Seq, r.Answer)
 				}
+			}
+			if cfg.Reorder > 0 && !cfg.Unordered && added-ended > cfg.Reorder {
+				t.Fatalf("%d requests held, past the reorder bound %d", added-ended, cfg.Reorder)
 			}
 		}
 		// record notes what child c was sent, as the child would read it.
@@ -465,12 +482,29 @@ func FuzzBook(f *testing.F) {
 				children[c] = append(children[c], s)
 			}
 		}
+		var wires [][]byte
+		dispatch := func() {
+			wires = b.Dispatch(wires[:0], now)
+			for c, w := range wires {
+				record(c, w)
+				wires[c] = nil
+			}
+		}
 		answer := func(c int, s sent) {
 			b.Deliver(c, frame.Message{Kind: frame.Answer, Key: s.key, Data: fmt.Appendf(nil, "answer %d", s.seq)}, now)
 		}
-		for step := 0; step < 300; step++ {
-			switch k := rng.IntN(10); {
-			case k < 3 && added < 60:
+		restart := func(c int, fate Fate) {
+			b.Gone(c, "gone", fate)
+			children[c] = nil
+			b.Rejoin(c)
+			if rng.IntN(4) > 0 {
+				b.SetReady(c)
+			}
+		}
+		for step := 0; step < 400; step++ {
+			c := rng.IntN(kids)
+			switch k := rng.IntN(11); {
+			case k < 3 && added < 80:
 				for range 1 + rng.IntN(3) {
 					if b.Wants() {
 						b.Add(fmt.Appendf(nil, "q%d", added+1))
@@ -478,7 +512,7 @@ func FuzzBook(f *testing.F) {
 					}
 				}
 			case k < 5:
-				record(c, b.Send(c, nil, now))
+				dispatch()
 			case k < 7 && len(children[c]) > 0:
 				// The child answers: the oldest, or (jsonl) any; sometimes twice.
 				i := 0
@@ -498,34 +532,38 @@ func FuzzBook(f *testing.F) {
 			case k == 7:
 				now = now.Add(time.Duration(rng.IntN(1500)) * time.Millisecond)
 				for _, st := range b.Expire(now) {
-					b.Gone(st.Child, "replaced", Replaced)
-					delete(children, st.Child)
-					c = b.Attach()
-					b.SetReady(c)
+					restart(st.Child, Replaced)
 				}
 			case k == 8 && rng.IntN(3) == 0:
-				b.Gone(c, "crashed", Crashed)
-				delete(children, c)
-				c = b.Attach()
+				restart(c, Crashed)
+			case k == 9:
 				b.SetReady(c)
 			}
 			check()
 		}
-		// The end: the input is over; the child answers all it holds,
-		// then exits.
-		for range 100 {
-			wire := b.Send(c, nil, now)
-			if len(wire) == 0 && len(children[c]) == 0 {
+		// The end: the input is over; the children answer all they
+		// hold, then exit.
+		for c := range kids {
+			b.SetReady(c)
+		}
+		for range 200 {
+			dispatch()
+			busy := false
+			for c := range kids {
+				for _, s := range children[c] {
+					answer(c, s)
+					busy = true
+				}
+				children[c] = nil
+			}
+			check()
+			if !busy && b.Pending() == 0 {
 				break
 			}
-			record(c, wire)
-			for _, s := range children[c] {
-				answer(c, s)
-			}
-			children[c] = nil
-			check()
 		}
-		b.Gone(c, "exited", Ended)
+		for c := range kids {
+			b.Gone(c, "exited", Ended)
+		}
 		b.Close(fmt.Errorf("over"))
 		check()
 		if ended != added || b.Open() != 0 {
@@ -617,4 +655,81 @@ func TestFates(t *testing.T) {
 		}
 		h.want(tt.want)
 	}
+}
+
+// Several children: each request goes to the ready child with the fewest
+// in flight; answers come back in input order whoever gave them, unless
+// Unordered; the reorder bound holds the input when the oldest is slow.
+func TestDispatch(t *testing.T) {
+	line := Config{Framing: frame.Options{Mode: frame.Line}, Window: 2, Retries: 2}
+	dispatch := func(h *harness) {
+		for c, w := range h.b.Dispatch(nil, h.now) {
+			h.wire[c] += string(w)
+		}
+		h.collect()
+	}
+	t.Run("least loaded", func(t *testing.T) {
+		h := newHarness(t, line)
+		a, b := h.attach(), h.attach()
+		h.add("q1", "q2", "q3")
+		dispatch(h)
+		h.wantWire(a, "q1\nq3\n")
+		h.wantWire(b, "q2\n")
+		h.answer(b, frame.Answer, "", "a2")
+		h.add("q4", "q5")
+		dispatch(h)
+		h.wantWire(a, "")
+		h.wantWire(b, "q4\nq5\n")
+		h.want() // q1 holds the rest back
+		h.answer(a, frame.Answer, "", "a1")
+		h.want("1:a1", "2:a2")
+	})
+	t.Run("not ready, gone, back", func(t *testing.T) {
+		h := newHarness(t, line)
+		a := h.attach()
+		b := h.b.Attach() // loading
+		h.add("q1", "q2", "q3")
+		dispatch(h)
+		h.wantWire(a, "q1\nq2\n")
+		h.wantWire(b, "")
+		h.b.SetReady(b)
+		dispatch(h)
+		h.wantWire(b, "q3\n")
+		h.gone(a, "crashed", Crashed) // q1, charged, and q2 go again: to b, while a is away
+		h.b.Rejoin(a)
+		dispatch(h)
+		h.wantWire(b, "q1\n")
+		h.b.SetReady(a)
+		dispatch(h)
+		h.wantWire(a, "q2\n")
+	})
+	t.Run("reorder bound", func(t *testing.T) {
+		h := newHarness(t, with(line, func(c *Config) { c.Reorder = 4 }))
+		a, b := h.attach(), h.attach()
+		h.add("q1", "q2", "q3", "q4")
+		if h.b.Wants() {
+			t.Fatal("wants more with 4 held and a bound of 4")
+		}
+		dispatch(h)
+		h.answer(b, frame.Answer, "", "a2")
+		h.answer(b, frame.Answer, "", "a4")
+		if h.b.Wants() {
+			t.Fatal("wants more while q1 holds the answers after it")
+		}
+		h.answer(a, frame.Answer, "", "a1")
+		h.want("1:a1", "2:a2")
+		if !h.b.Wants() {
+			t.Fatal("wants no more with room in the reorder buffer")
+		}
+	})
+	t.Run("unordered", func(t *testing.T) {
+		h := newHarness(t, with(line, func(c *Config) { c.Unordered = true; c.Reorder = 2 }))
+		a, b := h.attach(), h.attach()
+		h.add("q1", "q2")
+		dispatch(h)
+		h.answer(b, frame.Answer, "", "a2")
+		h.want("2:a2")
+		h.answer(a, frame.Answer, "", "a1")
+		h.want("2:a2", "1:a1")
+	})
 }
