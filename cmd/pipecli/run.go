@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"mvdan.cc/sh/v3/shell"
 
 	"github.com/pipecli/pipecli/internal/container"
 	"github.com/pipecli/pipecli/internal/frame"
@@ -51,6 +52,11 @@ type runOpts struct {
 	Ready        string
 	SkipBanner   int
 	MaxLine      int
+	Replicas     int
+	ReplicaCmds  []string
+	Unordered    bool
+
+	replicaArgv [][]string // ReplicaCmds, split
 }
 
 func newRunCmd(io *iostreams.IOStreams, runF func(*runOpts) error) *cobra.Command {
@@ -95,6 +101,9 @@ Exit status:
 		RunE: func(c *cobra.Command, args []string) error {
 			o.Argv = args
 			o.SentinelSet = c.Flags().Changed("sentinel")
+			if err := o.checkReplicas(c); err != nil {
+				return usageError(err)
+			}
 			if c.Flags().Changed("prompt") {
 				// A REPL's prompt frames its answers: marker framing.
 				if c.Flags().Changed("framing") && o.Framing != frame.Marker {
@@ -152,6 +161,9 @@ Exit status:
 	f.DurationVar(&o.ReadyTimeout, "ready-timeout", 0, "with --ready or --skip-banner: give up if the banner has not ended this long after the child started (0: wait)")
 	f.IntVar(&o.SkipBanner, "skip-banner", 0, "the child's first `N` lines are a banner, not answers")
 	f.IntVar(&o.MaxLine, "max-line", 0, "fail when the child writes a line (or marker answer) longer than `BYTES` (0: no cap)")
+	f.IntVarP(&o.Replicas, "replicas", "j", 1, "start `N` replicas of the command (of each --replica), each with its own --window; answers keep input order (implies --framing line)")
+	f.StringArrayVar(&o.ReplicaCmds, "replica", nil, "a replica's `COMMAND`, split like a shell would (never run by one); repeat it for each host or device: --replica 'ssh gpu1 docker run -i --rm pipe_api'")
+	f.BoolVar(&o.Unordered, "unordered", false, "write each answer as it comes, not in input order")
 
 	framings := []string{
 		frame.Raw.String() + "\tnone: output shown as it arrives",
@@ -186,10 +198,55 @@ func (o *runOpts) checkContainer(c *cobra.Command) error {
 	return nil
 }
 
+// checkReplicas validates -j and --replica, and picks line framing for
+// several replicas when none was given: their answers must be told apart
+// to be put back in order.
+func (o *runOpts) checkReplicas(c *cobra.Command) error {
+	switch {
+	case o.Replicas < 1:
+		return fmt.Errorf("-j/--replicas must be 1 or more, not %d", o.Replicas)
+	case len(o.ReplicaCmds) > 0 && len(o.Argv) > 0:
+		return fmt.Errorf("give the command once: after -- for every replica, or as --replica for each, not both")
+	case len(o.ReplicaCmds) > 0 && o.Image != "":
+		return fmt.Errorf("--image starts its containers itself; with --replica, give each replica's whole command (docker -H HOST run -i --rm IMAGE)")
+	}
+	for _, cmd := range o.ReplicaCmds {
+		argv, err := splitCommand(cmd)
+		if err != nil {
+			return err
+		}
+		o.replicaArgv = append(o.replicaArgv, argv)
+	}
+	n := o.Replicas * max(len(o.ReplicaCmds), 1)
+	if n == 1 {
+		return nil
+	}
+	if !c.Flags().Changed("framing") && !c.Flags().Changed("prompt") {
+		o.Framing = frame.Line
+	}
+	if o.Framing == frame.Raw {
+		return fmt.Errorf("%d replicas need --framing line, marker or jsonl: with raw framing their answers cannot be told apart, so they could not be put back in input order", n)
+	}
+	return nil
+}
+
+// splitCommand splits a --replica command into its arguments as a shell
+// would (quotes, backslashes, $VARIABLES, ~), without running one.
+func splitCommand(cmd string) ([]string, error) {
+	argv, err := shell.Fields(cmd, nil)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("--replica %q: %v; it is split like a shell would, but not run by one: for pipes or redirections, give sh -c '...'", cmd, err)
+	case len(argv) == 0:
+		return nil, fmt.Errorf("--replica needs a command, such as 'ssh gpu1 docker run -i --rm pipe_api'")
+	}
+	return argv, nil
+}
+
 // checkFraming validates the framing flags, which make sense only together.
 func (o *runOpts) checkFraming(c *cobra.Command) error {
 	framed := o.Framing != frame.Raw
-	for _, name := range []string{"marker", "marker-regexp", "sentinel", "skip-empty", "partials", "window", "timeout", "retries", "restart", "max-restarts", "json", "stats", "ready", "ready-timeout", "skip-banner", "max-line"} {
+	for _, name := range []string{"marker", "marker-regexp", "sentinel", "skip-empty", "partials", "window", "timeout", "retries", "restart", "max-restarts", "json", "stats", "ready", "ready-timeout", "skip-banner", "max-line", "unordered"} {
 		if c.Flags().Changed(name) && !framed {
 			return fmt.Errorf("--%s needs --framing line, marker or jsonl", name)
 		}
@@ -290,6 +347,8 @@ func runRun(ctx context.Context, o *runOpts) error {
 		cfg.Target = launch.Image(container.Spec{Image: o.Image, DockerArgs: o.DockerArgs, Args: o.Argv})
 	case len(o.Argv) > 0:
 		cfg.Target = launch.Command(o.Argv)
+	case len(o.replicaArgv) > 0:
+		cfg.Target = launch.Command(o.replicaArgv[0])
 	default:
 		// No command: the built-in demo model, this very binary.
 		exe, err := os.Executable()
@@ -299,6 +358,22 @@ func runRun(ctx context.Context, o *runOpts) error {
 		cfg.Target, cfg.Framing = launch.Model(exe, cfg.Framing)
 	}
 	cfg.Target.PTY = o.PTY
+	for _, argv := range o.replicaArgv {
+		t := launch.Command(argv)
+		t.PTY = o.PTY
+		for range o.Replicas {
+			cfg.Replicas = append(cfg.Replicas, t)
+		}
+	}
+	if len(cfg.Replicas) == 0 && o.Replicas > 1 {
+		for range o.Replicas {
+			cfg.Replicas = append(cfg.Replicas, cfg.Target)
+		}
+	}
+	if len(cfg.Replicas) > 0 {
+		cfg.Target = cfg.Replicas[0]
+	}
+	cfg.Unordered = o.Unordered
 	if !o.NoHistory {
 		cfg.HistoryFile = session.HistoryPath(o.IO.Getenv)
 	}

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -49,6 +50,7 @@ var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []str
 	"waitfor":  cmdWaitfor,
 	"exitcode": cmdExitcode,
 	"term":     cmdTerm,
+	"counts":   cmdCounts,
 }
 
 // gen FILE SIZE [LINELEN] writes SIZE bytes of lines of LINELEN bytes
@@ -154,5 +156,36 @@ func cmdExitcode(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	if got != want {
 		ts.Fatalf("%s exited with code %d; want %d", args[1], got, want)
+	}
+}
+
+// counts FILE N RE [M RE2...] checks that N lines of FILE match RE, and so
+// on; N may be "same", which means as many as for the RE before, and
+// more than 0 ("each restart is said": as many restarts as deaths).
+func cmdCounts(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 3 || len(args)%2 != 1 {
+		ts.Fatalf("usage: counts FILE N REGEXP [N REGEXP...]")
+	}
+	data, err := os.ReadFile(ts.MkAbs(args[0]))
+	ts.Check(err)
+	lines := strings.Split(string(data), "\n")
+	prev := -1
+	for i := 1; i < len(args); i += 2 {
+		re, err := regexp.Compile(args[i+1])
+		ts.Check(err)
+		n := 0
+		for _, l := range lines {
+			if re.MatchString(l) {
+				n++
+			}
+		}
+		switch want := args[i]; {
+		case want == "same" && (n != prev || n == 0):
+			ts.Fatalf("%d line(s) of %s match %q; want as many as before, %d, and more than 0", n, args[0], args[i+1], prev)
+		case want != "same" && n != atoi(ts, want):
+			ts.Fatalf("%d line(s) of %s match %q; want %s", n, args[0], args[i+1], want)
+		}
+		ts.Logf("%d line(s) match %q", n, args[i+1])
+		prev = n
 	}
 }

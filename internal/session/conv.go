@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,22 +18,23 @@ import (
 	"github.com/pipecli/pipecli/internal/track"
 )
 
-// The conversation: one loop for raw and framed runs. It starts the child
-// and starts it again, forwards signals, watches our output's reader, takes
-// the prompt's events, gives hints, and decides when the run is over. What
-// differs between the two is small and local:
+// The conversation: one loop for raw and framed runs. It starts the
+// children (replicas) and starts them again, forwards signals, watches our
+// output's reader, takes the prompt's events, gives hints, and decides when
+// the run is over. What differs between the two is small and local:
 //
-//   - raw: the input goes straight to the child's stdin (spliced from a
-//     file; the prompt's lines through the session's inbox) and its stdout
-//     straight to our output. There is no book: the loop only sees the
-//     child start and end.
-//   - framed: the input is read in lines (readLines) and made requests by
-//     the book (internal/track); the child's stdout is decoded into
+//   - raw: one child; the input goes straight to its stdin (spliced from a
+//     file; the prompt's lines through the session's inbox) and its
+//     stdout straight to our output. There is no book: the loop only sees
+//     the child start and end.
+//   - framed: one child or more (replica.go); the input is read in lines
+//     (readLines) and made requests by the book (internal/track), which
+//     sends each to the least-loaded replica; their stdout is decoded into
 //     answers (framed.go), written out in input order (output.go).
 //
 // mu guards the conversation: the loop holds it except while it waits in
-// its select; in a framed run the child's stdout pump takes it to handle
-// what it read (childOutput), see framed.go.
+// its select; in a framed run the children's stdout pumps take it to
+// handle what they read (childOutput), see framed.go.
 type conv struct {
 	mu   sync.Mutex
 	s    *session
@@ -41,7 +43,7 @@ type conv struct {
 	out  *output     // nil in a raw run
 
 	// The input, in a framed run.
-	lines      <-chan [][]byte // from readLines; nil at the prompt
+	lines      <-chan [][]byte // from readLines; nil at the prompt but while :load sends a file
 	readErr    *error          // readLines' error, to read once lines is closed
 	queued     [][]byte        // read, not yet added: taken while the book wants them
 	batch      [][]byte        // the batch from lines that queued is the rest of
@@ -51,30 +53,27 @@ type conv struct {
 	// sourceEnded is set by readLines once the source has no more: what
 	// is left of it is at most a batch or two, in queued and in lines.
 	sourceEnded atomic.Bool
-	// draining: the source ended and the child stalled: the rest of the
+	// draining: the source ended and a child stalled: the rest of the
 	// input is taken, whatever the book wants, to be sent (Unlimit).
 	draining bool
+	// loading is the file :load is sending, "" if none; typed holds what
+	// was typed meanwhile, sent after it.
+	loading       string
+	loaded        int
+	typed         []string
+	quitAfterLoad bool // Ctrl-D came while a file was being sent
+	readers sync.WaitGroup // readLines goroutines
+	stop    chan struct{}  // closed when the loop returns: the goroutines it started give up
 
-	// The child.
-	child       *proc.Child
-	tail        *tailWriter      // its stderr, whose last lines explain its death
-	cid         int              // its number in the book
-	box         *inbox           // its stdin, in a framed run
-	gen         int              // counts the children started: output of an older one is ignored
-	started     time.Time        // when the current child started
-	ready       bool             // its banner is over
-	left        bool             // the book was told it is gone
-	replacing   bool             // we stopped it to start another
-	stdinClosed bool             // every request is written and its stdin closed
-	answered    int              // by the current child: a child that answers resets the back-off
-	wire        []byte           // requests to write, written once per turn
-	restarts    int              // deaths in a row without answering
-	restartAt   <-chan time.Time // when to start the next child, after a death
-
-	// The current child's channels (proc.Child), nil once they fired.
-	drained, fed, outFailed <-chan struct{}
-	eofTimer                *time.Timer // --eof-timeout, once its input is over
-	eofC                    <-chan time.Time
+	// The children.
+	reps     []*replica
+	gen      int              // counts the children started
+	wires    [][]byte         // requests to write to each replica, written once per turn
+	notes    chan note        // the children's ends, from their watchers
+	watchers sync.WaitGroup   // one per child started, see watchChild
+	alarm    *time.Timer      // for the replicas' restarts and --eof-timeout
+	alarmAt  time.Time        // what alarm is set for (zero: nothing)
+	alarmC   <-chan time.Time // alarm's channel while it is set
 
 	events <-chan event // the prompt's, or nil
 
@@ -83,59 +82,77 @@ type conv struct {
 	quit        bool   // :quit at the prompt
 	interrupted syscall.Signal
 	eofTimedOut bool
-	fatal       error     // why the run cannot go on, if it cannot
-	lastOut     time.Time // when the child last wrote to stdout
-	noise       int       // lines since the last answer that answered nothing
-	lastNoise   []byte    // the last of them
-	hinted      bool      // a hint about a silent or mismatched child was given
-	waitSaid    bool      // the wait for --ready was told
-	slowSaid    bool      // a long silence was told
-	sent        bool      // the current child was sent a request
-	bannerSaid  bool      // output before any request was told
-	unframed    int       // marker: lines of the answer being received, no marker yet
-	misaligned  int       // FIFO: answers that came with no request waiting
+	fatal       error // why the run cannot go on, if it cannot
+	misaligned  int   // FIFO: answers that came with no request waiting
 
 	timer   *time.Timer // set for the book's earliest deadline
 	armed   time.Time   // the deadline the timer is set for (zero: none)
 	timerOn bool
 
-	closing      bool          // the loop is done with the child's output: the pump drops it
+	closing      bool          // the loop is done with the children's output: the pumps drop it
 	waitingInput bool          // the loop waits for lines: only it may receive from them
-	kick         chan struct{} // the pump wakes the loop up: see childOutput
+	kick         chan struct{} // a pump wakes the loop up: see childOutput
 }
+
+// note is what a child's watcher tells the loop.
+type note struct {
+	r    *replica
+	gen  int // the child's, as r.gen when it started
+	kind noteKind
+}
+
+type noteKind int
+
+const (
+	noteFed       noteKind = iota // its stdin was fed all there is
+	noteOutFailed                 // raw: writing its stdout to ours failed
+	noteDrained                   // it ended and its pipes are drained
+)
 
 // converse runs the conversation until it is over.
 func (s *session) converse(ctx context.Context, sigs <-chan os.Signal) (res Result, err error) {
 	cv := newConv(s)
 	defer cv.timer.Stop()
-	defer cv.stopEOFTimer()
-	stop := make(chan struct{}) // closed when we return: readLines gives up
-	readerDone := cv.readInput(stop)
+	defer cv.alarm.Stop()
 	if s.pr != nil {
 		cv.events = s.pr.events
 	}
+	if cv.book != nil && s.pr == nil {
+		cv.readInput(s.src, &cv.sourceEnded)
+	}
 
 	// The loop holds mu from here on, but while it waits. When it
-	// returns, it lets go of the child's output before it waits for the
-	// child, whose pump may be waiting for mu; and it stops readLines
-	// before it waits for it.
+	// returns, it lets go of the children's output before it waits for
+	// the children, whose pumps may be waiting for mu; and it stops the
+	// goroutines it started before it waits for them.
 	cv.mu.Lock()
 	defer func() {
 		cv.closing = true
-		child := cv.child
+		var children []*proc.Child
+		for _, r := range cv.reps {
+			if r.child != nil {
+				children = append(children, r.child)
+			}
+		}
+		reading := cv.lines != nil
 		cv.mu.Unlock()
-		close(stop)
-		if c, ok := s.src.(io.Closer); ok && cv.lines != nil {
+		close(cv.stop)
+		if c, ok := s.src.(io.Closer); ok && reading && cv.loading == "" {
 			c.Close() // interrupt a read in progress
 		}
-		if child != nil {
-			child.Terminate()
-			child.Wait()
+		for _, c := range children {
+			c.Terminate()
 		}
-		<-readerDone
+		for _, c := range children {
+			c.Wait()
+		}
+		cv.watchers.Wait()
+		cv.readers.Wait()
 	}()
-	if err := cv.start(); err != nil {
-		return res, err
+	for _, r := range cv.reps {
+		if err := cv.start(r); err != nil {
+			return res, err
+		}
 	}
 	cv.greet()
 
@@ -159,6 +176,7 @@ func (s *session) converse(ctx context.Context, sigs <-chan os.Signal) (res Resu
 		if cv.over() {
 			break
 		}
+		cv.setAlarm()
 		var in <-chan [][]byte
 		if cv.wantsInput() {
 			in = cv.lines
@@ -174,30 +192,37 @@ func (s *session) converse(ctx context.Context, sigs <-chan os.Signal) (res Resu
 		case ev := <-cv.events:
 			cv.mu.Lock()
 			cv.event(ev)
-		case <-cv.fed:
+		case n := <-cv.notes:
 			cv.mu.Lock()
-			cv.inputOver()
-		case <-cv.drained:
+			if n.gen != n.r.gen || n.r.child == nil {
+				continue // a child gone already
+			}
+			switch n.kind {
+			case noteFed:
+				cv.inputOver(n.r)
+			case noteOutFailed:
+				// Writing the child's stdout to ours failed (raw; a
+				// framed run writes its own output and sees that in
+				// turn).
+				res.OutputClosed, res.OutputErr = true, n.r.child.OutputErr()
+				return cv.finish(res)
+			case noteDrained:
+				if err := cv.childGone(n.r); err != nil {
+					return cv.finishWith(res, err)
+				}
+			}
+		case now := <-cv.alarmC:
 			cv.mu.Lock()
-			if err := cv.childGone(); err != nil {
+			cv.alarmC, cv.alarmAt = nil, time.Time{}
+			if err := cv.ring(now); err != nil {
 				return cv.finishWith(res, err)
 			}
-		case <-cv.restartAt:
-			cv.mu.Lock()
-			cv.restartAt = nil
-			if err := cv.start(); err != nil {
-				return res, err
-			}
-			s.say("%s restarted (pid %d)", s.name(), cv.child.Pid())
 		case now := <-timerC:
 			cv.mu.Lock()
 			cv.expire(now)
 		case <-tick.C:
 			cv.mu.Lock()
 			cv.watch()
-		case <-cv.eofC:
-			cv.mu.Lock()
-			cv.eofTimeout()
 		case sig := <-sigs:
 			cv.mu.Lock()
 			cv.signal(sig.(syscall.Signal))
@@ -205,12 +230,6 @@ func (s *session) converse(ctx context.Context, sigs <-chan os.Signal) (res Resu
 			cv.mu.Lock()
 			done = nil
 			cv.cancel()
-		case <-cv.outFailed:
-			cv.mu.Lock()
-			// Writing the child's stdout to ours failed (raw; a framed
-			// run writes its own output and sees that in turn).
-			res.OutputClosed, res.OutputErr = true, cv.child.OutputErr()
-			return cv.finish(res)
 		case <-hungUp:
 			cv.mu.Lock()
 			res.OutputClosed = true
@@ -225,14 +244,16 @@ func (s *session) converse(ctx context.Context, sigs <-chan os.Signal) (res Resu
 func newConv(s *session) *conv {
 	cfg := s.cfg
 	cv := &conv{
-		s:       s,
-		cfg:     cfg,
-		lastOut: time.Now(),
-		timer:   time.NewTimer(time.Hour),
-		kick:    make(chan struct{}, 1),
-		tail:    &tailWriter{w: s.childStderr()},
-		ready:   true,
+		s:     s,
+		cfg:   cfg,
+		reps:  newReplicas(s, cfg),
+		timer: time.NewTimer(time.Hour),
+		alarm: time.NewTimer(time.Hour),
+		kick:  make(chan struct{}, 1),
+		notes: make(chan note),
+		stop:  make(chan struct{}),
 	}
+	cv.alarm.Stop()
 	if cfg.Framing.Mode == frame.Raw {
 		return cv
 	}
@@ -254,69 +275,103 @@ func newConv(s *session) *conv {
 		Timeout:   cfg.Timeout,
 		Retries:   cfg.Retries,
 		SkipEmpty: cfg.SkipEmpty,
+		// Room for every replica's window, and as much again of answers
+		// that wait for a slow one's: beyond, the input waits.
+		Reorder:   max(reorderMin, 2*window*len(cv.reps)),
+		Unordered: cfg.Unordered,
 	})
-	cv.out = newOutput(s, cfg)
+	for range cv.reps {
+		cv.book.Attach() // numbered as cv.reps
+	}
+	cv.out = newOutput(s, cfg, len(cv.reps))
 	return cv
 }
 
-// readInput starts, in a framed run with no prompt, the goroutine that
-// reads the input in lines; it blocks on the channel when the book wants
-// no more. The channel it returns is closed when the goroutine is done.
-func (cv *conv) readInput(stop <-chan struct{}) <-chan struct{} {
-	done := make(chan struct{})
-	if cv.book == nil || cv.s.pr != nil {
-		close(done)
-		return done
-	}
+// reorderMin is the least room the reorder buffer has, in requests: answers
+// that came before the oldest request's.
+const reorderMin = 1024
+
+// readInput starts the goroutine that reads src in lines, for the loop to
+// take while the book wants them; it blocks on the channel meanwhile.
+func (cv *conv) readInput(src io.Reader, ended *atomic.Bool) {
 	ch := make(chan [][]byte)
-	var readErr error
-	cv.lines, cv.readErr = ch, &readErr
+	readErr := new(error)
+	cv.lines, cv.readErr = ch, readErr
 	cv.freeBatch = make(chan [][]byte, 2)
+	free := cv.freeBatch
+	cv.readers.Add(1)
 	go func() {
-		defer close(done)
+		defer cv.readers.Done()
 		defer close(ch)
-		readErr = readLines(cv.s.src, ch, stop, cv.freeBatch, &cv.sourceEnded) // read after ch is closed
+		*readErr = readLines(src, ch, cv.stop, free, ended) // read after ch is closed
 	}()
-	return done
 }
 
-// start starts a child: in a raw run, its stdin is the input (or the
-// prompt's inbox) and its stdout our output; in a framed run, its stdin is
-// an inbox of its own, and its stdout is decoded.
-func (cv *conv) start() error {
+// start starts replica r's child: in a raw run, its stdin is the input (or
+// the prompt's inbox) and its stdout our output; in a framed run, its
+// stdin is an inbox of its own, and its stdout is decoded.
+func (cv *conv) start(r *replica) error {
 	s, cfg := cv.s, cv.cfg
 	cv.gen++
-	o := proc.Options{Grace: cfg.Grace, Stderr: cv.tail}
+	r.gen = cv.gen
+	o := proc.Options{Grace: cfg.Grace, Stderr: r.tail}
 	if cv.book != nil {
-		cv.box = newInbox()
-		o.Stdin = cv.box.reader()
-		o.Stdout = &decodeSink{cv: cv, gen: cv.gen, dec: frame.NewDecoder(cfg.Framing)}
+		r.box = newInbox()
+		o.Stdin = r.box.reader()
+		o.Stdout = &decodeSink{cv: cv, r: r, gen: r.gen, dec: frame.NewDecoder(cfg.Framing)}
 	} else {
 		o.Stdin, o.Stdout = s.src, s.childStdout()
 		if s.box != nil {
 			o.Stdin = s.box.reader()
 		}
 	}
-	c, err := cfg.Target.Start(o)
+	c, err := r.target.Start(o)
 	if err != nil {
 		return err
 	}
-	cv.child, cv.drained, cv.fed, cv.outFailed = c, c.Drained(), c.Fed(), c.OutputFailed()
-	cv.stopEOFTimer()
-	cv.left, cv.stdinClosed, cv.answered, cv.started = false, false, 0, time.Now()
-	cv.noise, cv.lastNoise, cv.waitSaid, cv.sent, cv.unframed = 0, nil, false, false, 0
+	r.child, r.replacing = c, false
+	r.reset(time.Now())
+	cv.watchChild(r, c)
 	if cv.book != nil {
-		cv.box.attach(o.Stdin, c.WriteNow)
-		cv.cid = cv.book.Attach()
-		cv.ready = cfg.Framing.SkipLines == 0 && cfg.Framing.Ready == nil
-		if cv.ready {
-			cv.book.SetReady(cv.cid)
+		r.box.attach(o.Stdin, c.WriteNow)
+		cv.book.Rejoin(r.n)
+		r.ready = cfg.Framing.SkipLines == 0 && cfg.Framing.Ready == nil
+		if r.ready {
+			cv.book.SetReady(r.n)
 		}
 	}
 	return nil
 }
 
-// greet tells the person at the prompt that the child started.
+// watchChild starts the goroutine that tells the loop when r's child c
+// was fed all its input, and when it ended; the loop waits for it when it
+// returns.
+func (cv *conv) watchChild(r *replica, c *proc.Child) {
+	gen := r.gen
+	cv.watchers.Add(1)
+	go func() {
+		defer cv.watchers.Done()
+		fed, failed, drained := c.Fed(), c.OutputFailed(), c.Drained()
+		for drained != nil {
+			var k noteKind
+			select {
+			case <-fed:
+				fed, k = nil, noteFed
+			case <-failed:
+				failed, k = nil, noteOutFailed
+			case <-drained:
+				drained, k = nil, noteDrained
+			}
+			select {
+			case cv.notes <- note{r, gen, k}:
+			case <-cv.stop:
+				return
+			}
+		}
+	}()
+}
+
+// greet tells the person at the prompt that the children started.
 func (cv *conv) greet() {
 	s := cv.s
 	if s.pr == nil {
@@ -326,71 +381,148 @@ func (cv *conv) greet() {
 	if cv.book != nil {
 		how = ", framing " + cv.cfg.Framing.Mode.String()
 	}
-	s.say("%s started (pid %d)%s; type a line to send it, :help for commands, Ctrl-D to end", s.name(), cv.child.Pid(), how)
-	if !cv.ready {
+	if len(cv.reps) == 1 {
+		s.say("%s started (pid %d)%s; type a line to send it, :help for commands, Ctrl-D to end", cv.reps[0].name, cv.reps[0].child.Pid(), how)
+	} else {
+		pids := make([]string, len(cv.reps))
+		for i, r := range cv.reps {
+			pids[i] = strconv.Itoa(r.child.Pid())
+		}
+		s.say("%d replicas of %s started (pids %s)%s; type a line to send it, :help for commands, Ctrl-D to end", len(cv.reps), s.name(), strings.Join(pids, ", "), how)
+	}
+	if !cv.anyReady() {
 		s.say("%s is loading: what you type is held until it is ready", s.name())
 		s.pr.setPrompt(loadingPrompt(0))
 	}
 }
 
-// inputOver is called when the child's stdin has been fed all there is
-// (raw: its source ended; framed: every request is written), or the child
-// went: --eof-timeout counts from then.
-func (cv *conv) inputOver() {
-	cv.fed = nil
-	if cv.cfg.EOFTimeout > 0 && (cv.book == nil || cv.stdinClosed) {
-		cv.eofTimer = time.NewTimer(cv.cfg.EOFTimeout)
-		cv.eofC = cv.eofTimer.C
+// anyReady reports whether some replica's banner is over.
+func (cv *conv) anyReady() bool {
+	for _, r := range cv.reps {
+		if r.child != nil && r.ready {
+			return true
+		}
+	}
+	return false
+}
+
+// inputOver is called when r's child's stdin has been fed all there is
+// (raw: its source ended; framed: every request is written): its
+// --eof-timeout counts from then.
+func (cv *conv) inputOver(r *replica) {
+	if cv.cfg.EOFTimeout > 0 && (cv.book == nil || r.stdinClosed) {
+		r.eofAt = time.Now().Add(cv.cfg.EOFTimeout)
 	}
 }
 
-func (cv *conv) stopEOFTimer() {
-	if cv.eofTimer != nil {
-		cv.eofTimer.Stop()
-		cv.eofTimer, cv.eofC = nil, nil
+// setAlarm sets the alarm for the replicas' earliest restart or
+// --eof-timeout, unless it is set for it already.
+func (cv *conv) setAlarm() {
+	var next time.Time
+	for _, r := range cv.reps {
+		for _, t := range []time.Time{r.restartAt, r.eofAt} {
+			if !t.IsZero() && (next.IsZero() || t.Before(next)) {
+				next = t
+			}
+		}
+	}
+	if next.Equal(cv.alarmAt) {
+		return
+	}
+	cv.alarm.Stop()
+	cv.alarmAt, cv.alarmC = next, nil
+	if !next.IsZero() {
+		cv.alarm.Reset(max(time.Until(next), 0))
+		cv.alarmC = cv.alarm.C
 	}
 }
 
-// eofTimeout stops a child still running --eof-timeout after its input.
-func (cv *conv) eofTimeout() {
-	cv.eofC = nil
-	if cv.child == nil {
+// ring does what the alarm was set for: --eof-timeout, restarts.
+func (cv *conv) ring(now time.Time) error {
+	for _, r := range cv.reps {
+		if !r.eofAt.IsZero() && !now.Before(r.eofAt) {
+			r.eofAt = time.Time{}
+			cv.eofTimeout(r)
+		}
+		if !r.restartAt.IsZero() && !now.Before(r.restartAt) {
+			r.restartAt = time.Time{}
+			if !cv.workLeft() {
+				r.idle = true // the others did it all
+				continue
+			}
+			if err := cv.restart(r); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// restart starts r again after a death, and says so. If it cannot start,
+// it is retired, and that is the run's error only if no replica is left.
+func (cv *conv) restart(r *replica) error {
+	if err := cv.start(r); err != nil {
+		r.retired = true
+		if !cv.serving() {
+			return err
+		}
+		cv.s.say("%s could not start again, and is retired: %v", r.name, err)
+		return nil
+	}
+	r.restartN++
+	cv.s.say("%s restarted (pid %d)", r.name, r.child.Pid())
+	return nil
+}
+
+// eofTimeout stops r's child, still running --eof-timeout after its input
+// ended.
+func (cv *conv) eofTimeout(r *replica) {
+	if r.child == nil {
 		return
 	}
 	cv.eofTimedOut = true
-	cv.abandon(fmt.Sprintf("%s was still running --eof-timeout %s after its input ended", cv.s.name(), cv.cfg.EOFTimeout))
-	cv.child.Terminate() // its stdin is closed already: no --grace first
+	cv.abandon(r, fmt.Sprintf("%s was still running --eof-timeout %s after its input ended", r.name, cv.cfg.EOFTimeout))
+	r.child.Terminate() // its stdin is closed already: no --grace first
 }
 
 // expire handles the book's deadlines at now.
 func (cv *conv) expire(now time.Time) {
 	cv.timerOn = false
-	if stuck := cv.book.Expire(now); len(stuck) > 0 && cv.child != nil && !cv.replacing {
+	for _, st := range cv.book.Expire(now) {
 		// A FIFO framing, and the child answered a timed-out request
 		// neither in time nor in the --timeout after: what it says next
 		// cannot be trusted to answer what it seems to.
+		r := cv.reps[st.Child]
+		if !r.running() {
+			continue
+		}
 		t := cv.cfg.Timeout
-		cv.s.say("restarting %s: request #%d had no answer within --timeout %s, nor in the %s after; whatever state it held is lost", cv.s.name(), stuck[0].Seq, t, t)
-		cv.replace()
+		cv.s.say("restarting %s: request #%d had no answer within --timeout %s, nor in the %s after; whatever state it held is lost", r.name, st.Seq, t, t)
+		cv.replace(r)
 	}
 }
 
-// signal handles a signal sent to pipecli: forwarded to the child, which
-// is then stopped; a second one kills it at once.
+// signal handles a signal sent to pipecli: forwarded to the children,
+// which are then stopped; a second one kills them at once.
 func (cv *conv) signal(sig syscall.Signal) {
 	if cv.interrupted != 0 {
-		if cv.child != nil {
-			cv.child.Kill() // no more waiting
+		for _, r := range cv.reps {
+			if r.child != nil {
+				r.child.Kill() // no more waiting
+			}
 		}
 		return
 	}
 	cv.interrupted = sig
 	cv.inputEnded = true
 	cv.closeBook("interrupted")
-	if cv.child != nil {
-		cv.abandon("interrupted")
-		cv.child.Signal(sig)
-		cv.child.Stop()
+	for _, r := range cv.reps {
+		r.restartAt = time.Time{}
+		if r.child != nil {
+			cv.abandon(r, "interrupted")
+			r.child.Signal(sig)
+			r.child.Stop()
+		}
 	}
 	cv.closePrompt()
 }
@@ -399,9 +531,12 @@ func (cv *conv) signal(sig syscall.Signal) {
 func (cv *conv) cancel() {
 	cv.inputEnded = true
 	cv.closeBook("cancelled")
-	if cv.child != nil {
-		cv.abandon("cancelled")
-		cv.child.Terminate()
+	for _, r := range cv.reps {
+		r.restartAt = time.Time{}
+		if r.child != nil {
+			cv.abandon(r, "cancelled")
+			r.child.Terminate()
+		}
 	}
 	cv.closePrompt()
 }
@@ -411,41 +546,132 @@ func (cv *conv) event(ev event) {
 	s := cv.s
 	switch ev.kind {
 	case evLine:
-		if cv.book == nil {
+		switch {
+		case cv.book == nil:
 			s.box.Write([]byte(ev.line + "\n"))
-		} else if ev.line != "" { // an empty line typed is no request
+		case ev.line == "": // an empty line typed is no request
+		case cv.loading != "":
+			cv.typed = append(cv.typed, ev.line) // after the file
+		default:
 			cv.book.Add([]byte(ev.line))
 		}
+	case evLoad:
+		cv.load(ev.line)
 	case evStats:
 		if cv.book == nil {
 			s.say("no requests to count: statistics need --framing line, marker or jsonl")
 			return
 		}
-		s.say("%s", cv.out.stats.String())
+		s.say("%s", cv.out.statsText(cv.reps))
 	case evEOF, evQuit:
+		if cv.loading != "" && ev.kind == evEOF {
+			cv.quitAfterLoad = true
+			cv.closePrompt()
+			return
+		}
 		cv.inputEnded = true
 		if cv.book == nil {
 			s.box.CloseWrite()
 		} else {
 			// The person is done: what they typed goes now, and the
-			// child's input closes after it, whatever it left unanswered.
+			// children's input closes after it, whatever they left
+			// unanswered.
 			cv.book.Unlimit()
 		}
 		cv.closePrompt()
 		if ev.kind == evQuit {
 			cv.quit = true
 			cv.closeBook(":quit")
-			if cv.child != nil {
-				cv.child.Stop()
+			for _, r := range cv.reps {
+				r.restartAt = time.Time{}
+				if r.child != nil {
+					r.child.Stop()
+				}
 			}
 		}
 	case evRestart:
-		if cv.child != nil {
-			if cv.book != nil {
-				s.say("restarting %s (:restart)", s.name())
+		for _, r := range cv.reps {
+			if r.running() {
+				if cv.book != nil {
+					s.say("restarting %s (:restart)", r.name)
+				}
+				cv.replace(r)
 			}
-			cv.replace()
 		}
+	}
+}
+
+// load starts sending the lines of the file at path as if typed (:load).
+func (cv *conv) load(path string) {
+	s := cv.s
+	if strings.HasPrefix(path, "~/") {
+		if home, err := os.UserHomeDir(); err == nil {
+			path = home + path[1:]
+		}
+	}
+	if cv.loading != "" {
+		s.say(":load %s: %s is still being sent; try again when it is done", path, cv.loading)
+		return
+	}
+	f, err := os.Open(path)
+	if err == nil {
+		var fi os.FileInfo
+		if fi, err = f.Stat(); err == nil && fi.IsDir() {
+			err = fmt.Errorf("%s is a directory", path)
+		}
+		if err != nil {
+			f.Close()
+		}
+	}
+	if err != nil {
+		s.say(":load: cannot read %v", unwrapPath(err))
+		return
+	}
+	if cv.book == nil {
+		// Raw: the bytes go as they are, through the prompt's inbox.
+		defer f.Close()
+		data, err := io.ReadAll(f)
+		if len(data) > 0 && data[len(data)-1] != '\n' {
+			data = append(data, '\n')
+		}
+		s.box.Write(data)
+		if err != nil {
+			s.say(":load: reading %s: %v; the %d bytes before were sent", path, err, len(data))
+			return
+		}
+		s.say(":load: sent %s (%d bytes)", path, len(data))
+		return
+	}
+	cv.loading, cv.loaded = path, 0
+	cv.readInput(closeAtEOF{f}, nil)
+}
+
+// closeAtEOF closes its file once read to the end (or an error).
+type closeAtEOF struct{ f *os.File }
+
+func (c closeAtEOF) Read(p []byte) (int, error) {
+	n, err := c.f.Read(p)
+	if err != nil {
+		c.f.Close()
+	}
+	return n, err
+}
+
+// loadDone is called when the file :load was sending is all read.
+func (cv *conv) loadDone() {
+	s := cv.s
+	if *cv.readErr != nil {
+		s.say(":load: reading %s: %v; the %d line(s) before were sent", cv.loading, *cv.readErr, cv.loaded)
+	} else {
+		s.say(":load: %d line(s) of %s sent", cv.loaded, cv.loading)
+	}
+	cv.lines, cv.loading = nil, ""
+	for _, l := range cv.typed {
+		cv.book.Add([]byte(l))
+	}
+	cv.typed = nil
+	if cv.quitAfterLoad {
+		cv.event(event{kind: evEOF})
 	}
 }
 
@@ -461,35 +687,32 @@ func (cv *conv) closeBook(why string) {
 	}
 }
 
-// abandon gives up on the child's requests in flight, with why.
-func (cv *conv) abandon(why string) {
+// abandon gives up on r's requests in flight, with why.
+func (cv *conv) abandon(r *replica, why string) {
 	if cv.book != nil {
-		cv.leave(why, track.Abandoned)
+		cv.leave(r, why, track.Abandoned)
 	}
 }
 
-// childGone handles the end of the child whose pipes are drained: it says
+// childGone handles the end of r's child, whose pipes are drained: it says
 // why, and tells the book what becomes of its requests; it starts another
 // child, or schedules one, if there is work left and it may.
-func (cv *conv) childGone() error {
+func (cv *conv) childGone(r *replica) error {
 	s := cv.s
-	cv.drained, cv.fed, cv.outFailed = nil, nil, nil
 	// The pumps are done: the pump wants mu no more, and Wait waits for
 	// the exit alone.
-	child := cv.child
+	child := r.child
 	st, err := child.Wait()
 	stage, stopped := child.StoppedBy()
-	cv.child = nil
+	r.child, r.eofAt = nil, time.Time{}
 	cv.res.Status = st
-	if cv.replacing {
-		cv.replacing = false
-		if cv.book != nil {
-			cv.leave(fmt.Sprintf("%s %s", s.name(), st), track.Replaced)
-		}
-		if err := cv.start(); err != nil {
+	if r.replacing {
+		r.replacing = false
+		if err := cv.start(r); err != nil {
 			return err
 		}
-		s.say("%s restarted (pid %d)", s.name(), cv.child.Pid())
+		r.restartN++
+		s.say("%s restarted (pid %d)", r.name, r.child.Pid())
 		return nil
 	}
 	if cv.book == nil {
@@ -499,84 +722,99 @@ func (cv *conv) childGone() error {
 			return err
 		}
 		if child.InputCut() && !stopped {
-			s.say("%s %s before reading all its input", s.name(), st)
+			s.say("%s %s before reading all its input", r.name, st)
 		}
-		return cv.cfg.Target.Explain(st, cv.tail.lastLines)
+		return r.target.Explain(st, r.tail.lastLines)
 	}
-	return cv.requestsOf(st, stage, stopped)
+	return cv.requestsOf(r, st, stage, stopped)
 }
 
-// requestsOf decides, in a framed run, what becomes of the requests of the
-// child that ended with st, and whether another is started.
-func (cv *conv) requestsOf(st proc.Status, stage proc.StopStage, stopped bool) error {
+// requestsOf decides, in a framed run, what becomes of the requests of r's
+// child, which ended with st, and whether it is started again.
+func (cv *conv) requestsOf(r *replica, st proc.Status, stage proc.StopStage, stopped bool) error {
 	s, cfg := cv.s, cv.cfg
-	why := fmt.Sprintf("%s %s", s.name(), st)
+	why := fmt.Sprintf("%s %s", r.name, st)
 	var explained error // docker failing to run the container, before any answer
-	if cv.answered == 0 {
-		explained = cfg.Target.Explain(st, cv.tail.lastLines)
+	if r.answered == 0 {
+		explained = r.target.Explain(st, r.tail.lastLines)
 	}
 	switch {
-	case cv.left:
-		// We ended it (a signal, :quit, --eof-timeout, a decode
-		// error): its requests are settled already.
+	case r.left:
+		// We ended it (a signal, :quit, --eof-timeout, --ready-timeout):
+		// its requests are settled already.
 		cv.res.Quit = cv.quit && stopped && stage != proc.StoppedByEOF
-		cv.book.Close(fmt.Errorf("not sent: %s", why))
 		if cv.quit {
 			cv.res.Status = proc.Status{}
 		}
+		r.retired = true
+		cv.carryOn(r.leftWhy)
 		return nil
 	case cv.quit:
 		cv.res.Quit = stopped && stage != proc.StoppedByEOF
-		cv.leave(why, track.Ended)
+		cv.leave(r, why, track.Ended)
 		cv.res.Status = proc.Status{}
+		r.retired = true
 		return nil
-	case st.Success() || cv.stdinClosed && stopped && stage != proc.StoppedByEOF:
+	case st.Success() || r.stdinClosed && stopped && stage != proc.StoppedByEOF:
 		// It ended, with code 0, or when we stopped it with every request
 		// answered and its input closed: what it did not answer fails, and
 		// would not be answered by another either. A child that exits 0 is
 		// not restarted: it chose to end (a REPL told to quit).
-		d := cv.leave(why, track.Ended)
+		d := cv.leave(r, why, track.Ended)
 		if stopped && stage != proc.StoppedByEOF {
-			s.say("%s still ran --grace %s after every request was answered and its input closed; stopped it", s.name(), cfg.Grace)
+			s.say("%s still ran --grace %s after every request was answered and its input closed; stopped it", r.name, cfg.Grace)
 		}
 		switch {
-		case d.Failed > 0 && cv.unframed > 0:
-			cv.noise = cv.unframed
-			s.say("%s", cv.mismatchHint())
-		case d.Failed > 0 && cv.stdinClosed && cv.book.Fifo() && !cv.quit:
+		case d.Failed > 0 && r.unframed > 0:
+			r.noise = r.unframed
+			s.say("%s", cv.mismatchHint(r))
+		case d.Failed > 0 && r.stdinClosed && cv.book.Fifo() && !cv.quit:
 			fix := "--sentinel with --framing marker, or --prompt"
 			if !cfg.SkipEmpty {
 				fix += ", or --skip-empty for empty lines"
 			}
-			s.say("%s ended without answering %d request(s): in %s framing answers are matched in order, so if it skipped a line (an empty one, a command), the answers after that line went to the wrong requests; make it answer each: %s", s.name(), d.Failed, cfg.Framing.Mode, fix)
-		}
-		if !cv.inputEnded || cv.book.Pending() > 0 || !cv.queuedEmpty() {
-			what := why + " before its input ended"
-			if !cv.ready {
-				what = fmt.Sprintf("%s before printing a line %s", why, cv.readyWhat())
-			}
-			cv.book.Close(fmt.Errorf("not sent: %s", what))
-			cv.inputEnded = cv.inputEnded || cv.lines == nil // the prompt has no more to send it to
-			if cv.s.pr != nil {
-				s.say("%s", what)
-				cv.closePrompt()
-			}
+			s.say("%s ended without answering %d request(s): in %s framing answers are matched in order, so if it skipped a line (an empty one, a command), the answers after that line went to the wrong requests; make it answer each: %s", r.name, d.Failed, cfg.Framing.Mode, fix)
 		}
 		cv.res.Status = proc.Status{}
+		if r.stdinClosed {
+			r.idle = true
+			cv.carryOn(why)
+			return nil
+		}
+		r.retired = true
+		what := why + " before its input ended"
+		if !r.ready {
+			what = fmt.Sprintf("%s before printing a line %s", why, cv.readyWhat())
+		}
+		if cv.serving() {
+			s.say("%s; it is not started again: the other replicas carry on", what)
+			return nil
+		}
+		if cv.s.pr != nil && cv.workLeft() {
+			s.say("%s", what)
+		}
+		cv.carryOn(what)
 		return nil
 	case explained != nil:
 		// docker itself failed (no such image, a bad option): starting
 		// it again would fail the same way.
+		r.retired = true
+		if cv.serving() {
+			cv.leave(r, explained.Error(), track.Replaced)
+			s.say("%v; %s is retired, the other replicas carry on", explained, r.name)
+			return nil
+		}
 		cv.fatal = explained
-		cv.leave(cv.fatal.Error(), track.Abandoned)
+		cv.leave(r, cv.fatal.Error(), track.Abandoned)
 		cv.book.Close(fmt.Errorf("not sent: %w", cv.fatal))
 		return nil
 	}
 	// It died unexpectedly.
-	d := cv.leave(why, track.Crashed)
+	d := cv.leave(r, why, track.Crashed)
 	if d.InFlight == 0 && cv.book.Open() == 0 && cv.inputEnded && cv.queuedEmpty() {
 		// Every request was answered: nothing was lost; still, say so.
-		s.say("%s %s after answering every request", s.name(), st)
+		s.say("%s %s after answering every request", r.name, st)
+		r.idle = true
 		return nil // its status is passed on, as in a raw run
 	}
 	msg := why
@@ -584,58 +822,105 @@ func (cv *conv) requestsOf(st proc.Status, stage proc.StopStage, stopped bool) e
 		msg += fmt.Sprintf(" with %d request(s) in flight, the oldest #%d %q", d.InFlight, d.Oldest, clip(d.Input))
 	}
 	s.say("%s", msg)
-	for _, l := range cv.tail.lastLines(3) {
+	for _, l := range r.tail.lastLines(3) {
 		s.say("  stderr: %s", l)
 	}
 	if d.Alone > 0 {
 		s.say("sending those %d again one at a time, so that only the one that kills it fails", d.Alone)
 	}
-	if cv.book.Open() == 0 && cv.inputEnded && cv.queuedEmpty() {
-		return nil // nothing left to restart it for
-	}
-	if cv.answered > 0 {
-		cv.restarts = 0 // it worked for a while: a fresh start
-	}
-	if cfg.Restart && cv.restarts < cfg.MaxRestarts {
-		cv.restarts++
-		backoff := min(100*time.Millisecond<<(cv.restarts-1), 5*time.Second)
-		s.say("restarting %s (%d of at most %d in a row) in %s", s.name(), cv.restarts, cfg.MaxRestarts, backoff)
-		cv.restartAt = time.After(backoff)
+	if !cv.workLeft() {
+		r.idle = true // nothing left to restart it for
 		return nil
 	}
+	if r.answered > 0 {
+		r.restarts = 0 // it worked for a while: a fresh start
+	}
+	if cfg.Restart && r.restarts < cfg.MaxRestarts {
+		r.restarts++
+		backoff := min(100*time.Millisecond<<(r.restarts-1), 5*time.Second)
+		s.say("restarting %s (%d of at most %d in a row) in %s", r.name, r.restarts, cfg.MaxRestarts, backoff)
+		r.restartAt = time.Now().Add(backoff)
+		return nil
+	}
+	r.retired = true
 	reason := why + "; not restarted (--restart never)"
 	if cfg.Restart {
-		reason = fmt.Sprintf("%s; not restarted: it died %d times in a row without answering (--max-restarts)", why, cv.restarts+1)
-		s.say("not restarting %s: it died %d times in a row without answering (--max-restarts)", s.name(), cv.restarts+1)
+		reason = fmt.Sprintf("%s; not restarted: it died %d times in a row without answering (--max-restarts)", why, r.restarts+1)
+		s.say("not restarting %s: it died %d times in a row without answering (--max-restarts)", r.name, r.restarts+1)
 	}
-	cv.book.Close(fmt.Errorf("not sent: %s", reason))
-	if cv.s.pr != nil {
-		cv.inputEnded = true
-		cv.closePrompt()
+	if cv.serving() {
+		s.say("%s is retired; the other replicas carry on", r.name)
+		return nil
 	}
+	cv.carryOn(reason)
 	return nil
 }
 
-// leave tells the book the current child is gone, once.
-func (cv *conv) leave(why string, fate track.Fate) track.Death {
-	if cv.left {
+// workLeft reports whether requests wait to be sent, or may come.
+func (cv *conv) workLeft() bool {
+	return cv.book.Pending() > 0 || !cv.inputEnded || !cv.queuedEmpty()
+}
+
+// serving reports whether some replica has a child, or will have one
+// (a restart is scheduled).
+func (cv *conv) serving() bool {
+	for _, r := range cv.reps {
+		if r.child != nil || !r.restartAt.IsZero() {
+			return true
+		}
+	}
+	return false
+}
+
+// carryOn is called when a replica ended and is not restarted. If work is
+// left and no replica serves, a replica that ended when its input was
+// over is started again for it (requests another left unanswered came
+// back); if there is none, no replica is left: what remains fails with
+// why.
+func (cv *conv) carryOn(why string) {
+	if cv.serving() || !cv.workLeft() {
+		return
+	}
+	for _, r := range cv.reps {
+		if r.idle && !r.retired {
+			if err := cv.start(r); err != nil {
+				r.retired = true
+				continue
+			}
+			cv.s.say("%s started again (pid %d) for the %d request(s) left", r.name, r.child.Pid(), cv.book.Pending())
+			return
+		}
+	}
+	cv.book.Close(fmt.Errorf("not sent: %s", why))
+	if cv.s.pr != nil {
+		cv.inputEnded = true // the prompt has no more to send it to
+		cv.closePrompt()
+	} else if cv.loading != "" {
+		cv.inputEnded = true
+	}
+}
+
+// leave tells the book r's child is gone, once.
+func (cv *conv) leave(r *replica, why string, fate track.Fate) track.Death {
+	if r.left {
 		return track.Death{}
 	}
-	cv.left = true
-	d := cv.book.Gone(cv.cid, why, fate)
+	r.left, r.leftWhy = true, why
+	d := cv.book.Gone(r.n, why, fate)
 	cv.out.write(cv.book.Done()) // what failed is told before what is said of it
 	return d
 }
 
-// replace stops the child so that the loop starts another when it is
-// gone; its requests in flight then go to the new one.
-func (cv *conv) replace() {
-	cv.replacing = true
+// replace stops r's child so that the loop starts another when it is
+// gone; its requests in flight go to the next child to take them.
+func (cv *conv) replace(r *replica) {
+	r.replacing = true
 	if cv.book == nil {
-		cv.child.Stop() // raw (:restart): its input is closed, it may finish
+		r.child.Stop() // raw (:restart): its input is closed, it may finish
 		return
 	}
-	cv.child.Terminate()
+	cv.leave(r, r.name+" replaced", track.Replaced)
+	r.child.Terminate()
 }
 
 // closePrompt takes the prompt off the screen: the input is over.
@@ -649,46 +934,57 @@ func (cv *conv) closePrompt() {
 // watch runs every second: it tells the person what a child that keeps
 // them waiting is doing, and keeps the loading prompt's clock.
 func (cv *conv) watch() {
-	s, cfg := cv.s, cv.cfg
-	if cv.child == nil || cv.replacing {
-		return
-	}
-	now := time.Now()
+	s := cv.s
 	if cv.book == nil {
+		r := cv.reps[0]
+		if !r.running() {
+			return
+		}
 		// While more input may come: after it, the child may rightly be
 		// working on it all (sort).
-		if d := cv.child.Unanswered(); !s.hinted && d >= hintAfter && !cv.inputEnded && !cv.fedDone() {
+		if d := r.child.Unanswered(); !s.hinted && d >= hintAfter && !cv.inputEnded && !fedDone(r.child) {
 			s.hinted = true
-			if h := cfg.Target.Hint(d, s.ios.Getenv); h != "" {
+			if h := r.target.Hint(d, s.ios.Getenv); h != "" {
 				s.say("%s", h)
 			}
 		}
 		return
 	}
-	if !cv.ready {
-		waited := now.Sub(cv.started)
-		if s.pr != nil {
+	for _, r := range cv.reps {
+		if r.running() {
+			cv.watchReplica(r, time.Now())
+		}
+	}
+}
+
+// watchReplica is watch for one replica of a framed run.
+func (cv *conv) watchReplica(r *replica, now time.Time) {
+	s, cfg := cv.s, cv.cfg
+	if !r.ready {
+		waited := now.Sub(r.started)
+		if s.pr != nil && !cv.anyReady() {
 			s.pr.setPrompt(loadingPrompt(waited))
 		}
 		if cfg.ReadyTimeout > 0 && waited >= cfg.ReadyTimeout {
-			err := fmt.Errorf("%s printed no line %s within --ready-timeout %s", s.name(), cv.readyWhat(), cfg.ReadyTimeout)
-			cv.book.Close(fmt.Errorf("not sent: %w", err))
-			cv.inputEnded = cv.inputEnded || cv.lines == nil
-			cv.leave(err.Error(), track.Abandoned)
-			cv.child.Terminate()
+			err := fmt.Errorf("%s printed no line %s within --ready-timeout %s", r.name, cv.readyWhat(), cfg.ReadyTimeout)
+			if len(cv.reps) > 1 {
+				s.say("%v", err)
+			}
+			cv.leave(r, err.Error(), track.Abandoned)
+			r.child.Terminate()
 			return
 		}
-		if !cv.waitSaid && waited >= hintAfter {
-			cv.waitSaid = true
+		if !r.waitSaid && waited >= hintAfter {
+			r.waitSaid = true
 			give := "; --ready-timeout gives up after a while"
 			if cfg.ReadyTimeout > 0 {
 				give = fmt.Sprintf("; giving up after --ready-timeout %s", cfg.ReadyTimeout)
 			}
-			s.say("waiting for %s to print a line %s (%s so far; input is held until then)%s", s.name(), cv.readyWhat(), waited.Truncate(time.Second), give)
+			s.say("waiting for %s to print a line %s (%s so far; input is held until then)%s", r.name, cv.readyWhat(), waited.Truncate(time.Second), give)
 		}
 		return
 	}
-	oldest := cv.book.Oldest(cv.cid)
+	oldest := cv.book.Oldest(r.n)
 	if oldest == nil {
 		return
 	}
@@ -696,51 +992,51 @@ func (cv *conv) watch() {
 	if waiting < hintAfter {
 		return
 	}
-	if !cv.draining && (cv.inputEnded || cv.sourceEnded.Load()) && cv.book.Pending()+len(cv.queued) > 0 && now.Sub(cv.lastOut) >= hintAfter {
+	if !cv.draining && (cv.inputEnded || cv.sourceEnded.Load()) && cv.book.Pending()+len(cv.queued) > 0 && now.Sub(r.lastOut) >= hintAfter {
 		// The input is over, and the child stopped answering with its
 		// window full: the rest would wait for ever. It gets them now
 		// (a batch or two at most), then EOF, which makes many programs
 		// answer, or end.
 		cv.draining = true
 		cv.book.Unlimit()
-		s.say("%s has not answered request #%d %q for %s, and the input is over: sending it the requests left and closing its input", s.name(), oldest.Seq, clip(oldest.Input), waiting.Truncate(time.Second))
+		s.say("%s has not answered request #%d %q for %s, and the input is over: sending it the requests left and closing its input", r.name, oldest.Seq, clip(oldest.Input), waiting.Truncate(time.Second))
 		return
 	}
-	if cv.hinted {
+	if r.hinted {
 		return
 	}
-	if cfg.Framing.Mode == frame.Marker && int(oldest.Parts) > cv.noise {
-		cv.noise = int(oldest.Parts) // lines, but no marker
+	if cfg.Framing.Mode == frame.Marker && int(oldest.Parts) > r.noise {
+		r.noise = int(oldest.Parts) // lines, but no marker
 	}
 	switch {
-	case cv.noise > 0:
-		cv.hinted = true
-		s.say("%s", cv.mismatchHint())
+	case r.noise > 0:
+		r.hinted = true
+		s.say("%s", cv.mismatchHint(r))
 	case s.pr != nil && cv.book.Pending() > 0:
 		// At the prompt, what was typed after it waits unseen.
-		cv.hinted = true
+		r.hinted = true
 		fix := "a REPL that does not answer every line needs --sentinel or --prompt, and a program that buffers its output --pty"
 		if !cv.book.Fifo() {
 			fix = "is it answering each request with its \"id\"?"
 		}
-		s.say("%s has not answered request #%d %q for %s, and %d line(s) typed after it wait to be sent: %s; :restart starts it afresh", s.name(), oldest.Seq, clip(oldest.Input), waiting.Truncate(time.Second), cv.book.Pending(), fix)
-	case now.Sub(cv.lastOut) >= hintAfter && !cv.stdinClosed && cv.answered == 0 && cfg.Target.Hint(waiting, s.ios.Getenv) != "":
+		s.say("%s has not answered request #%d %q for %s, and %d line(s) typed after it wait to be sent: %s; :restart starts it afresh", r.name, oldest.Seq, clip(oldest.Input), waiting.Truncate(time.Second), cv.book.Pending(), fix)
+	case now.Sub(r.lastOut) >= hintAfter && !r.stdinClosed && r.answered == 0 && r.target.Hint(waiting, s.ios.Getenv) != "":
 		// A child that answered before flushes its output: it is slow,
 		// not buffering; so is one the hint knows not to buffer.
-		cv.hinted = true
-		s.say("%s", cfg.Target.Hint(min(now.Sub(cv.lastOut), waiting), s.ios.Getenv))
-	case cv.stdinClosed && !cv.quit:
-		cv.hinted = true
-		s.say("waiting for %s to answer %d request(s); its input is closed (--timeout or --eof-timeout give up)", s.name(), cv.book.Open())
-	case waiting >= slowAfter && !cv.slowSaid && !cv.quit:
+		r.hinted = true
+		s.say("%s", r.target.Hint(min(now.Sub(r.lastOut), waiting), s.ios.Getenv))
+	case r.stdinClosed && !cv.quit:
+		r.hinted = true
+		s.say("waiting for %s to answer %d request(s); its input is closed (--timeout or --eof-timeout give up)", r.name, cv.book.InFlight(r.n))
+	case waiting >= slowAfter && !r.slowSaid && !cv.quit:
 		// Not buffering (the hint said nothing), but silent for long: say
 		// that it is waited for, once.
-		cv.slowSaid = true
+		r.slowSaid = true
 		more := ""
-		if cv.book.InFlight(cv.cid) > 1 {
+		if cv.book.InFlight(r.n) > 1 {
 			more = "; if it waits for more requests before answering, raise --window"
 		}
-		s.say("%s has answered none of the %d request(s) in flight for %s; still waiting (--timeout gives up on a request)%s", s.name(), cv.book.InFlight(cv.cid), waiting.Truncate(time.Second), more)
+		s.say("%s has answered none of the %d request(s) in flight for %s; still waiting (--timeout gives up on a request)%s", r.name, cv.book.InFlight(r.n), waiting.Truncate(time.Second), more)
 	}
 }
 
@@ -771,26 +1067,26 @@ func unanchor(re string) string {
 
 // mismatchHint is what to say when the child writes, but nothing it writes
 // answers a request: it does not speak the framing.
-func (cv *conv) mismatchHint() string {
-	s, o := cv.s, cv.cfg.Framing
-	last := clip(cv.lastNoise)
+func (cv *conv) mismatchHint(r *replica) string {
+	o := cv.cfg.Framing
+	last := clip(r.lastNoise)
 	switch o.Mode {
 	case frame.JSONL:
-		return fmt.Sprintf("%s writes lines that answer no request (%d so far, the last %q): it may not speak jsonl, or not echo each request's \"id\"; check its protocol, or try --framing line", s.name(), cv.noise, last)
+		return fmt.Sprintf("%s writes lines that answer no request (%d so far, the last %q): it may not speak jsonl, or not echo each request's \"id\"; check its protocol, or try --framing line", r.name, r.noise, last)
 	case frame.Marker:
 		m := fmt.Sprintf("line equal to --marker %q", o.Marker)
 		if o.MarkerRE != nil {
 			m = fmt.Sprintf("line matching --marker-regexp %q", unanchor(o.MarkerRE.String()))
 		}
-		return fmt.Sprintf("%s has written %d line(s) since its last answer but no %s, which ends each answer (the last line %q); check the marker, or use --sentinel to make it print one", s.name(), cv.noise, m, last)
+		return fmt.Sprintf("%s has written %d line(s) since its last answer but no %s, which ends each answer (the last line %q); check the marker, or use --sentinel to make it print one", r.name, r.noise, m, last)
 	}
-	return fmt.Sprintf("%s writes lines that answer no request (%d so far, the last %q): it answers more lines than it is sent", s.name(), cv.noise, last)
+	return fmt.Sprintf("%s writes lines that answer no request (%d so far, the last %q): it answers more lines than it is sent", r.name, r.noise, last)
 }
 
-// fedDone reports whether the child's stdin has been fed all there is.
-func (cv *conv) fedDone() bool {
+// fedDone reports whether c's stdin has been fed all there is.
+func fedDone(c *proc.Child) bool {
 	select {
-	case <-cv.child.Fed():
+	case <-c.Fed():
 		return true
 	default:
 		return false
@@ -800,10 +1096,12 @@ func (cv *conv) fedDone() bool {
 // over reports whether the run is over: in a framed run, every request
 // ended and no child to wait for; in a raw one, its child ended.
 func (cv *conv) over() bool {
-	if cv.book == nil {
-		return cv.child == nil
+	for _, r := range cv.reps {
+		if r.child != nil {
+			return false
+		}
 	}
-	return cv.inputEnded && cv.queuedEmpty() && cv.book.Open() == 0 && cv.child == nil
+	return cv.book == nil || cv.inputEnded && cv.queuedEmpty() && cv.book.Open() == 0
 }
 
 // resetTimer sets the timer for the book's earliest deadline, unless it is
@@ -839,6 +1137,9 @@ func (cv *conv) finish(res Result) (Result, error) {
 	res.TimedOut = cv.eofTimedOut
 	if cv.out != nil {
 		cv.out.close()
+		if cv.cfg.Stats {
+			cv.s.say("%s", cv.out.statsText(cv.reps))
+		}
 		if res.OutputClosed && res.OutputErr == nil {
 			res.OutputErr = cv.out.err
 		} else if cv.out.err != nil {

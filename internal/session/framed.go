@@ -39,13 +39,14 @@ import (
 // next Feed: the book copies what it keeps beyond childOutput.
 type decodeSink struct {
 	cv  *conv
+	r   *replica
 	gen int // the child's: the output of a child that was replaced is ignored
 	dec *frame.Decoder
 }
 
 func (d *decodeSink) Write(p []byte) (int, error) {
 	msgs, err := d.dec.Feed(p)
-	d.cv.childOutput(d.gen, msgs, err)
+	d.cv.childOutput(d.r, d.gen, msgs, err)
 	if err != nil {
 		return 0, err
 	}
@@ -55,34 +56,34 @@ func (d *decodeSink) Write(p []byte) (int, error) {
 // Flush is called by proc at the end of the child's stdout.
 func (d *decodeSink) Flush() error {
 	msgs, err := d.dec.End()
-	d.cv.childOutput(d.gen, msgs, err)
+	d.cv.childOutput(d.r, d.gen, msgs, err)
 	return nil
 }
 
 // childOutput handles the messages one read of the child's stdout completed,
 // and the decoder's error after them (a line over --max-line). It runs in
-// the stdout pump of the child of generation gen; see the top of the file.
-func (cv *conv) childOutput(gen int, msgs []frame.Message, err error) {
+// the stdout pump of r's child of generation gen; see the top of the file.
+func (cv *conv) childOutput(r *replica, gen int, msgs []frame.Message, err error) {
 	if len(msgs) == 0 && err == nil {
 		return
 	}
 	cv.mu.Lock()
 	defer cv.mu.Unlock()
-	if cv.closing || gen != cv.gen || cv.replacing || cv.left {
+	if cv.closing || gen != r.gen || r.replacing || r.left {
 		return // the run is over, or the child being replaced: its requests go again
 	}
 	now := time.Now()
 	if len(msgs) > 0 {
-		cv.lastOut = now
+		r.lastOut = now
 	}
 	for _, m := range msgs {
 		// They came in one read: one clock reading for all.
-		cv.message(m, now)
+		cv.message(r, m, now)
 	}
 	if err != nil {
-		cv.s.say("%v", err)
-		cv.leave(err.Error(), track.Abandoned)
-		cv.replace()
+		cv.s.say("%s: %v", r.name, err)
+		cv.leave(r, err.Error(), track.Abandoned)
+		cv.replace(r)
 	}
 	// The next requests first, then the answers: the child works on the
 	// former while we write out the latter.
@@ -97,19 +98,21 @@ func (cv *conv) childOutput(gen int, msgs []frame.Message, err error) {
 	}
 }
 
-// message handles one decoded message, read at now.
-func (cv *conv) message(m frame.Message, now time.Time) {
+// message handles one decoded message of r's, read at now.
+func (cv *conv) message(r *replica, m frame.Message, now time.Time) {
 	s := cv.s
 	switch m.Kind {
 	case frame.Ready:
 		s.sayLine("banner", m.Data)
-		if !cv.ready {
-			cv.ready = true
-			cv.book.SetReady(cv.cid)
+		if !r.ready {
 			if s.pr != nil {
-				s.say("%s is ready after %s", s.name(), now.Sub(cv.started).Round(time.Millisecond))
-				s.pr.setPrompt(readyPrompt)
+				if !cv.anyReady() {
+					s.pr.setPrompt(readyPrompt)
+				}
+				s.say("%s is ready after %s", r.name, now.Sub(r.started).Round(time.Millisecond))
 			}
+			r.ready = true
+			cv.book.SetReady(r.n)
 		}
 		return
 	case frame.Banner:
@@ -123,24 +126,24 @@ func (cv *conv) message(m frame.Message, now time.Time) {
 		s.sayLine(label, m.Data)
 		// Events are fine (progress, notifications), but only events,
 		// and no answer, may be a child that does not echo ids.
-		cv.noted(m.Data)
+		r.noted(m.Data)
 		return
 	}
-	outcome, r := cv.book.Deliver(cv.cid, m, now)
+	outcome, q := cv.book.Deliver(r.n, m, now)
 	switch outcome {
 	case track.Answered:
-		cv.unframed = 0
-		cv.answered++
-		cv.noise = 0
+		r.unframed = 0
+		r.answered++
+		r.noise = 0
 		cv.out.lastAnswer = now
 	case track.PartOf:
-		cv.out.partial(r, m.Data)
+		cv.out.partial(q, m.Data)
 		if cv.cfg.Framing.Mode == frame.Marker && m.Kind == frame.Partial {
-			cv.unframed++ // a line, and no marker yet
-			cv.lastNoise = append(cv.lastNoise[:0], m.Data[:min(len(m.Data), 80)]...)
+			r.unframed++ // a line, and no marker yet
+			r.lastNoise = append(r.lastNoise[:0], m.Data[:min(len(m.Data), 80)]...)
 		}
 	case track.Late:
-		s.sayLine(fmt.Sprintf("late answer to request #%d, which timed out; dropped", r.Seq), m.Data)
+		s.sayLine(fmt.Sprintf("late answer to request #%d, which timed out; dropped", q.Seq), m.Data)
 	case track.Unowned:
 		switch {
 		case m.Kind == frame.Partial:
@@ -153,9 +156,9 @@ func (cv *conv) message(m frame.Message, now time.Time) {
 			}
 			return
 		}
-		cv.noted(m.Data)
+		r.noted(m.Data)
 		if cv.book.Fifo() {
-			cv.unowned(m.Data)
+			cv.unowned(r, m.Data)
 			return
 		}
 		s.sayLine("answer to no request in flight", m.Data)
@@ -167,27 +170,27 @@ func (cv *conv) message(m frame.Message, now time.Time) {
 // answered more than it was asked, and since answers are matched in order
 // the ones before may have gone to the wrong requests: that is said, and
 // the run fails.
-func (cv *conv) unowned(data []byte) {
+func (cv *conv) unowned(r *replica, data []byte) {
 	s := cv.s
-	if !cv.sent {
+	if !r.sent {
 		s.sayLine("before any request", data)
-		if !cv.bannerSaid {
-			cv.bannerSaid = true
-			s.say("%s printed that before it was sent anything: a banner? --skip-banner N or --ready REGEXP keep one from being taken for answers", s.name())
+		if !r.bannerSaid {
+			r.bannerSaid = true
+			s.say("%s printed that before it was sent anything: a banner? --skip-banner N or --ready REGEXP keep one from being taken for answers", r.name)
 		}
 		return
 	}
 	s.sayLine("answer to no request in flight", data)
 	cv.misaligned++
 	if cv.misaligned == 1 {
-		s.say("%s answered more than it was asked: in %s framing answers are matched in order, so the answers before this one may have gone to the wrong requests (a banner needs --skip-banner or --ready; a child that answers a line twice, or skips one, --sentinel with --framing marker, or --prompt)", s.name(), cv.cfg.Framing.Mode)
+		s.say("%s answered more than it was asked: in %s framing answers are matched in order, so the answers before this one may have gone to the wrong requests (a banner needs --skip-banner or --ready; a child that answers a line twice, or skips one, --sentinel with --framing marker, or --prompt)", r.name, cv.cfg.Framing.Mode)
 	}
 }
 
-// noted counts a line of output that answered nothing.
-func (cv *conv) noted(data []byte) {
-	cv.noise++
-	cv.lastNoise = append(cv.lastNoise[:0], data[:min(len(data), 80)]...)
+// noted counts a line of r's output that answered nothing.
+func (r *replica) noted(data []byte) {
+	r.noise++
+	r.lastNoise = append(r.lastNoise[:0], data[:min(len(data), 80)]...)
 }
 
 // turn does what the state allows without waiting: add requests of the
@@ -219,22 +222,31 @@ func (cv *conv) turn() {
 			break
 		}
 	}
-	if cv.child != nil && !cv.replacing && !cv.left {
-		if cv.book.Pending() > 0 { // else no clock reading
-			cv.wire = cv.book.Send(cv.cid, cv.wire[:0], time.Now())
-			if len(cv.wire) > 0 {
-				cv.box.Write(cv.wire)
-				cv.sent = true
+	if cv.book.Pending() > 0 { // else no clock reading
+		cv.wires = cv.book.Dispatch(cv.wires, time.Now())
+		for i, w := range cv.wires {
+			if len(w) > 0 {
+				r := cv.reps[i]
+				r.box.Write(w)
+				r.sent = true
+				cv.wires[i] = w[:0]
 			}
 		}
-		if cv.inputEnded && cv.queuedEmpty() && cv.book.Pending() == 0 && !cv.stdinClosed {
+	}
+	over := cv.inputEnded && cv.queuedEmpty() && cv.book.Pending() == 0
+	for _, r := range cv.reps {
+		if !r.running() {
+			continue
+		}
+		if over && !r.stdinClosed {
 			// Every request is written: the child reads EOF, and its
 			// answers are still read (tr, bc: some answer only then).
-			cv.box.CloseWrite()
-			cv.stdinClosed = true
+			r.box.CloseWrite()
+			r.stdinClosed = true
+			cv.book.NoMore(r.n)
 		}
-		if cv.stdinClosed && cv.book.Open() == 0 {
-			cv.child.Stop() // nothing more to wait for: --grace, then SIGTERM
+		if r.stdinClosed && cv.book.Oldest(r.n) == nil {
+			r.child.Stop() // nothing more to wait for: --grace, then SIGTERM
 		}
 	}
 	cv.out.write(cv.book.Done())
@@ -261,6 +273,10 @@ func (cv *conv) take(batch [][]byte, ok bool) {
 		}
 		cv.batch = nil
 	}
+	if !ok && cv.loading != "" {
+		cv.loadDone()
+		return
+	}
 	if !ok {
 		cv.inputEnded = true
 		if *cv.readErr != nil {
@@ -269,6 +285,7 @@ func (cv *conv) take(batch [][]byte, ok bool) {
 		return
 	}
 	cv.queued, cv.batch = batch, batch
+	cv.loaded += len(batch)
 }
 
 func clip(b []byte) string {

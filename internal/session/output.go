@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"strings"
 	"time"
@@ -31,6 +32,7 @@ type output struct {
 	// or --partials), else only in --json records.
 	partials   bool
 	stats      stats
+	per        []stats // each replica's, with several
 	failed     int
 	lastSeq    uint64 // the last request written out
 	lastAnswer time.Time
@@ -43,13 +45,19 @@ type output struct {
 	checkUTF8 bool
 }
 
-func newOutput(s *session, cfg Config) *output {
+func newOutput(s *session, cfg Config, replicas int) *output {
 	o := &output{s: s, cfg: cfg, answers: s.childStdout(), stats: stats{start: time.Now()}, notSent: map[string]*[2]int{}}
 	o.partials = !cfg.JSON && (cfg.Partials || s.outTTY)
 	o.checkUTF8 = cfg.Framing.Mode == frame.JSONL || cfg.JSON
 	// Latencies are kept only where they are asked for: --stats, and
 	// :stats at the prompt.
 	o.stats.keep = cfg.Stats || s.pr != nil
+	if replicas > 1 {
+		o.per = make([]stats, replicas)
+		for i := range o.per {
+			o.per[i] = stats{start: o.stats.start, keep: o.stats.keep}
+		}
+	}
 	var recs io.Writer = s.out
 	if s.pr == nil {
 		// Buffered, and flushed at the end of each turn: one write per
@@ -119,6 +127,9 @@ func (o *output) write(rs []*track.Request) {
 func (o *output) one(r *track.Request) {
 	o.lastSeq = r.Seq
 	o.stats.add(r.Latency, r.Err != nil)
+	if o.per != nil && r.Attempts > 0 {
+		o.per[r.Child].add(r.Latency, r.Err != nil)
+	}
 	if r.Err != nil {
 		o.failed++
 	}
@@ -131,6 +142,10 @@ func (o *output) one(r *track.Request) {
 	}
 	if o.enc != nil {
 		rec := record{ID: r.Seq, Input: string(r.Input), Output: o.recordOutput(r), LatencyMS: float64(r.Latency.Microseconds()) / 1000, Attempts: int(r.Attempts), Notification: r.Notification}
+		if r.Attempts > 0 {
+			n := int(r.Child) + 1
+			rec.Replica = &n
+		}
 		if r.Err != nil {
 			e := r.Err.Error()
 			rec.Error = &e
@@ -204,9 +219,23 @@ func (o *output) close() {
 			o.s.say("%d request(s) in flight not answered, and %d not sent: %s", n[1], n[0], why)
 		}
 	}
-	if o.cfg.Stats {
-		o.s.say("%s", o.stats.String())
+}
+
+// statsText is the statistics, with a line per replica when there are
+// several: what --stats prints at the end, and :stats.
+func (o *output) statsText(reps []*replica) string {
+	text := o.stats.String()
+	for i := range o.per {
+		r := reps[i]
+		text += fmt.Sprintf("\n  %s: %s", r.name, o.per[i].String())
+		switch {
+		case r.retired:
+			text += ", retired"
+		case r.restartN > 0:
+			text += fmt.Sprintf(", restarted %d time(s)", r.restartN)
+		}
 	}
+	return text
 }
 
 // record is one line of --json output.
@@ -216,6 +245,7 @@ type record struct {
 	Output       json.RawMessage `json:"output"`
 	LatencyMS    float64         `json:"latency_ms"`
 	Attempts     int             `json:"attempts"`
+	Replica      *int            `json:"replica"` // the one it was last sent to, from 1; null if never sent
 	Error        *string         `json:"error"`
 	Notification bool            `json:"notification,omitempty"`
 }

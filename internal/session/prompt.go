@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -26,6 +27,7 @@ const (
 	evQuit                     // :quit
 	evRestart                  // :restart
 	evStats                    // :stats
+	evLoad                     // :load FILE: send the file's lines as if typed
 )
 
 type event struct {
@@ -350,6 +352,9 @@ func (p *prompt) parse(line string) (event, bool) {
 	if len(line) > 1 && line[1] == ':' {
 		return event{kind: evLine, line: line[1:]}, true
 	}
+	if path, ok := strings.CutPrefix(line, ":load "); ok && strings.TrimSpace(path) != "" {
+		return event{kind: evLoad, line: strings.TrimSpace(path)}, true
+	}
 	switch line {
 	case ":quit", ":q", ":exit":
 		return event{kind: evQuit}, true
@@ -357,6 +362,9 @@ func (p *prompt) parse(line string) (event, bool) {
 		return event{kind: evRestart}, true
 	case ":stats":
 		return event{kind: evStats}, true
+	case ":load":
+		p.say(":load needs a file: :load FILE sends its lines as if typed")
+		return event{}, false
 	case ":help", ":h", ":?":
 		p.say("%s", helpText)
 	default:
@@ -372,7 +380,8 @@ const helpText = "commands:\n" + PromptHelp
 const PromptHelp = `  :help      this help
   :quit      close the child's input, wait for it to finish (then stop it) and exit
   :restart   stop the child and start it again
-  :stats     requests answered and failed, latency (with --framing)
+  :stats     requests answered and failed, latency (with --framing), per replica
+  :load FILE send FILE's lines as if typed (with --framing)
   ::text     send ":text" to the child
 keys: Ctrl-C clears the line; on an empty line it ends the input, like Ctrl-D;
       Ctrl-R searches the history; Up/Down walk it`

@@ -26,6 +26,12 @@ import (
 type Config struct {
 	// Target is what to start each time a child is needed.
 	Target *launch.Target
+	// Replicas, when set, are the targets of the replicas of a framed
+	// run, one child each (the same target again for -j N); Target then
+	// names the run.
+	Replicas []*launch.Target
+	// Unordered writes each answer as it comes, not in input order.
+	Unordered bool
 	File   string // input file; "-" is stdin; "" means the prompt on a terminal, else stdin
 	Output string // output file; "" is stdout
 	// Grace is how long each stage of stopping the child waits, and how long
@@ -153,6 +159,13 @@ func run(ctx context.Context, cfg Config, ios *iostreams.IOStreams) (res Result,
 	}()
 	// After the children have been waited for, whatever the way out.
 	defer func() {
+		for i, t := range cfg.Replicas {
+			if i == 0 || t != cfg.Replicas[i-1] {
+				if err := t.Cleanup(); err != nil {
+					s.say("%v", err)
+				}
+			}
+		}
 		if err := cfg.Target.Cleanup(); err != nil {
 			s.say("%v", err)
 		}

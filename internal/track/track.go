@@ -243,6 +243,10 @@ func (b *Book) Rejoin(c int) {
 // SetReady says child c may be sent requests: its banner is over.
 func (b *Book) SetReady(c int) { b.children[c].ready = true }
 
+// NoMore says child c takes no more requests (its stdin is closed); what
+// it has in flight may still be answered.
+func (b *Book) NoMore(c int) { b.children[c].ready = false }
+
 // Add makes a request of an input line, unless Config.SkipEmpty drops it:
 // it reports whether it did. A line the framing cannot send fails at once;
 // so does every line once the book is closed.
