@@ -61,9 +61,9 @@ type conv struct {
 	loading       string
 	loaded        int
 	typed         []string
-	quitAfterLoad bool // Ctrl-D came while a file was being sent
-	readers sync.WaitGroup // readLines goroutines
-	stop    chan struct{}  // closed when the loop returns: the goroutines it started give up
+	quitAfterLoad bool           // Ctrl-D came while a file was being sent
+	readers       sync.WaitGroup // readLines goroutines
+	stop          chan struct{}  // closed when the loop returns: the goroutines it started give up
 
 	// The children.
 	reps     []*replica

@@ -32,8 +32,8 @@ type Config struct {
 	Replicas []*launch.Target
 	// Unordered writes each answer as it comes, not in input order.
 	Unordered bool
-	File   string // input file; "-" is stdin; "" means the prompt on a terminal, else stdin
-	Output string // output file; "" is stdout
+	File      string // input file; "-" is stdin; "" means the prompt on a terminal, else stdin
+	Output    string // output file; "" is stdout
 	// Grace is how long each stage of stopping the child waits, and how long
 	// its pipes may stay open after it exited.
 	Grace time.Duration
