@@ -159,33 +159,34 @@ func cmdExitcode(ts *testscript.TestScript, neg bool, args []string) {
 	}
 }
 
-// counts FILE N RE [M RE2...] checks that N lines of FILE match RE, and so
-// on; N may be "same", which means as many as for the RE before, and
-// more than 0 ("each restart is said": as many restarts as deaths).
+// counts FILE N REGEXP checks that N lines of FILE match REGEXP;
+// counts FILE = REGEXP1 REGEXP2 that as many match each, and more than 0
+// (as many deaths as restarts said).
 func cmdCounts(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) < 3 || len(args)%2 != 1 {
-		ts.Fatalf("usage: counts FILE N REGEXP [N REGEXP...]")
+	if neg || len(args) != 3 && (len(args) != 4 || args[1] != "=") {
+		ts.Fatalf("usage: counts FILE N REGEXP | counts FILE = REGEXP1 REGEXP2")
 	}
 	data, err := os.ReadFile(ts.MkAbs(args[0]))
 	ts.Check(err)
-	lines := strings.Split(string(data), "\n")
-	prev := -1
-	for i := 1; i < len(args); i += 2 {
-		re, err := regexp.Compile(args[i+1])
+	count := func(expr string) int {
+		re, err := regexp.Compile(expr)
 		ts.Check(err)
 		n := 0
-		for _, l := range lines {
+		for _, l := range strings.Split(string(data), "\n") {
 			if re.MatchString(l) {
 				n++
 			}
 		}
-		switch want := args[i]; {
-		case want == "same" && (n != prev || n == 0):
-			ts.Fatalf("%d line(s) of %s match %q; want as many as before, %d, and more than 0", n, args[0], args[i+1], prev)
-		case want != "same" && n != atoi(ts, want):
-			ts.Fatalf("%d line(s) of %s match %q; want %s", n, args[0], args[i+1], want)
+		ts.Logf("%d line(s) match %q", n, expr)
+		return n
+	}
+	if args[1] == "=" {
+		if a, b := count(args[2]), count(args[3]); a != b || a == 0 {
+			ts.Fatalf("%d line(s) of %s match %q, and %d %q; want as many, more than 0", a, args[0], args[2], b, args[3])
 		}
-		ts.Logf("%d line(s) match %q", n, args[i+1])
-		prev = n
+		return
+	}
+	if n := count(args[2]); n != atoi(ts, args[1]) {
+		ts.Fatalf("%d line(s) of %s match %q; want %s", n, args[0], args[2], args[1])
 	}
 }

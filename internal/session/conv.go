@@ -829,7 +829,10 @@ func (cv *conv) requestsOf(r *replica, st proc.Status, stage proc.StopStage, sto
 		s.say("sending those %d again one at a time, so that only the one that kills it fails", d.Alone)
 	}
 	if !cv.workLeft() {
-		r.idle = true // nothing left to restart it for
+		r.idle = true
+		if len(cv.reps) > 1 {
+			s.say("not restarting %s: no requests are left for it", r.name)
+		}
 		return nil
 	}
 	if r.answered > 0 {
@@ -840,6 +843,7 @@ func (cv *conv) requestsOf(r *replica, st proc.Status, stage proc.StopStage, sto
 		backoff := min(100*time.Millisecond<<(r.restarts-1), 5*time.Second)
 		s.say("restarting %s (%d of at most %d in a row) in %s", r.name, r.restarts, cfg.MaxRestarts, backoff)
 		r.restartAt = time.Now().Add(backoff)
+		cv.wakeIdle() // meanwhile, another may take its requests
 		return nil
 	}
 	r.retired = true
@@ -873,23 +877,12 @@ func (cv *conv) serving() bool {
 }
 
 // carryOn is called when a replica ended and is not restarted. If work is
-// left and no replica serves, a replica that ended when its input was
-// over is started again for it (requests another left unanswered came
-// back); if there is none, no replica is left: what remains fails with
-// why.
+// left and no replica serves, one that ended when its input was over is
+// started again for it (wakeIdle); if there is none, no replica is left:
+// what remains fails with why.
 func (cv *conv) carryOn(why string) {
-	if cv.serving() || !cv.workLeft() {
+	if !cv.workLeft() || cv.wakeIdle() || cv.serving() {
 		return
-	}
-	for _, r := range cv.reps {
-		if r.idle && !r.retired {
-			if err := cv.start(r); err != nil {
-				r.retired = true
-				continue
-			}
-			cv.s.say("%s started again (pid %d) for the %d request(s) left", r.name, r.child.Pid(), cv.book.Pending())
-			return
-		}
 	}
 	cv.book.Close(fmt.Errorf("not sent: %s", why))
 	if cv.s.pr != nil {
@@ -897,6 +890,38 @@ func (cv *conv) carryOn(why string) {
 		cv.closePrompt()
 	} else if cv.loading != "" {
 		cv.inputEnded = true
+	}
+}
+
+// wakeIdle starts again a replica that ended when its input was over, if
+// requests came back (another died with them in flight) and no replica
+// can take them now. It reports whether it did.
+func (cv *conv) wakeIdle() bool {
+	if cv.book.Pending() == 0 {
+		return false
+	}
+	for _, r := range cv.reps {
+		if r.sendable() {
+			return false
+		}
+	}
+	for {
+		// The one that died the fewest times in a row.
+		var r *replica
+		for _, q := range cv.reps {
+			if q.idle && !q.retired && (r == nil || q.restarts < r.restarts) {
+				r = q
+			}
+		}
+		if r == nil {
+			return false
+		}
+		if err := cv.start(r); err != nil {
+			r.retired = true
+			continue
+		}
+		cv.s.say("%s started again (pid %d) for the %d request(s) left", r.name, r.child.Pid(), cv.book.Pending())
+		return true
 	}
 }
 

@@ -227,7 +227,7 @@ func (o *output) statsText(reps []*replica) string {
 	text := o.stats.String()
 	for i := range o.per {
 		r := reps[i]
-		text += fmt.Sprintf("\n  %s: %s", r.name, o.per[i].String())
+		text += fmt.Sprintf("\n  %s: %s", r.name, strings.TrimPrefix(o.per[i].String(), "requests: "))
 		switch {
 		case r.retired:
 			text += ", retired"

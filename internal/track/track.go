@@ -34,6 +34,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -105,6 +106,7 @@ type Request struct {
 	suspect  bool      // to be sent alone: it may have killed a child
 	ghost    bool      // a placeholder for a timed-out request whose answer may still come
 	deaths   int32     // times a child died handling it
+	killers  []int32   // the children that died handling it: with others to take it, it goes to those
 	idx      int       // its place in the input, from 0
 	sent     time.Time // first sent
 	deadline time.Time // when it times out, or, for a ghost, is given up
@@ -358,7 +360,7 @@ func (b *Book) Dispatch(dst [][]byte, now time.Time) [][]byte {
 	n := 0
 	for n < len(b.pending) {
 		r := b.pending[n]
-		c := b.leastLoaded(r.suspect)
+		c := b.leastLoaded(r)
 		if c < 0 {
 			break
 		}
@@ -377,14 +379,29 @@ func (b *Book) Dispatch(dst [][]byte, now time.Time) [][]byte {
 }
 
 // leastLoaded is the ready child with the fewest requests in flight and
-// room for one more (a suspect goes alone, to a child with none), or -1.
-func (b *Book) leastLoaded(suspect bool) int {
+// room for r (a suspect goes alone, to a child with none), or -1. A
+// child that died handling r is passed over while another is live: a
+// replica that keeps dying (a broken host) must not make the requests it
+// is sent look like the cause, and a request that kills every child it is
+// sent to is found out sooner.
+func (b *Book) leastLoaded(r *Request) int {
+	avoid := false
+	if len(r.killers) > 0 {
+		killers := 0
+		for _, k := range r.killers {
+			if b.children[k].live {
+				killers++
+			}
+		}
+		avoid = b.live > killers
+	}
 	best := -1
 	for c, ch := range b.children {
 		n := len(ch.inflight)
 		switch {
 		case !ch.live || !ch.ready:
-		case n > 0 && (suspect || ch.inflight[0].suspect):
+		case avoid && slices.Contains(r.killers, int32(c)):
+		case n > 0 && (r.suspect || ch.inflight[0].suspect):
 		case n >= b.cfg.Window && !b.unlimited:
 		case best < 0 || n < len(b.children[best].inflight):
 			best = c
@@ -692,6 +709,9 @@ func (b *Book) Gone(c int, why string, fate Fate) Death {
 		}
 		if r == culprit {
 			r.deaths++
+			if !slices.Contains(r.killers, int32(c)) {
+				r.killers = append(r.killers, int32(c))
+			}
 			if int(r.deaths) > b.cfg.Retries {
 				b.fail(r, fmt.Errorf("%s while handling it; sent %d time(s)", why, r.Attempts))
 				d.Failed++

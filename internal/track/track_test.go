@@ -703,6 +703,35 @@ func TestDispatch(t *testing.T) {
 		dispatch(h)
 		h.wantWire(a, "q2\n")
 	})
+	t.Run("not to its killer", func(t *testing.T) {
+		// A replica that dies with q1 at its head: q1 goes to the other,
+		// and waits for room there rather than go back to the first,
+		// unless no other is live.
+		h := newHarness(t, line)
+		a, b := h.attach(), h.attach()
+		h.add("q1", "q2", "q3", "q4")
+		dispatch(h)
+		h.wantWire(a, "q1\nq3\n")
+		h.wantWire(b, "q2\nq4\n")
+		h.gone(a, "crashed", Crashed)
+		h.b.Rejoin(a)
+		h.b.SetReady(a)
+		dispatch(h)
+		h.wantWire(a, "") // q1 waits for b; q3 behind it
+		h.answer(b, frame.Answer, "", "a2")
+		dispatch(h)
+		h.wantWire(b, "q1\n")
+		h.wantWire(a, "q3\n")
+		h.gone(b, "crashed", Crashed) // q4, its head, and q1 again
+		dispatch(h)
+		h.wantWire(a, "q4\n")
+		h.answer(a, frame.Answer, "", "a3")
+		dispatch(h) // a killed q1, but is the only one live
+		h.wantWire(a, "q1\n")
+		h.answer(a, frame.Answer, "", "a4")
+		h.answer(a, frame.Answer, "", "a1")
+		h.want("1:a1", "2:a2", "3:a3", "4:a4")
+	})
 	t.Run("reorder bound", func(t *testing.T) {
 		h := newHarness(t, with(line, func(c *Config) { c.Reorder = 4 }))
 		a, b := h.attach(), h.attach()
