@@ -55,6 +55,7 @@ type runOpts struct {
 	Replicas     int
 	ReplicaCmds  []string
 	Unordered    bool
+	Quiet        bool
 
 	replicaArgv [][]string // ReplicaCmds, split
 }
@@ -164,6 +165,7 @@ Exit status:
 	f.IntVarP(&o.Replicas, "replicas", "j", 1, "start `N` replicas of the command (of each --replica), each with its own --window; answers keep input order (implies --framing line)")
 	f.StringArrayVar(&o.ReplicaCmds, "replica", nil, "a replica's `COMMAND`, split like a shell would (never run by one); repeat it for each host or device: --replica 'ssh gpu1 docker run -i --rm pipe_api'")
 	f.BoolVar(&o.Unordered, "unordered", false, "write each answer as it comes, not in input order")
+	f.BoolVarP(&o.Quiet, "quiet", "q", false, "no progress bar (shown on stderr, when it is a terminal, in framed runs from a file or stdin)")
 
 	framings := []string{
 		frame.Raw.String() + "\tnone: output shown as it arrives",
@@ -373,7 +375,7 @@ func runRun(ctx context.Context, o *runOpts) error {
 	if len(cfg.Replicas) > 0 {
 		cfg.Target = cfg.Replicas[0]
 	}
-	cfg.Unordered = o.Unordered
+	cfg.Unordered, cfg.Quiet = o.Unordered, o.Quiet
 	if !o.NoHistory {
 		cfg.HistoryFile = session.HistoryPath(o.IO.Getenv)
 	}

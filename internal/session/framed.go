@@ -235,6 +235,9 @@ func (cv *conv) turn() {
 	}
 	over := cv.inputEnded && cv.queuedEmpty() && cv.book.Pending() == 0
 	for _, r := range cv.reps {
+		if cv.s.bar != nil {
+			cv.s.bar.Load(r.n, cv.book.InFlight(r.n))
+		}
 		if !r.running() {
 			continue
 		}

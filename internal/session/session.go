@@ -20,6 +20,7 @@ import (
 	"github.com/pipecli/pipecli/internal/iostreams"
 	"github.com/pipecli/pipecli/internal/launch"
 	"github.com/pipecli/pipecli/internal/proc"
+	"github.com/pipecli/pipecli/internal/progress"
 )
 
 // Config is what `pipecli run` was asked to do.
@@ -77,6 +78,9 @@ type Config struct {
 	JSON bool
 	// Stats prints statistics on stderr at the end.
 	Stats bool
+	// Quiet: no progress bar, which a framed run not at the prompt shows
+	// on stderr when it is a terminal (and stdout is not).
+	Quiet bool
 }
 
 // Result is how a run ended.
@@ -125,6 +129,10 @@ type session struct {
 	hungUp <-chan struct{} // closed when our stdout's reader has gone
 	dim    *color.Color
 	hinted bool // the buffering hint was given
+	// errOut is where pipecli's messages and the child's stderr go:
+	// stderr, or, while the progress bar is shown, above it.
+	errOut io.Writer
+	bar    *progress.Progress // nil when none is shown
 }
 
 // Run starts the child, converses with it until it ends and reports how:
@@ -139,7 +147,7 @@ func Run(ctx context.Context, cfg Config, ios *iostreams.IOStreams) (Result, err
 }
 
 func run(ctx context.Context, cfg Config, ios *iostreams.IOStreams) (res Result, err error) {
-	s := &session{cfg: cfg, ios: ios, out: ios.Out, outTTY: ios.OutTTY, dim: color.New(color.Faint)}
+	s := &session{cfg: cfg, ios: ios, out: ios.Out, outTTY: ios.OutTTY, dim: color.New(color.Faint), errOut: ios.ErrOut}
 	setColor(s.dim, ios.ErrColor)
 	if cfg.Output != "" {
 		f, err := os.Create(cfg.Output)
@@ -152,6 +160,8 @@ func run(ctx context.Context, cfg Config, ios *iostreams.IOStreams) (res Result,
 	if err := s.openInput(); err != nil {
 		return res, err
 	}
+	s.startBar(ctx)
+	defer s.stopBar()
 	defer func() {
 		if s.pr != nil {
 			s.pr.Close()
@@ -187,6 +197,34 @@ func run(ctx context.Context, cfg Config, ios *iostreams.IOStreams) (res Result,
 	}
 
 	return s.converse(ctx, sigs)
+}
+
+// startBar shows the progress bar, where it belongs: in a framed run,
+// not at the prompt, with stderr a terminal and stdout not the same one
+// (answers written below the bar would be drawn over), unless --quiet.
+// The total is known when the input is a regular file.
+func (s *session) startBar(ctx context.Context) {
+	cfg := s.cfg
+	if cfg.Quiet || cfg.Framing.Mode == frame.Raw || s.pr != nil || !s.ios.ErrTTY || s.outTTY {
+		return
+	}
+	var total int64
+	if f, ok := s.src.(*os.File); ok {
+		total, _ = progress.CountLines(ctx, f, cfg.SkipEmpty) // 0 (unknown) if not a regular file
+	}
+	s.bar = progress.New(progress.Config{Out: s.ios.ErrOut, Total: total, Replicas: max(len(cfg.Replicas), 1)})
+	s.errOut = s.bar
+}
+
+// stopBar takes the progress bar off the screen; what is said after goes
+// to stderr as it is.
+func (s *session) stopBar() {
+	if s.bar != nil {
+		if err := s.bar.Close(); err != nil {
+			fmt.Fprintf(s.ios.ErrOut, "pipecli: the progress bar failed: %v\n", err)
+		}
+		s.bar, s.errOut = nil, s.ios.ErrOut
+	}
 }
 
 // name is what messages call the child.
@@ -261,9 +299,9 @@ func (s *session) childStdout() io.Writer {
 // not a terminal; on one, escaped and coloured, above the prompt if any.
 func (s *session) childStderr() io.Writer {
 	if !s.ios.ErrTTY {
-		return s.ios.ErrOut
+		return s.errOut
 	}
-	var w io.Writer = s.ios.ErrOut
+	var w io.Writer = s.errOut
 	if s.pr != nil {
 		w = s.pr.stderr()
 	}
@@ -286,7 +324,7 @@ func (s *session) say(format string, a ...any) {
 		fmt.Fprintln(s.pr.stderr(), s.dim.Sprint(msg))
 		return
 	}
-	fmt.Fprintln(s.ios.ErrOut, s.dim.Sprint("pipecli: "+msg))
+	fmt.Fprintln(s.errOut, s.dim.Sprint("pipecli: "+msg))
 }
 
 // sayLine shows a line of the child's that answers no request (a banner
