@@ -109,6 +109,7 @@ type Request struct {
 	killers  []int32   // the children that died handling it: with others to take it, it goes to those
 	idx      int       // its place in the input, from 0
 	sent     time.Time // first sent
+	at       time.Time // last sent
 	deadline time.Time // when it times out, or, for a ghost, is given up
 }
 
@@ -155,6 +156,11 @@ type child struct {
 	live     bool
 	ready    bool
 	inflight []*Request // in the order sent; in FIFO framings with ghosts among them
+	// svc estimates how long the child takes to answer a request once it
+	// has it (a moving average); answered counts its answers. See window.
+	svc      time.Duration
+	answered int
+	last     time.Time // its last answer
 	// arr is the array inflight was last allocated in. Answers take
 	// requests off inflight's front, so it creeps along its array: it is
 	// moved back to arr's start when it empties, and when it reaches the
@@ -378,6 +384,50 @@ func (b *Book) Dispatch(dst [][]byte, now time.Time) [][]byte {
 	return dst
 }
 
+// balance is how much of a child's work, by its own pace, its window holds
+// when several children share the requests (see window).
+const balance = 20 * time.Millisecond
+
+// window is how many requests child ch may have in flight. With one child
+// it is Config.Window. With several, it is what keeps ch busy without
+// holding more than about balance of its work: the requests queued at a
+// child cannot go to another, so a deep queue at one would leave the
+// others idle at the end of the input while it works through it. A fast
+// child (an answer in microseconds) gets the whole Config.Window, a
+// CPU-bound model (tens of milliseconds) two: one it works on, one
+// waiting for it. Until it has answered, a child gets two.
+func (b *Book) window(ch *child) int {
+	w := b.cfg.Window
+	if b.live <= 1 {
+		return w
+	}
+	least := min(2, w)
+	if ch.answered == 0 {
+		return least
+	}
+	if ch.svc > 0 {
+		w = min(w, int(balance/ch.svc))
+	}
+	return max(w, least)
+}
+
+// served takes into ch's pace the answer to r at now: the time it took
+// from when ch had both r and its previous answer out of the way.
+func (ch *child) served(r *Request, now time.Time) {
+	from := r.at
+	if ch.last.After(from) {
+		from = ch.last
+	}
+	d := now.Sub(from)
+	if ch.answered == 0 {
+		ch.svc = d
+	} else {
+		ch.svc += (d - ch.svc) / 4
+	}
+	ch.answered++
+	ch.last = now
+}
+
 // leastLoaded is the ready child with the fewest requests in flight and
 // room for r (a suspect goes alone, to a child with none), or -1. A
 // child that died handling r is passed over while another is live: a
@@ -402,7 +452,7 @@ func (b *Book) leastLoaded(r *Request) int {
 		case !ch.live || !ch.ready:
 		case avoid && slices.Contains(r.killers, int32(c)):
 		case n > 0 && (r.suspect || ch.inflight[0].suspect):
-		case n >= b.cfg.Window && !b.unlimited:
+		case n >= b.window(ch) && !b.unlimited:
 		case best < 0 || n < len(b.children[best].inflight):
 			best = c
 		}
@@ -437,6 +487,7 @@ func (b *Book) send(c int, ch *child, r *Request, dst []byte, now time.Time) ([]
 	}
 	r.Attempts++
 	r.Child = int32(c)
+	r.at = now
 	if r.Attempts == 1 {
 		r.sent = now
 	}
@@ -509,6 +560,7 @@ func (b *Book) Deliver(c int, m frame.Message, now time.Time) (Outcome, *Request
 		}
 		return PartOf, r
 	case frame.Answer:
+		ch.served(r, now)
 		b.unqueue(c, r, now)
 		r.Answer = m.Data
 		r.Latency = now.Sub(r.sent)

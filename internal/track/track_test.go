@@ -732,6 +732,35 @@ func TestDispatch(t *testing.T) {
 		h.answer(a, frame.Answer, "", "a1")
 		h.want("1:a1", "2:a2", "3:a3", "4:a4")
 	})
+	t.Run("paced windows", func(t *testing.T) {
+		// With several children, a child's window holds about 20ms of its
+		// work: a slow one gets two in flight, a fast one the whole
+		// --window; before its first answer, each gets two.
+		h := newHarness(t, with(line, func(c *Config) { c.Window = 8 }))
+		slow, fast := h.attach(), h.attach()
+		for i := range 1000 {
+			h.add(fmt.Sprint("q", i))
+		}
+		dispatch(h)
+		if s, f := h.b.InFlight(slow), h.b.InFlight(fast); s != 2 || f != 2 {
+			t.Fatalf("before any answer: %d and %d in flight; want 2 and 2", s, f)
+		}
+		for range 5 {
+			for range 20 { // the fast one answers at once, many times
+				h.now = h.now.Add(time.Microsecond)
+				for h.b.InFlight(fast) > 0 {
+					h.answer(fast, frame.Answer, "", "f")
+				}
+				dispatch(h)
+			}
+			h.now = h.now.Add(100 * time.Millisecond)
+			h.answer(slow, frame.Answer, "", "s")
+			dispatch(h)
+		}
+		if s, f := h.b.InFlight(slow), h.b.InFlight(fast); s != 2 || f != 8 {
+			t.Fatalf("paced: %d and %d in flight; want 2 (slow) and 8 (fast)", s, f)
+		}
+	})
 	t.Run("reorder bound", func(t *testing.T) {
 		h := newHarness(t, with(line, func(c *Config) { c.Reorder = 4 }))
 		a, b := h.attach(), h.attach()
