@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -153,6 +154,12 @@ func spliceOut(dst, src *os.File, moved func()) (written int64, handled bool, er
 // end. handled is false, with nothing moved, when splice cannot be used
 // (the same pipe at both ends). Either end closed under us is an error
 // isGone recognises.
+//
+// Both pipes are first grown to pipeSize, like those we make: our stdin and
+// stdout in a pipeline are the shell's, of 64 KiB, and with those each splice
+// moves less and wakes us and our neighbours more often. On the 2-core
+// machine of scripts/bench.sh, `cat F | pipecli run -- cat | cat` took 0.16 s
+// with them and 0.10 s with 1 MiB (1M lines of 128 bytes).
 func splicePipes(dst, src *os.File, moved func()) (written int64, handled bool, err error) {
 	rc, err := src.SyscallConn()
 	if err != nil {
@@ -162,6 +169,8 @@ func splicePipes(dst, src *os.File, moved func()) (written int64, handled bool, 
 	if err != nil {
 		return 0, false, nil
 	}
+	growPipe(rc)
+	growPipe(wc)
 	waitSrc := true // the end the last EAGAIN was for
 	for {
 		var n int64
@@ -238,6 +247,17 @@ func pipesReady(r, w uintptr) (rReady, wReady bool, err error) {
 		}
 		return fds[0].Revents != 0, fds[1].Revents != 0, err
 	}
+}
+
+// growPipe asks for a pipe of pipeSize bytes, as setPipeSize does, unless it
+// holds that much already: the pipe may be another's, made larger on
+// purpose. Best effort: a pipe that stays small still works.
+func growPipe(rc syscall.RawConn) {
+	rc.Control(func(fd uintptr) {
+		if n, err := unix.FcntlInt(fd, unix.F_GETPIPE_SZ, 0); err == nil && n < pipeSize {
+			unix.FcntlInt(fd, unix.F_SETPIPE_SZ, pipeSize)
+		}
+	})
 }
 
 // nonblocking reports whether f is in non-blocking mode, as the os package
