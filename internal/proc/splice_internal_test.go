@@ -160,3 +160,38 @@ func pipe(t *testing.T) (r, w *os.File) {
 	t.Cleanup(func() { r.Close(); w.Close() })
 	return r, w
 }
+
+// growPipe grows a pipe to pipeSize, and leaves a larger one as it is: it
+// may be another's, made so on purpose.
+func TestGrowPipe(t *testing.T) {
+	size := func(f *os.File) int {
+		rc, _ := f.SyscallConn()
+		n := 0
+		rc.Control(func(fd uintptr) { n, _ = unix.FcntlInt(fd, unix.F_GETPIPE_SZ, 0) })
+		return n
+	}
+	set := func(f *os.File, n int) error {
+		rc, _ := f.SyscallConn()
+		var err error
+		rc.Control(func(fd uintptr) { _, err = unix.FcntlInt(fd, unix.F_SETPIPE_SZ, n) })
+		return err
+	}
+	small, _ := pipe(t)
+	if err := set(small, 64<<10); err != nil {
+		t.Fatal(err)
+	}
+	rc, _ := small.SyscallConn()
+	growPipe(rc)
+	if n := size(small); n != pipeSize {
+		t.Errorf("a pipe of 64 KiB grew to %d bytes, want %d", n, pipeSize)
+	}
+	large, _ := pipe(t)
+	if err := set(large, 2*pipeSize); err != nil {
+		t.Skipf("cannot make a pipe larger than %d bytes (fs.pipe-max-size): %v", pipeSize, err)
+	}
+	rc, _ = large.SyscallConn()
+	growPipe(rc)
+	if n := size(large); n != 2*pipeSize {
+		t.Errorf("a pipe of %d bytes is now %d", 2*pipeSize, n)
+	}
+}
