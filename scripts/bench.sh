@@ -265,18 +265,23 @@ if [[ $pipeline != 0 ]]; then
 	done
 	bytes=$(stat -c %s "$tmp/pl.txt")
 	[[ -n $cpus ]] && echo "  every side pinned to CPUs $cpus (BENCH_CPUS)"
-	declare -A pl_med=()
+	# Three processes or more on few cores: a run is fast or slow as the
+	# kernel places them, so the fastest run is shown next to the median.
+	declare -A pl_med=() pl_min=()
 	for side in "${pl_sides[@]}"; do
 		# shellcheck disable=SC2086 # word splitting wanted: the runs
 		pl_med[$side]=$(median ${pl_t[$side]})
 		# shellcheck disable=SC2086
-		printf '  %-46s %8s MB/s   median %.3f s, CPU %.2f s   (all, s: %s)\n' "${pl_label[$side]}" \
+		pl_min[$side]=$(printf '%s\n' ${pl_t[$side]} | sort -g | head -1)
+		# shellcheck disable=SC2086
+		printf '  %-46s %8s MB/s   median %.3f s, fastest %.3f s, CPU %.2f s   (all, s: %s)\n' "${pl_label[$side]}" \
 			"$(awk -v b="$bytes" -v t="${pl_med[$side]}" 'BEGIN { printf "%.0f", b / t / 1e6 }')" \
-			"${pl_med[$side]}" "$(median ${pl_c[$side]})" "${pl_t[$side]% }"
+			"${pl_med[$side]}" "${pl_min[$side]}" "$(median ${pl_c[$side]})" "${pl_t[$side]% }"
 	done
 	ratio=$(awk -v s="${pl_med[shell]}" -v p="${pl_med[pipecli]}" 'BEGIN { printf "%.2f", s / p }')
-	printf '  %-46s %8s          target >= 0.90  %s\n' "ratio pipecli/shell (MB/s)" "$ratio" \
-		"$(awk -v r="$ratio" 'BEGIN { print (r >= 0.9 ? "met" : "MISSED") }')"
+	printf '  %-46s %8s          target >= 0.90  %s   (fastest runs: %s)\n' "ratio pipecli/shell (MB/s)" "$ratio" \
+		"$(awk -v r="$ratio" 'BEGIN { print (r >= 0.9 ? "met" : "MISSED") }')" \
+		"$(awk -v s="${pl_min[shell]}" -v p="${pl_min[pipecli]}" 'BEGIN { printf "%.2f", s / p }')"
 	if [[ -n $base ]]; then
 		ratio=$(awk -v b="${pl_med[base]}" -v p="${pl_med[pipecli]}" 'BEGIN { printf "%.2f", b / p }')
 		printf '  %-46s %8s\n' "ratio pipecli/base (MB/s)" "$ratio"
