@@ -38,11 +38,15 @@ const bufSize = 256 << 10
 type Options struct {
 	// Stdin is copied into the child's stdin until EOF, then the child's stdin
 	// is closed. A source that can block (a pipe, the prompt) should also be
-	// an io.Closer, so that Stop can interrupt a read in progress.
+	// an io.Closer, so that Stop can interrupt a read in progress. A regular
+	// *os.File, or a pipe in non-blocking mode (as os.Open and os.Pipe make
+	// them), is spliced: the kernel moves the bytes.
 	Stdin io.Reader
 	// Stdout and Stderr receive the child's output, each chunk the moment it
 	// is read. A write error on Stdout (a closed pipe) is reported by
 	// OutputFailed; the child's stdout is then closed so that it gets SIGPIPE.
+	// An *os.File that is a regular file, a device other than a terminal or
+	// a pipe is spliced into, but for the output of a PTY.
 	Stdout, Stderr io.Writer
 	// Grace is how long to wait at each stage of Stop, and how long the pipes
 	// may stay open after the child exited (grandchildren may hold them).
