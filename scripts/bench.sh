@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # scripts/bench.sh measures how fast `pipecli run --file F -- cat` streams a
 # file, next to the plain shell pipeline `cat F | cat`, and how much memory
-# pipecli needs to do it; then how fast `pipecli run --framing line` plays
+# pipecli needs to do it; then how fast it streams inside a pipeline, `cat F |
+# pipecli run -- cat | cat`, next to `cat F | cat | cat`; then how fast
+# `pipecli run --framing line` plays
 # ping-pong with a child answering one line at a time, next to a minimal Go
 # program doing the same over the pipes (scripts/pingpong). It prints figures
 # and ratios side by side with the targets and never fails because a target
@@ -19,6 +21,9 @@
 #	BENCH_REPS=5          runs of each side; the median is reported
 #	BENCH_BIG=1           0 skips the second round with 10x the lines (~1.28 GB by default)
 #	BENCH_SINK=null       where both sides' output goes: null (> /dev/null) or pipe (| cat > /dev/null)
+#	BENCH_PIPELINE=1      0 skips the pipeline section
+#	BENCH_CPUS=           a CPU list for taskset (e.g. 0 or 0,1): the pipeline
+#	                      section runs every side on those CPUs only
 #	BENCH_GO=1            0 skips `go test -bench` on internal/proc
 #	BENCH_PINGPONG=1      0 skips the ping-pong section
 #	BENCH_REQUESTS=100000 requests of 128 characters in each ping-pong run
@@ -27,8 +32,8 @@
 #	                      weigh; BENCH_REQUESTS=1000000 BENCH_WINDOWS="8 64"
 #	                      measures the steady state)
 #	BENCH_BASE=           a git ref (e.g. main~3): its pipecli is built too and
-#	                      measured in the ping-pong rounds as a third side,
-#	                      interleaved, with the ratio pipecli/base per window
+#	                      measured in the pipeline and ping-pong rounds as a
+#	                      third side, interleaved, with the ratio pipecli/base
 #
 # Needs /usr/bin/time (Debian package "time") for peak RSS, awk, and bash 5
 # for $EPOCHREALTIME.
@@ -44,6 +49,8 @@ reps=${BENCH_REPS:-5}
 big=${BENCH_BIG:-1}
 sink=${BENCH_SINK:-null}
 gobench=${BENCH_GO:-1}
+pipeline=${BENCH_PIPELINE:-1}
+cpus=${BENCH_CPUS:-}
 pingpong=${BENCH_PINGPONG:-1}
 requests=${BENCH_REQUESTS:-100000}
 read -r -a windows <<< "${BENCH_WINDOWS:-1 8 64}"
@@ -60,6 +67,7 @@ case $sink in
 null | pipe) ;;
 *) die "BENCH_SINK must be null or pipe, not \"$sink\"" ;;
 esac
+[[ -z $cpus ]] || command -v taskset >/dev/null || die "BENCH_CPUS needs taskset (Debian package util-linux)"
 # GNU time, not the shell keyword: only it reports "Maximum resident set size".
 [[ -x /usr/bin/time ]] || die "/usr/bin/time not found; install it with: apt-get update && apt-get install -y time"
 [[ -n ${EPOCHREALTIME:-} ]] || die "needs bash 5 or later for \$EPOCHREALTIME"
@@ -203,6 +211,84 @@ if [[ $stream != 0 ]]; then
 		printf '  %-46s %8s          %s\n' "ratio 10x/1x" "$growth" \
 			"$(awk -v g="$growth" -v a="$small_rss" -v b="$rss_mib" 'BEGIN { print (g <= 1.25 && a <= 32 && b <= 32 ? "met" : "MISSED") }')"
 	fi
+fi
+
+# Pipeline: pipecli in the middle of a shell pipeline, its stdin and stdout
+# pipes, as a script uses it (`cat in | pipecli run -- ./model | ...`), next
+# to the same pipeline with cat in its place. pipecli's child is a cat too, so
+# the pipecli side has one process more: what it adds is the hop from its
+# stdin into the child's and from the child's stdout into its own, which it
+# leaves to the kernel (splice(2) between pipes). Each side is one
+# `sh -c` timed from here, like the streaming section's.
+if [[ $pipeline != 0 ]]; then
+	echo
+	echo "pipeline: $lines lines of 128 bytes"
+	gen "$tmp/pl.txt" "$lines"
+	"$tmp/pipecli" run -- cat <"$tmp/pl.txt" | cat | cmp -s - "$tmp/pl.txt" ||
+		die "pipecli's output differs from its input inside a pipeline"
+	pin=()
+	[[ -n $cpus ]] && pin=(taskset -c "$cpus")
+	# The commands, run as `sh -c CMD sh FILE PIPECLI BASE`.
+	# shellcheck disable=SC2016
+	declare -A pl_cmd=(
+		[shell]='cat "$1" | cat | cat > /dev/null'
+		[pipecli]='cat "$1" | "$2" run -- cat | cat > /dev/null'
+		[base]='cat "$1" | "$3" run -- cat | cat > /dev/null'
+	)
+	declare -A pl_label=(
+		[shell]="cat F | cat | cat > /dev/null"
+		[pipecli]="cat F | pipecli run -- cat | cat > /dev/null"
+		[base]="same, pipecli at $base"
+	)
+	pl_sides=(shell pipecli)
+	[[ -n $base ]] && pl_sides+=(base)
+	# pl_once SIDE prints "SECONDS CPU_SECONDS" for one run of SIDE, the CPU
+	# time being that of the whole pipeline, as in run_once.
+	pl_once() {
+		local start=$EPOCHREALTIME
+		"${pin[@]}" /usr/bin/time -v -o "$tmp/time.txt" sh -c "set -e; ${pl_cmd[$1]}" sh "$tmp/pl.txt" "$tmp/pipecli" "$tmp/pipecli-base"
+		local end=$EPOCHREALTIME
+		awk -F': ' -v s="$start" -v e="$end" '
+			/User time \(seconds\)/ { cpu += $2 }
+			/System time \(seconds\)/ { cpu += $2 }
+			END { printf "%.4f %.2f\n", e - s, cpu }' "$tmp/time.txt"
+	}
+	for side in "${pl_sides[@]}"; do
+		pl_once "$side" >/dev/null # warm up the page cache and each side
+	done
+	declare -A pl_t=() pl_c=() # SIDE -> the runs' seconds, CPU seconds
+	for ((i = 0; i < reps; i++)); do
+		for side in "${pl_sides[@]}"; do
+			read -ra f <<<"$(pl_once "$side")"
+			pl_t[$side]+="${f[0]} " pl_c[$side]+="${f[1]} "
+		done
+	done
+	bytes=$(stat -c %s "$tmp/pl.txt")
+	[[ -n $cpus ]] && echo "  every side pinned to CPUs $cpus (BENCH_CPUS)"
+	# Three processes or more on few cores: a run is fast or slow as the
+	# kernel places them, so the fastest run is shown next to the median.
+	declare -A pl_med=() pl_min=()
+	for side in "${pl_sides[@]}"; do
+		# shellcheck disable=SC2086 # word splitting wanted: the runs
+		pl_med[$side]=$(median ${pl_t[$side]})
+		# shellcheck disable=SC2086
+		pl_min[$side]=$(printf '%s\n' ${pl_t[$side]} | sort -g | head -1)
+		# shellcheck disable=SC2086
+		printf '  %-46s %8s MB/s   median %.3f s, fastest %.3f s, CPU %.2f s   (all, s: %s)\n' "${pl_label[$side]}" \
+			"$(awk -v b="$bytes" -v t="${pl_med[$side]}" 'BEGIN { printf "%.0f", b / t / 1e6 }')" \
+			"${pl_med[$side]}" "${pl_min[$side]}" "$(median ${pl_c[$side]})" "${pl_t[$side]% }"
+	done
+	ratio=$(awk -v s="${pl_med[shell]}" -v p="${pl_med[pipecli]}" 'BEGIN { printf "%.2f", s / p }')
+	printf '  %-46s %8s          target >= 0.90  %s   (fastest runs: %s)\n' "ratio pipecli/shell (MB/s)" "$ratio" \
+		"$(awk -v r="$ratio" 'BEGIN { print (r >= 0.9 ? "met" : "MISSED") }')" \
+		"$(awk -v s="${pl_min[shell]}" -v p="${pl_min[pipecli]}" 'BEGIN { printf "%.2f", s / p }')"
+	if [[ -n $base ]]; then
+		ratio=$(awk -v b="${pl_med[base]}" -v p="${pl_med[pipecli]}" 'BEGIN { printf "%.2f", b / p }')
+		printf '  %-46s %8s\n' "ratio pipecli/base (MB/s)" "$ratio"
+		ratio=$(awk -v s="${pl_med[shell]}" -v b="${pl_med[base]}" 'BEGIN { printf "%.2f", s / b }')
+		printf '  %-46s %8s\n' "ratio base/shell (MB/s)" "$ratio"
+	fi
+	rm -f "$tmp/pl.txt"
 fi
 
 if [[ $gobench != 0 ]]; then
