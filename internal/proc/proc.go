@@ -376,6 +376,15 @@ func (c *Child) reap() {
 		}
 	}
 	if !c.waitDrained(c.opts.Grace) {
+		if !c.outputHeld() {
+			// No other process holds the pipes: what is left in them is
+			// the child's last output on its way to a slow reader of
+			// ours. It is not cut short, unless we are told to end now.
+			select {
+			case <-c.drained:
+			case <-c.termReq:
+			}
+		}
 		c.stdout.Close()
 		c.stderr.Close()
 		<-c.drained

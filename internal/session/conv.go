@@ -509,6 +509,7 @@ func (cv *conv) signal(sig syscall.Signal) {
 		for _, r := range cv.reps {
 			if r.child != nil {
 				r.child.Kill() // no more waiting
+				r.child.Terminate()
 			}
 		}
 		return
