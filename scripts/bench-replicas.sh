@@ -79,7 +79,9 @@ echo "load average at start: $(cut -d ' ' -f 1-3 /proc/loadavg)"
 # each under its own random substitution key (reproducible: --seed).
 echo
 book=$(go env GOROOT)/src/testdata/Isaac.Newton-Opticks.txt
-grep -E '^.{50,}$' "$book" | head -n "$((100 + model_lines))" | tail -n "$model_lines" >"$tmp/plain.txt"
+# (sed reads to the end: head would close the pipe on grep, failing it.)
+grep -E '^.{50,}$' "$book" | sed -n "101,$((100 + model_lines))p" >"$tmp/plain.txt"
+[[ $(wc -l <"$tmp/plain.txt") == "$model_lines" ]] || die "the book has fewer than $((100 + model_lines)) lines of 50 characters or more"
 "$tmp/pipecli" encrypt --seed 1 <"$tmp/plain.txt" >"$tmp/crypt.txt"
 echo "demo model: $model_lines substitution ciphertext lines (unknown key per line), CPU-bound; $reps runs each, interleaved, medians"
 sides=("j1" "j2")
