@@ -204,7 +204,11 @@ type Book struct {
 	open     int              // requests added and not ended
 	inflight int              // requests in flight, all children's, ghosts in FIFO queues included
 	live     int              // children attached and not gone
-	finished map[int]*Request // ended, waiting for those before them
+	// finished holds the requests that ended and wait for those before
+	// them: a ring, the request of input index i at i % len(finished)
+	// (the reorder buffer). nfinished counts them.
+	finished  []*Request
+	nfinished int
 	nextOut  int
 	out      []*Request // ended, in order, for Done
 	given    []*Request // what Done last returned, recycled at the next
@@ -227,7 +231,6 @@ func New(cfg Config) *Book {
 		byKey:       map[string]*Request{},
 		pendingKeys: map[string]int{},
 		userKeys:    map[string]struct{}{},
-		finished:    map[int]*Request{},
 	}
 }
 
@@ -860,7 +863,7 @@ func (b *Book) finish(r *Request) {
 		b.out = append(b.out, r)
 		return
 	}
-	if r.idx == b.nextOut && len(b.finished) == 0 {
+	if r.idx == b.nextOut && b.nfinished == 0 {
 		// The usual case: in order, none waiting for it.
 		b.nextOut++
 		b.out = append(b.out, r)
@@ -869,16 +872,38 @@ func (b *Book) finish(r *Request) {
 	// It waits past this read of the child's output: its answer, lent by
 	// the decoder, is copied.
 	r.Answer = bytes.Clone(r.Answer)
-	b.finished[r.idx] = r
+	if r.idx-b.nextOut >= len(b.finished) {
+		b.growFinished(r.idx - b.nextOut + 1)
+	}
+	b.finished[r.idx%len(b.finished)] = r
+	b.nfinished++
 	for {
-		q, ok := b.finished[b.nextOut]
-		if !ok {
+		i := b.nextOut % len(b.finished)
+		q := b.finished[i]
+		if q == nil {
 			return
 		}
-		delete(b.finished, b.nextOut)
+		b.finished[i] = nil
+		b.nfinished--
 		b.nextOut++
 		b.out = append(b.out, q)
 	}
+}
+
+// growFinished makes the ring of finished requests hold at least n from
+// nextOut on.
+func (b *Book) growFinished(n int) {
+	size := max(64, len(b.finished))
+	for size < n {
+		size *= 2
+	}
+	ring := make([]*Request, size)
+	for _, q := range b.finished {
+		if q != nil {
+			ring[q.idx%size] = q
+		}
+	}
+	b.finished = ring
 }
 
 // Done returns the requests that ended since the last call, in input
