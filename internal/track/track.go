@@ -201,20 +201,20 @@ type Book struct {
 	userKeys    map[string]struct{}
 	ghosts      []*Request // jsonl ghosts, in the order they expire
 
-	open     int              // requests added and not ended
-	inflight int              // requests in flight, all children's, ghosts in FIFO queues included
-	live     int              // children attached and not gone
+	open     int // requests added and not ended
+	inflight int // requests in flight, all children's, ghosts in FIFO queues included
+	live     int // children attached and not gone
 	// finished holds the requests that ended and wait for those before
 	// them: a ring, the request of input index i at i % len(finished)
 	// (the reorder buffer). nfinished counts them.
 	finished  []*Request
 	nfinished int
-	nextOut  int
-	out      []*Request // ended, in order, for Done
-	given    []*Request // what Done last returned, recycled at the next
-	free     []*Request
-	keep     int   // the most requests free holds: what the book can hold at once
-	closed   error // no child will come: requests fail with it
+	nextOut   int
+	out       []*Request // ended, in order, for Done
+	given     []*Request // what Done last returned, recycled at the next
+	free      []*Request
+	keep      int   // the most requests free holds: what the book can hold at once
+	closed    error // no child will come: requests fail with it
 	// unlimited: the window no longer holds back what is pending (the
 	// input is over and the child stalled: see Unlimit).
 	unlimited bool
