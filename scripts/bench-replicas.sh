@@ -197,7 +197,7 @@ if [[ $reliability != 0 ]]; then
 	echo "reliability: 20,000 requests through 4 replicas of testchild -crash-random 100"
 	seq 1 20000 >"$tmp/seq.txt"
 	t=$(timed "$tmp/pipecli" run -j 4 --file "$tmp/seq.txt" -- "$tmp/testchild" -crash-random 100)
-	lost=$(comm -23 "$tmp/seq.txt" <(sort -u "$tmp/out" | sort) | wc -l)
+	lost=$(comm -23 <(sort "$tmp/seq.txt") <(sort -u "$tmp/out") | wc -l)
 	dup=$(($(wc -l <"$tmp/out") - $(sort -u "$tmp/out" | wc -l)))
 	ordered=no
 	cmp -s "$tmp/out" "$tmp/seq.txt" && ordered=yes
