@@ -15,6 +15,7 @@
 # Environment:
 #
 #	BENCH_REPS=3            runs of each side, interleaved; the median is reported
+#	BENCH_MODEL=1           0 skips the demo model section
 #	BENCH_MODEL_LINES=200   ciphertext lines for the demo model
 #	BENCH_PINGPONG=1        0 skips the ping-pong section
 #	BENCH_REQUESTS=200000   requests of 128 characters in each ping-pong run
@@ -32,6 +33,7 @@ shopt -s inherit_errexit
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 reps=${BENCH_REPS:-3}
+model=${BENCH_MODEL:-1}
 model_lines=${BENCH_MODEL_LINES:-200}
 pingpong=${BENCH_PINGPONG:-1}
 requests=${BENCH_REQUESTS:-200000}
@@ -77,6 +79,7 @@ echo "load average at start: $(cut -d ' ' -f 1-3 /proc/loadavg)"
 
 # The demo model: English lines of the book every Go toolchain ships,
 # each under its own random substitution key (reproducible: --seed).
+if [[ $model != 0 ]]; then
 echo
 book=$(go env GOROOT)/src/testdata/Isaac.Newton-Opticks.txt
 # (sed reads to the end: head would close the pipe on grep, failing it.)
@@ -130,6 +133,7 @@ printf '  %-46s %7s           target >= 1.80  %s; output byte-identical to -j 1\
 if ((have_parallel)); then
 	r=$(ratio "${mr[j2]}" "${mr[parallel]}")
 	printf '  %-46s %7s           target > 1      %s; parallel: same answers, not in input order\n' "ratio pipecli -j 2 / parallel" "$r" "$(verdict "$r" 1.0001)"
+fi
 fi
 
 # Ping-pong: requests of 128 characters echoed back by scripts/pingpong/echo.

@@ -761,6 +761,22 @@ func TestDispatch(t *testing.T) {
 			t.Fatalf("paced: %d and %d in flight; want 2 (slow) and 8 (fast)", s, f)
 		}
 	})
+	t.Run("in runs", func(t *testing.T) {
+		// With room for 8, a child keeps taking requests while it has at
+		// most a quarter of its window more than the least loaded: one
+		// write each, not one per request.
+		h := newHarness(t, with(line, func(c *Config) { c.Window = 8 }))
+		a, b := h.attach(), h.attach()
+		h.add("w1", "w2") // one each, answered in no time: paced, the whole window
+		dispatch(h)
+		h.answer(a, frame.Answer, "", "w")
+		h.answer(b, frame.Answer, "", "w")
+		h.wire[a], h.wire[b] = "", ""
+		h.add("q1", "q2", "q3", "q4", "q5", "q6")
+		dispatch(h)
+		h.wantWire(a, "q1\nq2\nq3\n")
+		h.wantWire(b, "q4\nq5\nq6\n")
+	})
 	t.Run("reorder bound", func(t *testing.T) {
 		h := newHarness(t, with(line, func(c *Config) { c.Reorder = 4 }))
 		a, b := h.attach(), h.attach()
