@@ -97,6 +97,8 @@ Exit status:
   pipecli run -- python3 -u model.py
   pipecli run --file input.txt -- docker run -i --rm pipe_api
   pipecli run --image pipe_api_py --docker-arg --gpus=all
+  pipecli run -j 4 --file input.txt -- python3 -u model.py
+  pipecli run --replica 'ssh -T gpu1 docker run -i --rm pipe_api' --replica 'ssh -T gpu2 docker run -i --rm pipe_api' --file input.txt
   pipecli run --pty -- grep error
   cat input.txt | pipecli run -- sort > sorted.txt`,
 		RunE: func(c *cobra.Command, args []string) error {
