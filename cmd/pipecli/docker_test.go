@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"maps"
 	"os"
 	"os/exec"
@@ -94,6 +95,18 @@ func TestDocker(t *testing.T) {
 		RequireExplicitExec: true,
 		Deadline:            deadline,
 		Cmds:                cmds,
+		// [dockersock]: the engine at docker's default socket, which
+		// socket.txt names with -H, is the one the images were built in
+		// (not so where DOCKER_HOST or a context points elsewhere).
+		Condition: func(cond string) (bool, error) {
+			if cond != "dockersock" {
+				return false, fmt.Errorf("unknown condition %q", cond)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			err := exec.CommandContext(ctx, "docker", "-H", "unix:///var/run/docker.sock", "image", "inspect", "--format", "{{.Id}}", dockerImages[0].name).Run()
+			return err == nil, nil
+		},
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("REPO", root)
 			env.Setenv("XDG_STATE_HOME", env.WorkDir+"/state")

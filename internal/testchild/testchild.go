@@ -47,6 +47,7 @@ func Main(args []string) int {
 		ignoreSigs = fs.Bool("ignore-signals", false, "ignore SIGINT, SIGTERM and SIGHUP")
 		stderrLine = fs.String("stderr", "", "print this line on stderr first")
 		printPPID  = fs.Bool("print-ppid", false, "print ppid=N (its parent's pid, so a test can signal pipecli) first")
+		pidFile    = fs.String("pidfile", "", "write its own pid and a newline to this file first: a test can check that it is gone, where its parent is not pipecli (ssh's far side)")
 		exitCode   = fs.Int("exit", 0, "exit with this code")
 		killSelf   = fs.Bool("kill-self", false, "at the end, kill itself with SIGKILL instead of exiting")
 		number     = fs.Bool("number", false, "put \"N: \" before the Nth answer, counting from 1: state a restart loses")
@@ -64,6 +65,14 @@ func Main(args []string) int {
 	}
 	if *ignoreSigs {
 		signal.Ignore(syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	}
+	// Written once signals are set up: a test that waits for the file may
+	// signal it at once.
+	if *pidFile != "" {
+		if err := os.WriteFile(*pidFile, fmt.Appendf(nil, "%d\n", os.Getpid()), 0o666); err != nil {
+			fmt.Fprintln(os.Stderr, "testchild:", err)
+			return 2
+		}
 	}
 	out := bufio.NewWriterSize(os.Stdout, 64<<10)
 	defer out.Flush()
