@@ -24,6 +24,8 @@ func (t *Target) Hint(silent time.Duration, getenv func(string) string) string {
 		return what + "; if the program in the container buffers its output, make it flush each answer (Python is already told to: PYTHONUNBUFFERED=1; C stdio: stdbuf -oL in the image's entrypoint)"
 	case isDockerRun(argv):
 		return what + "; if the program in the container buffers its output, --pty cannot reach it: add -e PYTHONUNBUFFERED=1 to docker run (Python), or use pipecli run --image IMAGE, which does"
+	case len(argv) > 0 && filepath.Base(argv[0]) == "ssh":
+		return what + "; if the program on the far side buffers its output, --pty cannot reach it (and ssh -t would echo the input back): make it flush each answer, in the remote command: python3 -u, PYTHONUNBUFFERED=1 python3, stdbuf -oL CMD"
 	}
 	if getenv == nil {
 		getenv = os.Getenv

@@ -60,6 +60,7 @@ func TestBufferingHint(t *testing.T) {
 		{name: "docker run", cfg: argv("docker", "run", "-i", "--rm", "img"), want: "--pty cannot reach it: add -e PYTHONUNBUFFERED=1 to docker run (Python), or use pipecli run --image IMAGE"},
 		{name: "podman", cfg: argv("podman", "run", "-i", "img"), want: "--pty cannot reach it"},
 		{name: "docker ps", cfg: argv("docker", "ps"), want: "use pipecli run --pty", not: "PYTHONUNBUFFERED"},
+		{name: "ssh", cfg: argv("ssh", "-T", "gpu1", "python3", "model.py"), want: "--pty cannot reach it (and ssh -t would echo the input back): make it flush each answer, in the remote command: python3 -u", not: "use pipecli run --pty"},
 		{name: "--image", cfg: Image(container.Spec{Image: "img"}), want: "Python is already told to: PYTHONUNBUFFERED=1", not: "--pty"},
 		{name: "--pty", cfg: pty("python3", "m.py"), want: "its stdout is a terminal (--pty), so it is not stdio buffering", not: "python3 -u"},
 	}
