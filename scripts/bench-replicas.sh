@@ -206,7 +206,7 @@ if [[ $reliability != 0 ]]; then
 	ordered=no
 	cmp -s "$tmp/out" "$tmp/seq.txt" && ordered=yes
 	deaths=$(grep -c 'was killed by signal 9' "$tmp/err" || true)
-	said=$(grep -cE 'restarting replica [0-9] \(testchild\) \(|after answering every request|no requests are left for it' "$tmp/err" || true)
+	said=$(grep -cE 'restarting replica [0-9] \([^)]*testchild\) \(|after answering every request|no requests are left for it' "$tmp/err" || true)
 	printf '  %-46s %s s; lost %s, duplicated %s, in order: %s; deaths %s, each followed by its restart or why not: %s\n' \
 		"pipecli run -j 4 -- testchild -crash-random 100" "$t" "$lost" "$dup" "$ordered" "$deaths" "$said"
 	t=$(timed "$tmp/pipecli" run --max-restarts 2 --replica 'sh -c "exit 3"' --replica "$tmp/testchild -delay 1ms" -j 1 --replica "$tmp/testchild -delay 1ms" --replica "$tmp/testchild -delay 1ms" --file "$tmp/seq.txt")
