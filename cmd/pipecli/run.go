@@ -104,15 +104,15 @@ Exit status:
 		RunE: func(c *cobra.Command, args []string) error {
 			o.Argv = args
 			o.SentinelSet = c.Flags().Changed("sentinel")
-			if err := o.checkReplicas(c); err != nil {
-				return usageError(err)
-			}
 			if c.Flags().Changed("prompt") {
 				// A REPL's prompt frames its answers: marker framing.
 				if c.Flags().Changed("framing") && o.Framing != frame.Marker {
 					return usageError(fmt.Errorf("--prompt frames answers by the prompt that follows each: it goes with --framing marker (or no --framing), not %s", o.Framing))
 				}
 				o.Framing = frame.Marker
+			}
+			if err := o.checkReplicas(c); err != nil {
+				return usageError(err)
 			}
 			if o.Grace <= 0 {
 				return usageError(fmt.Errorf("--grace must be more than 0, not %s", o.Grace))
@@ -225,7 +225,11 @@ func (o *runOpts) checkReplicas(c *cobra.Command) error {
 	if n == 1 {
 		return nil
 	}
-	if !c.Flags().Changed("framing") && !c.Flags().Changed("prompt") {
+	switch {
+	case c.Flags().Changed("framing") || c.Flags().Changed("prompt"):
+	case c.Flags().Changed("marker") || c.Flags().Changed("marker-regexp"):
+		o.Framing = frame.Marker // what they say goes with it
+	default:
 		o.Framing = frame.Line
 	}
 	if o.Framing == frame.Raw {

@@ -17,7 +17,13 @@ import (
 // not to buffer (python3 -u, grep --line-buffered...): it is just slow, and
 // the caller says nothing.
 func (t *Target) Hint(silent time.Duration, getenv func(string) string) string {
-	what := fmt.Sprintf("%s has answered nothing for %s since it was sent input", t.Name(), silent.Truncate(time.Second))
+	return t.HintAs(t.Name(), silent, getenv)
+}
+
+// HintAs is Hint for a child that messages call name (a replica: "replica
+// 2 (ssh)").
+func (t *Target) HintAs(name string, silent time.Duration, getenv func(string) string) string {
+	what := fmt.Sprintf("%s has answered nothing for %s since it was sent input", name, silent.Truncate(time.Second))
 	argv := t.argv
 	switch {
 	case t.image != nil:

@@ -84,6 +84,7 @@ type conv struct {
 	eofTimedOut bool
 	fatal       error // why the run cannot go on, if it cannot
 	misaligned  int   // FIFO: answers that came with no request waiting
+	heldSaid    bool  // answers held behind a slow request were told of
 
 	timer   *time.Timer // set for the book's earliest deadline
 	armed   time.Time   // the deadline the timer is set for (zero: none)
@@ -149,10 +150,8 @@ func (s *session) converse(ctx context.Context, sigs <-chan os.Signal) (res Resu
 		cv.watchers.Wait()
 		cv.readers.Wait()
 	}()
-	for _, r := range cv.reps {
-		if err := cv.start(r); err != nil {
-			return res, err
-		}
+	if err := cv.startAll(); err != nil {
+		return res, err
 	}
 	cv.greet()
 
@@ -343,6 +342,31 @@ func (cv *conv) start(r *replica) error {
 	return nil
 }
 
+// startAll starts the replicas. One of several that cannot start (a
+// command not found on one host) is retired, and the others carry on; the
+// run fails only when none started, with the first one's error.
+func (cv *conv) startAll() error {
+	var first error
+	for _, r := range cv.reps {
+		err := cv.start(r)
+		if err == nil {
+			continue
+		}
+		if len(cv.reps) == 1 {
+			return err
+		}
+		if first == nil {
+			first = err
+		}
+		r.retired = true
+		cv.s.say("%s could not start, and is retired: %s", r.name, strings.TrimSuffix(err.Error(), "; check the command after --"))
+	}
+	if !cv.serving() {
+		return first
+	}
+	return nil
+}
+
 // watchChild starts the goroutine that tells the loop when r's child c
 // was fed all its input, and when it ended; the loop waits for it when it
 // returns.
@@ -488,17 +512,23 @@ func (cv *conv) eofTimeout(r *replica) {
 // expire handles the book's deadlines at now.
 func (cv *conv) expire(now time.Time) {
 	cv.timerOn = false
+	t := cv.cfg.Timeout
 	for _, st := range cv.book.Expire(now) {
-		// A FIFO framing, and the child answered a timed-out request
-		// neither in time nor in the --timeout after: what it says next
-		// cannot be trusted to answer what it seems to.
 		r := cv.reps[st.Child]
-		if !r.running() {
-			continue
+		switch {
+		case !r.running():
+		case !st.First:
+			// A FIFO framing, and the child answered a timed-out request
+			// neither in time nor in the --timeout after: what it says
+			// next cannot be trusted to answer what it seems to.
+			cv.s.say("restarting %s: request #%d had no answer within --timeout %s, nor in the %s after; whatever state it held is lost", r.name, st.Seq, t, t)
+			cv.replace(r)
+		case len(cv.reps) > 1 && cv.book.InFlight(r.n) > 1:
+			// One of several replicas is stuck, or slow: the requests
+			// queued behind it go to the others, rather than wait for it.
+			cv.s.say("restarting %s: request #%d had no answer within --timeout %s; the %d request(s) queued behind it go to the other replicas", r.name, st.Seq, t, cv.book.InFlight(r.n)-1)
+			cv.replace(r)
 		}
-		t := cv.cfg.Timeout
-		cv.s.say("restarting %s: request #%d had no answer within --timeout %s, nor in the %s after; whatever state it held is lost", r.name, st.Seq, t, t)
-		cv.replace(r)
 	}
 }
 
@@ -709,12 +739,20 @@ func (cv *conv) childGone(r *replica) error {
 	cv.res.Status = st
 	if r.replacing {
 		r.replacing = false
-		if err := cv.start(r); err != nil {
-			return err
+		if r.answered > 0 {
+			r.restarts = 0
+		} else {
+			r.restarts++
 		}
-		r.restartN++
-		s.say("%s restarted (pid %d)", r.name, r.child.Pid())
-		return nil
+		if len(cv.reps) > 1 && r.restarts > cv.cfg.MaxRestarts {
+			// One of several that is stuck each time it is started (a
+			// host that hangs): the others do without it.
+			r.retired = true
+			s.say("not restarting %s: it was replaced %d times in a row without answering (--max-restarts); the other replicas carry on", r.name, r.restarts)
+			cv.carryOn(fmt.Sprintf("%s was replaced %d times in a row without answering (--max-restarts)", r.name, r.restarts))
+			return nil
+		}
+		return cv.restart(r)
 	}
 	if cv.book == nil {
 		// A raw run ends with its child.
@@ -747,15 +785,21 @@ func (cv *conv) requestsOf(r *replica, st proc.Status, stage proc.StopStage, sto
 		if cv.quit {
 			cv.res.Status = proc.Status{}
 		}
-		r.retired = true
+		// Not started again; retired, unless the run is ending anyway.
+		r.retired = cv.interrupted == 0 && !cv.quit && !cv.eofTimedOut
 		cv.carryOn(r.leftWhy)
 		return nil
 	case cv.quit:
 		cv.res.Quit = stopped && stage != proc.StoppedByEOF
 		cv.leave(r, why, track.Ended)
 		cv.res.Status = proc.Status{}
-		r.retired = true
 		return nil
+	case st.Success() && !r.stdinClosed && len(cv.reps) > 1:
+		// One of several replicas ended by itself before its input ended:
+		// as a death, its requests go to the others, the one it was
+		// handling charged (a line that makes it quit fails alone, once
+		// it did so --retries times), and it is started again (a worker
+		// that ends after so many requests, to be replaced).
 	case st.Success() || r.stdinClosed && stopped && stage != proc.StoppedByEOF:
 		// It ended, with code 0, or when we stopped it with every request
 		// answered and its input closed: what it did not answer fails, and
@@ -976,11 +1020,34 @@ func (cv *conv) watch() {
 		}
 		return
 	}
+	now := time.Now()
 	for _, r := range cv.reps {
 		if r.running() {
-			cv.watchReplica(r, time.Now())
+			cv.watchReplica(r, now)
 		}
 	}
+	cv.watchOrder(now)
+}
+
+// watchOrder says, once, when answers are held for order behind a request
+// one replica has kept for long: the output stops there, and once the
+// reorder buffer is full, so does the input.
+func (cv *conv) watchOrder(now time.Time) {
+	if cv.heldSaid || len(cv.reps) < 2 || cv.cfg.Unordered || cv.book.Held() == 0 {
+		return
+	}
+	var oldest *track.Request
+	var on *replica
+	for _, r := range cv.reps {
+		if q := cv.book.Oldest(r.n); q != nil && (oldest == nil || q.Seq < oldest.Seq) {
+			oldest, on = q, r
+		}
+	}
+	if oldest == nil || now.Sub(oldest.SentAt()) < slowAfter {
+		return
+	}
+	cv.heldSaid = true
+	cv.s.say("%d answer(s) wait for request #%d %q, which %s has not answered for %s, to be written in input order; --timeout gives up on a request, --unordered writes answers as they come", cv.book.Held(), oldest.Seq, clip(oldest.Input), on.name, now.Sub(oldest.SentAt()).Truncate(time.Second))
 }
 
 // watchReplica is watch for one replica of a framed run.
@@ -1046,11 +1113,11 @@ func (cv *conv) watchReplica(r *replica, now time.Time) {
 			fix = "is it answering each request with its \"id\"?"
 		}
 		s.say("%s has not answered request #%d %q for %s, and %d line(s) typed after it wait to be sent: %s; :restart starts it afresh", r.name, oldest.Seq, clip(oldest.Input), waiting.Truncate(time.Second), cv.book.Pending(), fix)
-	case now.Sub(r.lastOut) >= hintAfter && !r.stdinClosed && r.answered == 0 && r.target.Hint(waiting, s.ios.Getenv) != "":
+	case now.Sub(r.lastOut) >= hintAfter && !r.stdinClosed && r.answered == 0 && r.target.HintAs(r.name, waiting, s.ios.Getenv) != "":
 		// A child that answered before flushes its output: it is slow,
 		// not buffering; so is one the hint knows not to buffer.
 		r.hinted = true
-		s.say("%s", r.target.Hint(min(now.Sub(r.lastOut), waiting), s.ios.Getenv))
+		s.say("%s", r.target.HintAs(r.name, min(now.Sub(r.lastOut), waiting), s.ios.Getenv))
 	case r.stdinClosed && !cv.quit:
 		r.hinted = true
 		s.say("waiting for %s to answer %d request(s); its input is closed (--timeout or --eof-timeout give up)", r.name, cv.book.InFlight(r.n))

@@ -151,6 +151,10 @@ func (o *output) one(r *track.Request) {
 		}
 		if r.Err != nil {
 			e := r.Err.Error()
+			if why, ok := strings.CutPrefix(e, "not sent: "); ok && r.Attempts > 0 {
+				// Sent, it came back (its child died), and found no child.
+				e = "not answered: " + why
+			}
 			rec.Error = &e
 		}
 		o.err = o.enc.Encode(rec)

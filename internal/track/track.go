@@ -155,6 +155,7 @@ type Death struct {
 type child struct {
 	live     bool
 	ready    bool
+	closed   bool // its stdin is closed: it takes no more, ready or not
 	inflight []*Request // in the order sent; in FIFO framings with ghosts among them
 	// svc estimates how long the child takes to answer a request once it
 	// has it (a moving average); answered counts its answers. See window.
@@ -248,15 +249,16 @@ func (b *Book) Rejoin(c int) {
 	if !ch.live {
 		b.live++
 	}
-	ch.live, ch.ready = true, false
+	ch.live, ch.ready, ch.closed = true, false, false
 }
 
 // SetReady says child c may be sent requests: its banner is over.
 func (b *Book) SetReady(c int) { b.children[c].ready = true }
 
-// NoMore says child c takes no more requests (its stdin is closed); what
-// it has in flight may still be answered.
-func (b *Book) NoMore(c int) { b.children[c].ready = false }
+// NoMore says child c takes no more requests (its stdin is closed), even
+// should it say it is ready after; what it has in flight may still be
+// answered.
+func (b *Book) NoMore(c int) { b.children[c].closed = true }
 
 // Add makes a request of an input line, unless Config.SkipEmpty drops it:
 // it reports whether it did. A line the framing cannot send fails at once;
@@ -323,7 +325,7 @@ func (b *Book) Wants() bool {
 // while its window has room.
 func (b *Book) Send(c int, dst []byte, now time.Time) []byte {
 	ch := b.children[c]
-	if !ch.live || !ch.ready || len(ch.inflight) > 0 && ch.inflight[0].suspect {
+	if !ch.live || !ch.ready || ch.closed || len(ch.inflight) > 0 && ch.inflight[0].suspect {
 		return dst // a suspect is sent alone
 	}
 	n := 0
@@ -366,25 +368,32 @@ func (b *Book) Dispatch(dst [][]byte, now time.Time) [][]byte {
 		}
 		return dst
 	}
-	n, prev := 0, -1
-	for n < len(b.pending) {
-		r := b.pending[n]
+	// The pending requests that stay, filtered in place. One that avoids
+	// the child it was on is passed over while it waits for another; the
+	// first that no child can take for want of room stops the rest, and
+	// so does a suspect, which waits for a child to have none in flight:
+	// were the others sent, none might ever have none.
+	kept, prev, full := b.pending[:0], -1, false
+	for _, r := range b.pending {
+		if full {
+			kept = append(kept, r)
+			continue
+		}
 		c := b.leastLoaded(r, prev)
 		if c < 0 {
-			break
+			kept = append(kept, r)
+			full = len(r.killers) == 0 || r.suspect
+			continue
 		}
-		prev = c
 		var ok bool
 		if dst[c], ok = b.send(c, b.children[c], r, dst[c], now); !ok {
-			break
+			kept, full = append(kept, r), true // its id is in use: it waits, and those after it
+			continue
 		}
-		n++
+		prev = c
 	}
-	if n > 0 {
-		m := copy(b.pending, b.pending[n:])
-		clear(b.pending[m:])
-		b.pending = b.pending[:m]
-	}
+	clear(b.pending[len(kept):])
+	b.pending = kept
 	return dst
 }
 
@@ -393,7 +402,7 @@ func (b *Book) Dispatch(dst [][]byte, now time.Time) [][]byte {
 const balance = 20 * time.Millisecond
 
 // window is how many requests child ch may have in flight. With one child
-// it is Config.Window. With several, it is what keeps ch busy without
+// it is Config.Window. With several (live or not), it is what keeps ch busy without
 // holding more than about balance of its work: the requests queued at a
 // child cannot go to another, so a deep queue at one would leave the
 // others idle at the end of the input while it works through it. A fast
@@ -402,8 +411,8 @@ const balance = 20 * time.Millisecond
 // waiting for it. Until it has answered, a child gets two.
 func (b *Book) window(ch *child) int {
 	w := b.cfg.Window
-	if b.live <= 1 {
-		return w
+	if len(b.children) <= 1 {
+		return w // also while the others are away, restarting
 	}
 	least := min(2, w)
 	if ch.answered == 0 {
@@ -474,7 +483,7 @@ func (b *Book) takes(c int, r *Request, avoid bool) bool {
 	ch := b.children[c]
 	n := len(ch.inflight)
 	switch {
-	case !ch.live || !ch.ready:
+	case !ch.live || !ch.ready || ch.closed:
 		return false
 	case avoid && slices.Contains(r.killers, int32(c)):
 		return false
@@ -640,16 +649,22 @@ func (b *Book) dropGhost(c int, g *Request, now time.Time) {
 	}
 }
 
-// Stuck is a child to replace: in a FIFO framing, it answered request Seq
-// neither in time nor in the --timeout after, so nothing else it says can
-// be trusted to answer what it seems to.
+// Stuck is, in a FIFO framing, a child that did not answer request Seq in
+// time. Then, with First, the request failed and the child is kept: its
+// late answer will be recognised and dropped, and the requests queued
+// behind it wait for it (with several children, the caller may rather
+// replace it, and have them sent to another). Without First, the child
+// answered neither in time nor in the --timeout after: nothing else it
+// says can be trusted to answer what it seems to, and it must be replaced.
 type Stuck struct {
 	Child int
 	Seq   uint64
+	First bool
 }
 
 // Expire fails the requests past their deadline at now, and forgets the
-// ghosts past theirs. It returns the children to replace.
+// ghosts past theirs. It returns, in the FIFO framings, the children that
+// did not answer in time (see Stuck).
 func (b *Book) Expire(now time.Time) (replace []Stuck) {
 	if b.cfg.Timeout <= 0 {
 		return nil
@@ -662,13 +677,14 @@ func (b *Book) Expire(now time.Time) (replace []Stuck) {
 			h := ch.inflight[0]
 			if h.ghost {
 				if !now.Before(h.deadline) {
-					replace = append(replace, Stuck{c, h.Seq})
+					replace = append(replace, Stuck{c, h.Seq, false})
 				}
 				continue
 			}
 			if !h.deadline.IsZero() && !now.Before(h.deadline) {
 				ch.inflight[0] = &Request{Seq: h.Seq, ghost: true, Child: int32(c), deadline: now.Add(b.cfg.Timeout)}
 				b.timedOut(h)
+				replace = append(replace, Stuck{c, h.Seq, true})
 			}
 			continue
 		}
@@ -803,6 +819,11 @@ func (b *Book) Gone(c int, why string, fate Fate) Death {
 			r.suspect = true
 			d.Alone++
 		}
+		if fate == Replaced && !slices.Contains(r.killers, int32(c)) {
+			// It waited on a child that was stuck: another takes it,
+			// if there is one.
+			r.killers = append(r.killers, int32(c))
+		}
 		r.Partials = nil
 		if r.given {
 			b.pendingKeys[r.Key]++
@@ -848,6 +869,10 @@ func (b *Book) Fifo() bool { return b.fifo }
 
 // Open is how many requests were added and have not ended.
 func (b *Book) Open() int { return b.open }
+
+// Held is how many requests ended and wait, for input order, for one
+// before them.
+func (b *Book) Held() int { return b.nfinished }
 
 // Pending is how many requests wait to be sent.
 func (b *Book) Pending() int { return len(b.pending) }

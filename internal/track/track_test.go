@@ -199,8 +199,8 @@ func TestFIFOTimeoutKeepsChild(t *testing.T) {
 	h.add("slow", "next")
 	h.send(c)
 	h.after(500 * time.Millisecond)
-	if r := h.after(600 * time.Millisecond); r != nil {
-		t.Fatalf("replace %v after a first timeout; want the child kept", r)
+	if r := h.after(600 * time.Millisecond); len(r) != 1 || r[0] != (Stuck{c, 1, true}) {
+		t.Fatalf("stuck %v after a first timeout; want request 1 told, first", r)
 	}
 	h.want("1!no answer within --timeout 1s")
 	h.after(900 * time.Millisecond) // "next" is queued behind the ghost: no clock yet
@@ -221,7 +221,7 @@ func TestFIFOTimeoutReplaces(t *testing.T) {
 	h.add("stuck", "b", "c")
 	h.send(c)
 	h.after(time.Second)
-	if r := h.after(time.Second); len(r) != 1 || r[0] != (Stuck{c, 1}) {
+	if r := h.after(time.Second); len(r) != 1 || r[0] != (Stuck{c, 1, false}) {
 		t.Fatalf("replace %v; want child %d, stuck on request 1", r, c)
 	}
 	d := h.gone(c, "replaced", Replaced)
@@ -532,7 +532,9 @@ func FuzzBook(f *testing.F) {
 			case k == 7:
 				now = now.Add(time.Duration(rng.IntN(1500)) * time.Millisecond)
 				for _, st := range b.Expire(now) {
-					restart(st.Child, Replaced)
+					if !st.First || rng.IntN(2) == 0 {
+						restart(st.Child, Replaced)
+					}
 				}
 			case k == 8 && rng.IntN(3) == 0:
 				restart(c, Crashed)
@@ -706,7 +708,7 @@ func TestDispatch(t *testing.T) {
 	t.Run("not to its killer", func(t *testing.T) {
 		// A replica that dies with q1 at its head: q1 goes to the other,
 		// and waits for room there rather than go back to the first,
-		// unless no other is live.
+		// unless no other is live; the requests after it do not wait.
 		h := newHarness(t, line)
 		a, b := h.attach(), h.attach()
 		h.add("q1", "q2", "q3", "q4")
@@ -717,11 +719,11 @@ func TestDispatch(t *testing.T) {
 		h.b.Rejoin(a)
 		h.b.SetReady(a)
 		dispatch(h)
-		h.wantWire(a, "") // q1 waits for b; q3 behind it
+		h.wantWire(a, "q3\n") // q1 waits for b; q3 goes past it
 		h.answer(b, frame.Answer, "", "a2")
 		dispatch(h)
 		h.wantWire(b, "q1\n")
-		h.wantWire(a, "q3\n")
+		h.wantWire(a, "")
 		h.gone(b, "crashed", Crashed) // q4, its head, and q1 again
 		dispatch(h)
 		h.wantWire(a, "q4\n")
@@ -806,4 +808,33 @@ func TestDispatch(t *testing.T) {
 		h.answer(a, frame.Answer, "", "a1")
 		h.want("2:a2", "1:a1")
 	})
+}
+
+// A child whose stdin is closed takes no more requests, even should it say
+// it is ready after (its banner ended late): requests that come back from
+// another child's death wait for one that can take them.
+func TestNoMoreSticks(t *testing.T) {
+	h := newHarness(t, with(line, func(c *Config) { c.Window = 2 }))
+	a := h.attach()
+	b := h.b.Attach() // loading
+	h.add("q1", "q2")
+	for c, w := range h.b.Dispatch(nil, h.now) {
+		h.wire[c] += string(w)
+	}
+	h.wantWire(a, "q1\nq2\n")
+	h.b.NoMore(a)
+	h.b.NoMore(b)
+	h.b.SetReady(b) // its banner ends after its stdin was closed
+	h.gone(a, "crashed", Crashed)
+	for c, w := range h.b.Dispatch(nil, h.now) {
+		h.wire[c] += string(w)
+	}
+	h.wantWire(b, "")
+	if h.b.Pending() != 2 {
+		t.Fatalf("%d pending; want 2, waiting for a child that can take them", h.b.Pending())
+	}
+	h.b.Rejoin(a) // started again: takes them
+	h.b.SetReady(a)
+	h.send(a)
+	h.wantWire(a, "q1\nq2\n")
 }
