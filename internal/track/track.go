@@ -155,7 +155,7 @@ type Death struct {
 type child struct {
 	live     bool
 	ready    bool
-	closed   bool // its stdin is closed: it takes no more, ready or not
+	closed   bool       // its stdin is closed: it takes no more, ready or not
 	inflight []*Request // in the order sent; in FIFO framings with ghosts among them
 	// svc estimates how long the child takes to answer a request once it
 	// has it (a moving average); answered counts its answers. See window.
