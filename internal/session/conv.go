@@ -545,28 +545,27 @@ func (cv *conv) signal(sig syscall.Signal) {
 		return
 	}
 	cv.interrupted = sig
-	cv.inputEnded = true
-	cv.closeBook("interrupted")
-	for _, r := range cv.reps {
-		r.restartAt = time.Time{}
-		if r.child != nil {
-			cv.abandon(r, "interrupted")
-			r.child.Signal(sig)
-			r.child.Stop()
-		}
-	}
-	cv.closePrompt()
+	cv.giveUp("interrupted", func(c *proc.Child) {
+		c.Signal(sig)
+		c.Stop()
+	})
 }
 
 // cancel ends the run when its context is done.
 func (cv *conv) cancel() {
+	cv.giveUp("cancelled", (*proc.Child).Terminate)
+}
+
+// giveUp ends the input, fails what was not answered with why, and stops
+// every child with stop: no restart follows.
+func (cv *conv) giveUp(why string, stop func(*proc.Child)) {
 	cv.inputEnded = true
-	cv.closeBook("cancelled")
+	cv.closeBook(why)
 	for _, r := range cv.reps {
 		r.restartAt = time.Time{}
 		if r.child != nil {
-			cv.abandon(r, "cancelled")
-			r.child.Terminate()
+			cv.abandon(r, why)
+			stop(r.child)
 		}
 	}
 	cv.closePrompt()
