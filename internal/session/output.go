@@ -231,10 +231,11 @@ func (o *output) close() {
 // statsText is the statistics, with a line per replica when there are
 // several: what --stats prints at the end, and :stats.
 func (o *output) statsText(reps []*replica) string {
-	text := o.stats.String()
+	now := time.Now() // one clock for all: the same time elapsed
+	text := o.stats.at(now)
 	for i := range o.per {
 		r := reps[i]
-		text += fmt.Sprintf("\n  %s: %s", r.name, strings.TrimPrefix(o.per[i].String(), "requests: "))
+		text += fmt.Sprintf("\n  %s: %s", r.name, strings.TrimPrefix(o.per[i].at(now), "requests: "))
 		switch {
 		case r.retired:
 			text += ", retired"

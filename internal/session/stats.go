@@ -39,8 +39,11 @@ func (s *stats) add(latency time.Duration, failed bool) {
 }
 
 // String is one line: counts, throughput and latency percentiles.
-func (s *stats) String() string {
-	elapsed := time.Since(s.start)
+func (s *stats) String() string { return s.at(time.Now()) }
+
+// at is String as of now.
+func (s *stats) at(now time.Time) string {
+	elapsed := now.Sub(s.start)
 	line := fmt.Sprintf("requests: %d ok, %d failed in %s (%.1f/s)", s.ok, s.fail, elapsed.Round(time.Millisecond), float64(s.ok+s.fail)/elapsed.Seconds())
 	if s.ok == 0 || len(s.latencies) == 0 {
 		return line
