@@ -143,7 +143,7 @@ func New(cfg Config) *Progress {
 		mpb.BarWidth(barWidth),
 		mpb.PrependDecorators(decor.Any(counts)),
 		mpb.AppendDecorators(
-			ifTotal{decor.NewPercentage("%d"), "", false},
+			ifTotal{decor.NewPercentage("%d"), " ", false},
 			decor.Name(" | "), speed,
 			ifTotal{eta, " | ETA ", true},
 			decor.Any(func(decor.Statistics) string { return fmt.Sprintf(" | %d failed", p.fail.Load()) }),
@@ -313,16 +313,16 @@ func (d ifTotal) Decor(st decor.Statistics) (string, int) {
 
 func (d ifTotal) Unwrap() decor.Decorator { return d.Decorator }
 
-// knownBar draws " [===>---] " while the total is known, nothing otherwise.
+// knownBar draws " [===>---]" while the total is known and the row has
+// room for it, nothing otherwise; the percentage after it brings its own
+// space.
 type knownBar struct{ mpb.BarFiller }
 
 func (f knownBar) Fill(w io.Writer, st decor.Statistics) error {
 	if st.Total <= 0 || st.AvailableWidth < 4 {
 		return nil
 	}
-	st.AvailableWidth -= 2
+	st.AvailableWidth--
 	io.WriteString(w, " ")
-	err := f.BarFiller.Fill(w, st)
-	io.WriteString(w, " ")
-	return err
+	return f.BarFiller.Fill(w, st)
 }
