@@ -26,17 +26,7 @@ func TestSplicePipes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			src, srcW := pipe(t)
-			dstR, dst := pipe(t)
-			go func() {
-				srcW.Write(want)
-				srcW.Close()
-			}()
-			got := make(chan []byte)
-			go func() {
-				b, _ := io.ReadAll(dstR)
-				got <- b
-			}()
+			src, dst, got := Through(t, want)
 			moves := 0
 			n, handled, err := tt.splice(dst, src, func() { moves++ })
 			dst.Close()
@@ -64,7 +54,7 @@ func TestSpliceInBlockingPipe(t *testing.T) {
 	src, srcW := os.NewFile(uintptr(fds[0]), "blocking"), os.NewFile(uintptr(fds[1]), "blocking")
 	defer src.Close()
 	defer srcW.Close()
-	_, dst := pipe(t)
+	_, dst := Pipe(t)
 	if _, handled, err := spliceIn(dst, src, func() {}); handled || err != nil {
 		t.Errorf("spliceIn: handled %v, error %v; want false, nil", handled, err)
 	}
@@ -107,8 +97,8 @@ func TestSplicePipesClosed(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			src, srcW := pipe(t)
-			dstR, dst := pipe(t)
+			src, srcW := Pipe(t)
+			dstR, dst := Pipe(t)
 			type result struct {
 				handled bool
 				err     error
@@ -151,16 +141,6 @@ func full(w *os.File) bool {
 	return !writable
 }
 
-func pipe(t *testing.T) (r, w *os.File) {
-	t.Helper()
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.Close(); w.Close() })
-	return r, w
-}
-
 // growPipe grows a pipe to pipeSize, and leaves a larger one as it is: it
 // may be another's, made so on purpose.
 func TestGrowPipe(t *testing.T) {
@@ -176,7 +156,7 @@ func TestGrowPipe(t *testing.T) {
 		rc.Control(func(fd uintptr) { _, err = unix.FcntlInt(fd, unix.F_SETPIPE_SZ, n) })
 		return err
 	}
-	small, _ := pipe(t)
+	small, _ := Pipe(t)
 	if err := set(small, 64<<10); err != nil {
 		t.Fatal(err)
 	}
@@ -185,7 +165,7 @@ func TestGrowPipe(t *testing.T) {
 	if n := size(small); n != pipeSize {
 		t.Errorf("a pipe of 64 KiB grew to %d bytes, want %d", n, pipeSize)
 	}
-	large, _ := pipe(t)
+	large, _ := Pipe(t)
 	if err := set(large, 2*pipeSize); err != nil {
 		t.Skipf("cannot make a pipe larger than %d bytes (fs.pipe-max-size): %v", pipeSize, err)
 	}

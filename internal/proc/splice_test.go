@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"io"
-	"os"
 	"syscall"
 	"testing"
 	"time"
@@ -17,17 +16,7 @@ import (
 // arrives, in order.
 func TestPipeline(t *testing.T) {
 	want := bytes.Repeat([]byte("0123456789abcdefghijklmnopqrstuvwxyz\n"), 100_000)
-	in, inW := pipe(t)
-	outR, out := pipe(t)
-	go func() {
-		inW.Write(want)
-		inW.Close()
-	}()
-	got := make(chan []byte)
-	go func() {
-		b, _ := io.ReadAll(outR)
-		got <- b
-	}()
+	in, out, got := proc.Through(t, want)
 	c, err := proc.Start([]string{"cat"}, proc.Options{Stdin: in, Stdout: out, Grace: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
@@ -45,8 +34,8 @@ func TestPipeline(t *testing.T) {
 // Stop closes the child's stdin even while the input pipe is empty and its
 // writer still there: the splice waiting for it ends, and so does the child.
 func TestPipelineStopWhileInputWaits(t *testing.T) {
-	in, inW := pipe(t) // its writer stays open
-	outR, out := pipe(t)
+	in, inW := proc.Pipe(t) // its writer stays open
+	outR, out := proc.Pipe(t)
 	c, err := proc.Start([]string{"cat"}, proc.Options{Stdin: in, Stdout: out, Grace: time.Hour})
 	if err != nil {
 		t.Fatal(err)
@@ -76,7 +65,7 @@ func TestPipelineStopWhileInputWaits(t *testing.T) {
 // Stop also ends a splice waiting for room in the child's stdin, which a
 // child that reads nothing never makes.
 func TestPipelineStopWhileChildFull(t *testing.T) {
-	in, inW := pipe(t)
+	in, inW := proc.Pipe(t)
 	go func() {
 		// Until CloseStdin closes in, the pipe's only reader: EPIPE.
 		chunk := make([]byte, 64<<10)
@@ -86,7 +75,7 @@ func TestPipelineStopWhileChildFull(t *testing.T) {
 			}
 		}
 	}()
-	outR, out := pipe(t)
+	outR, out := proc.Pipe(t)
 	go io.Copy(io.Discard, outR)
 	argv, env := child("-no-read")
 	c, err := proc.Start(argv, proc.Options{Stdin: in, Stdout: out, Grace: 50 * time.Millisecond, Env: env})
@@ -103,7 +92,7 @@ func TestPipelineStopWhileChildFull(t *testing.T) {
 // Our stdout's reader going away is reported, as EPIPE, and the child's
 // stdout is closed, so that it dies of SIGPIPE as in a shell pipeline.
 func TestPipelineReaderGone(t *testing.T) {
-	outR, out := pipe(t)
+	outR, out := proc.Pipe(t)
 	c, err := proc.Start([]string{"yes"}, proc.Options{Stdout: out, Grace: time.Second})
 	if err != nil {
 		t.Fatal(err)
@@ -120,14 +109,4 @@ func TestPipelineReaderGone(t *testing.T) {
 	if st, _ := c.Wait(); st.Signal != syscall.SIGPIPE {
 		t.Errorf("status = %v, want killed by SIGPIPE", st)
 	}
-}
-
-func pipe(t *testing.T) (r, w *os.File) {
-	t.Helper()
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.Close(); w.Close() })
-	return r, w
 }
