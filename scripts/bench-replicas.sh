@@ -49,20 +49,17 @@ done
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/pipecli-bench.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
+# shellcheck source=scripts/benchlib.sh
+. scripts/benchlib.sh
 
 echo "building pipecli, scripts/pingpong/echo, scripts/testchild..."
 go build -o "$tmp/pipecli" ./cmd/pipecli
 go build -o "$tmp/echo" ./scripts/pingpong/echo
 go build -o "$tmp/testchild" ./scripts/testchild
 if [[ -n $base ]]; then
-	echo "building pipecli at $base (BENCH_BASE)..."
-	git worktree add --detach -q "$tmp/base-src" "$base" || die "cannot check out BENCH_BASE=$base"
-	trap 'git worktree remove --force "$tmp/base-src" 2>/dev/null; rm -rf "$tmp"' EXIT
-	(cd "$tmp/base-src" && go build -o "$tmp/pipecli-base" ./cmd/pipecli)
+	build_base "$base"
 fi
 
-# median prints the middle of its arguments (the lower middle for an even count).
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 # timed CMD... runs CMD with its stdout to $tmp/out and prints its wall time.
 timed() {
@@ -139,11 +136,7 @@ fi
 # Ping-pong: requests of 128 characters echoed back by scripts/pingpong/echo.
 if [[ $pingpong != 0 ]]; then
 	echo
-	awk -v n="$requests" 'BEGIN {
-		a = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-		b = a a a
-		for (i = 1; i <= n; i++) printf "%010d %s\n", i, substr(b, i % 62 + 1, 117)
-	}' >"$tmp/pp.txt"
+	gen_lines "$tmp/pp.txt" "$requests" 117
 	pp_sides=("pipecli 1" "pipecli 2")
 	[[ -n $base ]] && pp_sides+=("base 1")
 	pp_run() { # SIDE JOBS WINDOW

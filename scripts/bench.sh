@@ -75,26 +75,19 @@ command -v awk >/dev/null || die "awk not found"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/pipecli-bench.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
+# shellcheck source=scripts/benchlib.sh
+. scripts/benchlib.sh
 
 echo "building pipecli..."
 go build -o "$tmp/pipecli" ./cmd/pipecli
 base=${BENCH_BASE:-}
 if [[ -n $base ]]; then
-	echo "building pipecli at $base (BENCH_BASE)..."
-	git worktree add --detach -q "$tmp/base-src" "$base" || die "cannot check out BENCH_BASE=$base"
-	trap 'git worktree remove --force "$tmp/base-src" 2>/dev/null; rm -rf "$tmp"' EXIT
-	(cd "$tmp/base-src" && go build -o "$tmp/pipecli-base" ./cmd/pipecli)
+	build_base "$base"
 fi
 
 # gen FILE N writes N lines of 127 characters and a newline, each different:
 # a 10-digit line number, a space, then 116 characters of a rotating alphabet.
-gen() {
-	awk -v n="$2" 'BEGIN {
-		a = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-		b = a a a
-		for (i = 1; i <= n; i++) printf "%010d %s\n", i, substr(b, i % 62 + 1, 116)
-	}' >"$1"
-}
+gen() { gen_lines "$1" "$2" 116; }
 
 # Both sides write their output to the same kind of sink, chosen once here.
 # /dev/null: the last writer's write(2) costs nothing on either side. pipe: a
@@ -135,8 +128,6 @@ run_once() {
 		END { printf "%.4f %.2f %d\n", e - s, cpu, rss }' "$tmp/time.txt"
 }
 
-# median prints the middle of its arguments (the lower middle for an even count).
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 # bench FILE runs both sides REPS times, interleaved so that drift in
 # the machine's load touches both alike, and sets: shell_mbs, pipecli_mbs,
@@ -316,11 +307,7 @@ if [[ $pingpong != 0 ]]; then
 	go build -o "$tmp/echo" ./scripts/pingpong/echo
 	go build -o "$tmp/direct" ./scripts/pingpong/direct
 	# 10-digit number, a space, 117 characters: 128 characters and "\n".
-	awk -v n="$requests" 'BEGIN {
-		a = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-		b = a a a
-		for (i = 1; i <= n; i++) printf "%010d %s\n", i, substr(b, i % 62 + 1, 117)
-	}' >"$tmp/pp.txt"
+	gen_lines "$tmp/pp.txt" "$requests" 117
 
 	# pp_run SIDE W runs SIDE (direct or pipecli) once with window W; its
 	# answers go to stdout, its statistics line to $tmp/pp.err.

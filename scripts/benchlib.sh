@@ -1,0 +1,24 @@
+# scripts/benchlib.sh: what bench.sh and bench-replicas.sh share. Sourced,
+# after they have set tmp (their scratch directory) and die.
+
+# median prints the middle of its arguments (the lower middle for an even count).
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+# gen_lines FILE N WIDTH writes N lines, each different: a 10-digit line
+# number, a space, then WIDTH characters of a rotating alphabet.
+gen_lines() {
+	awk -v n="$2" -v w="$3" 'BEGIN {
+		a = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+		b = a a a
+		for (i = 1; i <= n; i++) printf "%010d %s\n", i, substr(b, i % 62 + 1, w)
+	}' >"$1"
+}
+
+# build_base REF builds pipecli at the git ref REF as $tmp/pipecli-base,
+# from a worktree removed on exit.
+build_base() {
+	echo "building pipecli at $1 (BENCH_BASE)..."
+	git worktree add --detach -q "$tmp/base-src" "$1" || die "cannot check out BENCH_BASE=$1"
+	trap 'git worktree remove --force "$tmp/base-src" 2>/dev/null; rm -rf "$tmp"' EXIT
+	(cd "$tmp/base-src" && go build -o "$tmp/pipecli-base" ./cmd/pipecli)
+}
