@@ -56,6 +56,35 @@ func Decrypt(line string, family string) (Result, error) {
 	return decrypt(context.Background(), []byte(line), family, nil)
 }
 
+// Params weigh the evidence the substitution solver scores a key by,
+// against the letter model's log10 probabilities.
+type Params struct {
+	WordWeight float32 // scales each word's log10 probability
+	PairWeight float32 // scales each pair's association
+	// UnknownWord and UnknownName are the log10 probability of a word the
+	// vocabulary lacks, in lower case and capitalised.
+	UnknownWord, UnknownName float32
+	// LowerName is added for a name written in lower case, TitleWord for
+	// another word capitalised.
+	LowerName, TitleWord float32
+}
+
+// DefaultParams were tuned on the development set of package corpus,
+// text held back from training, with scripts/tune.
+var DefaultParams = Params{
+	WordWeight:  1.5,
+	PairWeight:  1,
+	UnknownWord: -9,
+	UnknownName: -8,
+	LowerName:   -2,
+	TitleWord:   -0.7,
+}
+
+// DecryptWith is Decrypt with other Params, for tuning.
+func DecryptWith(line string, family string, p Params) (Result, error) {
+	return decryptWith(context.Background(), []byte(line), family, &p, nil)
+}
+
 func checkFamily(family string) (string, error) {
 	switch family {
 	case "", FamilyAuto:
@@ -75,6 +104,10 @@ const englishEnough = -1.3
 // decrypt is Decrypt with cancellation and a progress callback, which Serve
 // uses for verbose answers; progress may be nil.
 func decrypt(ctx context.Context, line []byte, family string, progress func([]byte)) (Result, error) {
+	return decryptWith(ctx, line, family, &DefaultParams, progress)
+}
+
+func decryptWith(ctx context.Context, line []byte, family string, p *Params, progress func([]byte)) (Result, error) {
 	family, err := checkFamily(family)
 	if err != nil {
 		return Result{}, err
@@ -93,7 +126,7 @@ func decrypt(ctx context.Context, line []byte, family string, progress func([]by
 			progress([]byte(shift.result(line).Text))
 		}
 	}
-	sub, subScore, letters := solveSubstitution(ctx, st, line, progress)
+	sub, subScore, letters := solveSubstitution(ctx, st, p, line, progress)
 	if family == FamilyAuto && subScore-shift.total < keyFreedom(letters) {
 		return shift.result(line), nil
 	}

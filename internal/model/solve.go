@@ -5,6 +5,7 @@ import (
 	"hash/fnv"
 	"math/rand/v2"
 	"slices"
+	"strings"
 )
 
 // Substitution is broken by hill climbing over the key from random
@@ -26,9 +27,6 @@ const (
 	// most lines whose restarts kept falling into the same wrong optimum.
 	kicks     = 20
 	kickSwaps = 3
-	// wordWeight scales word scores against quadgram scores in the polish;
-	// 1.5 did best on scripts/eval.
-	wordWeight = 1.5
 	// substSample bounds the symbols the solver reads: enough for any key,
 	// so a 1 MB line costs what a paragraph does. The key found is then
 	// applied to the whole line.
@@ -42,39 +40,61 @@ const (
 const englishOrder = "etaoinsrhldcumfpgwybvkxjqz"
 
 // subst is the state of one substitution search. A decryption key dec maps
-// a cipher symbol to a plain symbol; dec[boundary] is boundary.
+// a cipher symbol to a plain symbol; dec[boundary] is boundary, which also
+// keeps an apostrophe inside a word an apostrophe.
 type subst struct {
 	st *stats
+	p  *Params
 	// sym is the cipher symbols of the sample, boundaries collapsed, three
 	// at the start (the context of the first letter) and one at the end.
 	// Window t scores sym[t] given sym[t-3:t], for t from 3.
-	sym   []byte
-	words [][]byte  // the sample's distinct words, as cipher letters
-	times []float32 // how often each word occurs
+	sym []byte
+	// words are the sample's distinct words, as cipher symbols (letters
+	// and apostrophes), with their case (caseLower...) and how often each
+	// occurs; pairs are its distinct pairs of neighbouring words.
+	words     [][]byte
+	wordCase  []byte
+	times     []float32
+	pairs     [][2]int32
+	pairTimes []float32
 	// windowsOf and wordsOf list the windows and the words in which each
-	// cipher letter occurs, so that a swap of two letters rescores only
-	// what it changes: most swaps move a letter that occurs a few times.
+	// cipher letter occurs, and pairsOf the pairs of each word, so that a
+	// swap of two letters rescores only what it changes: most swaps move a
+	// letter that occurs a few times.
 	windowsOf [26][]int32
 	wordsOf   [26][]int32
+	pairsOf   [][]int32
 	present   [26]bool
 	rng       *rand.Rand
-	// Scratch for swaps: each word's and window's score under the current
-	// key, its score under the key being tried, and the windows and words
-	// a swap touched, found once each by stamping them.
-	cur, next    []float32
-	win, winNext []float32
-	wordMark     []uint32
-	winMark      []uint32
-	stamp        uint32
-	touched      []int32
-	touchedWin   []int32
-	buf          []byte
+	// Scratch for swaps: each word's, pair's and window's score under the
+	// current key, and under the key being tried; each word's index in the
+	// vocabulary likewise; the windows, words and pairs a swap touched,
+	// found once each by stamping them.
+	cur, next         []float32
+	curID, nextID     []int32
+	pairCur, pairNext []float32
+	win, winNext      []float32
+	wordMark          []uint32
+	pairMark          []uint32
+	winMark           []uint32
+	stamp             uint32
+	touched           []int32
+	touchedPairs      []int32
+	touchedWin        []int32
+	buf               []byte
 }
+
+// Cases of a ciphertext word, which substitution keeps.
+const (
+	caseLower = iota // "word"
+	caseTitle        // "Word": a name, or a word that starts a sentence
+	caseUpper        // "WORD" or "I": says nothing
+)
 
 type key [27]byte // dec[cipher symbol] = plain symbol
 
-func newSubst(st *stats, line []byte) *subst {
-	s := &subst{st: st}
+func newSubst(st *stats, p *Params, line []byte) *subst {
+	s := &subst{st: st, p: p}
 	// The seed is the line itself: the same line gets the same answer.
 	h := fnv.New64a()
 	h.Write(line)
@@ -83,41 +103,84 @@ func newSubst(st *stats, line []byte) *subst {
 
 	s.sym = append(s.sym, boundary, boundary, boundary)
 	index := map[string]int32{}
-	var word []byte
+	pairIndex := map[[2]int32]int32{}
+	var (
+		word      []byte
+		upper     int
+		prev      = int32(-1) // the word before, while no sentence break
+		wordStart int
+	)
 	endWord := func() {
 		if len(word) == 0 {
 			return
 		}
-		w, ok := index[string(word)]
+		c := byte(caseLower)
+		switch {
+		case upper == len(word) || (upper > 0 && len(word) == 1):
+			c = caseUpper
+		case 'A' <= line[wordStart] && line[wordStart] <= 'Z':
+			c = caseTitle
+		}
+		w, ok := index[string(word)+string(rune('0'+c))]
 		if !ok {
 			w = int32(len(s.words))
-			index[string(word)] = w
+			index[string(word)+string(rune('0'+c))] = w
 			s.words = append(s.words, word)
+			s.wordCase = append(s.wordCase, c)
 			s.times = append(s.times, 0)
+			s.pairsOf = append(s.pairsOf, nil)
 			var seen [26]bool
-			for _, c := range word {
-				if !seen[c] {
-					seen[c] = true
-					s.wordsOf[c] = append(s.wordsOf[c], w)
+			for _, x := range word {
+				if x < 26 && !seen[x] {
+					seen[x] = true
+					s.wordsOf[x] = append(s.wordsOf[x], w)
 				}
 			}
 		}
 		s.times[w]++
-		word = nil
+		if prev >= 0 {
+			pk := [2]int32{prev, w}
+			pi, ok := pairIndex[pk]
+			if !ok {
+				pi = int32(len(s.pairs))
+				pairIndex[pk] = pi
+				s.pairs = append(s.pairs, pk)
+				s.pairTimes = append(s.pairTimes, 0)
+				s.pairsOf[prev] = append(s.pairsOf[prev], pi)
+				if w != prev {
+					s.pairsOf[w] = append(s.pairsOf[w], pi)
+				}
+			}
+			s.pairTimes[pi]++
+		}
+		prev = w
+		word, upper = nil, 0
 	}
-	for _, x := range line {
+	for i, x := range line {
 		if len(s.sym) >= substSample {
 			break
 		}
 		d := symbolOf[x]
-		if d == boundary {
-			endWord()
-			if s.sym[len(s.sym)-1] == boundary {
-				continue
+		switch {
+		case d != boundary:
+			if len(word) == 0 {
+				wordStart = i
 			}
-		} else {
 			s.present[d] = true
 			word = append(word, d)
+			if x < 'a' {
+				upper++
+			}
+		case x == '\'' && len(word) > 0 && i+1 < len(line) && symbolOf[line[i+1]] != boundary:
+			word = append(word, apostrophe)
+		default:
+			endWord()
+			if strings.IndexByte(sentenceBreaks, x) >= 0 {
+				prev = -1
+			}
+		}
+		if d == boundary && s.sym[len(s.sym)-1] == boundary {
+			continue
 		}
 		s.sym = append(s.sym, d)
 	}
@@ -138,10 +201,17 @@ func newSubst(st *stats, line []byte) *subst {
 	}
 	n := len(s.words)
 	s.cur, s.next, s.wordMark = make([]float32, n), make([]float32, n), make([]uint32, n)
+	s.curID, s.nextID = make([]int32, n), make([]int32, n)
+	np := len(s.pairs)
+	s.pairCur, s.pairNext, s.pairMark = make([]float32, np), make([]float32, np), make([]uint32, np)
 	s.winMark = make([]uint32, len(s.sym))
 	s.win, s.winNext = make([]float32, len(s.sym)), make([]float32, len(s.sym))
 	return s
 }
+
+// sentenceBreaks end the chain of neighbouring words that pairs are made
+// of.
+const sentenceBreaks = ".!?;:()\"[]{}\n"
 
 // window is the stats.cond score of window t decrypted with k.
 func (s *subst) window(k *key, t int) float32 {
@@ -193,39 +263,89 @@ func (s *subst) keepWindows() {
 	}
 }
 
-// wordScore is the log10 probability of word w of the sample decrypted
-// with k.
-func (s *subst) wordScore(k *key, w int) float32 {
+// wordScore is the score of word w of the sample decrypted with k, and
+// the index of its plaintext in the vocabulary (-1 if unknown): its log10
+// probability, and how likely a word of its kind is to be written in the
+// case the ciphertext shows.
+func (s *subst) wordScore(k *key, w int) (float32, int32) {
 	s.buf = s.buf[:0]
 	for _, c := range s.words[w] {
 		s.buf = append(s.buf, k[c])
 	}
-	return s.st.wordScore(s.buf)
+	id := s.st.vocab.find(s.buf)
+	if id < 0 {
+		if s.wordCase[w] == caseTitle {
+			return s.p.UnknownName, -1
+		}
+		return s.p.UnknownWord, -1
+	}
+	info := &s.st.words[id]
+	score := info.logp
+	switch {
+	case s.wordCase[w] == caseLower && info.name:
+		score += s.p.LowerName
+	case s.wordCase[w] == caseTitle && !info.name:
+		score += s.p.TitleWord
+	}
+	return score, id
 }
 
-// swapWords is the change in the words' score that the swap of i and j,
-// already made in k, brings; the new scores wait in s.next for keepWords.
+// pairScore is the association of pair p's words, given their indices.
+func (s *subst) pairScore(first, second int32) float32 {
+	return s.st.assoc(first, second)
+}
+
+// swapWords is the change in the weighted score of words and pairs that
+// the swap of i and j, already made in k, brings; the new scores wait in
+// s.next and s.pairNext for keepWords.
 func (s *subst) swapWords(k *key, i, j int) float32 {
 	s.stamp++
 	s.touched = s.touched[:0]
-	var delta float32
+	s.touchedPairs = s.touchedPairs[:0]
+	var words float32
 	for _, list := range [2][]int32{s.wordsOf[i], s.wordsOf[j]} {
 		for _, w := range list {
 			if s.wordMark[w] != s.stamp {
 				s.wordMark[w] = s.stamp
 				s.touched = append(s.touched, w)
-				s.next[w] = s.wordScore(k, int(w))
-				delta += s.times[w] * (s.next[w] - s.cur[w])
+				s.next[w], s.nextID[w] = s.wordScore(k, int(w))
+				words += s.times[w] * (s.next[w] - s.cur[w])
 			}
 		}
 	}
-	return delta
+	if s.p.PairWeight == 0 {
+		return s.p.WordWeight * words
+	}
+	var pairs float32
+	for _, w := range s.touched {
+		for _, p := range s.pairsOf[w] {
+			if s.pairMark[p] == s.stamp {
+				continue
+			}
+			s.pairMark[p] = s.stamp
+			s.touchedPairs = append(s.touchedPairs, p)
+			s.pairNext[p] = s.pairScore(s.idNow(s.pairs[p][0]), s.idNow(s.pairs[p][1]))
+			pairs += s.pairTimes[p] * (s.pairNext[p] - s.pairCur[p])
+		}
+	}
+	return s.p.WordWeight*words + s.p.PairWeight*pairs
+}
+
+// idNow is word w's vocabulary index under the key being tried.
+func (s *subst) idNow(w int32) int32 {
+	if s.wordMark[w] == s.stamp {
+		return s.nextID[w]
+	}
+	return s.curID[w]
 }
 
 // keepWords makes the scores swapWords computed current.
 func (s *subst) keepWords() {
 	for _, w := range s.touched {
-		s.cur[w] = s.next[w]
+		s.cur[w], s.curID[w] = s.next[w], s.nextID[w]
+	}
+	for _, p := range s.touchedPairs {
+		s.pairCur[p] = s.pairNext[p]
 	}
 }
 
@@ -252,15 +372,19 @@ func (s *subst) climb(k *key) {
 	}
 }
 
-// score is the polish's score of k: quad plus wordWeight times the sum of
-// the words' log10 probabilities. It sets s.cur for polish.
+// score is the polish's score of k: quad plus the weighted scores of
+// words and pairs. It sets s.cur, s.curID and s.pairCur for polish.
 func (s *subst) score(k *key) float32 {
-	var words float32
+	var words, pairs float32
 	for w := range s.words {
-		s.cur[w] = s.wordScore(k, w)
+		s.cur[w], s.curID[w] = s.wordScore(k, w)
 		words += s.times[w] * s.cur[w]
 	}
-	return s.quad(k) + wordWeight*words
+	for p, pr := range s.pairs {
+		s.pairCur[p] = s.pairScore(s.curID[pr[0]], s.curID[pr[1]])
+		pairs += s.pairTimes[p] * s.pairCur[p]
+	}
+	return s.quad(k) + s.p.WordWeight*words + s.p.PairWeight*pairs
 }
 
 // polish improves k in place like climb, by score, and returns the score:
@@ -278,7 +402,7 @@ func (s *subst) polish(k *key) float32 {
 					continue
 				}
 				dq := s.swapQuad(k, i, j)
-				if dq+wordWeight*s.swapWords(k, i, j) > 0 {
+				if dq+s.swapWords(k, i, j) > 0 {
 					s.keepWords()
 					s.keepWindows()
 					improved = true
@@ -354,8 +478,8 @@ func (k *key) encryptionKey() string {
 // early, with the best key so far, when ctx is done. Besides the result it
 // returns the plaintext's plausibility and the number of distinct letters,
 // for comparison with the best shift.
-func solveSubstitution(ctx context.Context, st *stats, line []byte, progress func([]byte)) (res Result, plausibility float64, distinct int) {
-	s := newSubst(st, line)
+func solveSubstitution(ctx context.Context, st *stats, p *Params, line []byte, progress func([]byte)) (res Result, plausibility float64, distinct int) {
+	s := newSubst(st, p, line)
 	var (
 		best      key
 		bestScore float32

@@ -3,9 +3,9 @@ package model
 import (
 	"bytes"
 	_ "embed"
+	"encoding/binary"
 	"fmt"
 	"math"
-	"strconv"
 	"strings"
 	"sync"
 )
@@ -18,26 +18,28 @@ var englishBin []byte
 // stats holds the decoded tables, as log10 probabilities.
 type stats struct {
 	unigram [256]float32
-	quad    []float32 // nQuads entries, indexed by quadIndex
 	// cond is log10 P(d | abc), a symbol given the three before it, with
-	// Witten-Bell backoff to shorter contexts: unlike the joint
-	// probabilities in quad, sums of it compare texts of different letter
-	// counts, and a quadgram Opticks lacks costs what its letters are
-	// likely to cost, not a flat floor.
+	// Witten-Bell backoff to shorter contexts: sums of it compare texts of
+	// different letter counts.
 	cond []float32
 	// nonLetter is log10 P(byte | non-letter), see nonLetterScores.
 	nonLetter [256]float32
-	// words is the vocabulary, Opticks' words and the word list's, each
-	// with its count in Opticks plus listCount.
-	words map[string]float32
-	// packed holds the words of up to packLetters letters again, keyed by
-	// pack, for wordScore: the solver looks words up millions of times a
-	// second, and integer keys hash faster than strings.
-	packed map[uint64]float32
-	// unknownWord is the log10 probability given to a word the vocabulary
-	// lacks, below its rarest word, so that the word polish prefers known words;
-	// quadgrams keep it from forcing every unknown word into a known one.
-	unknownWord float32
+	// vocab finds words; words holds them by index, most probable first.
+	vocab wordTable
+	words []wordInfo
+	// pairStart[i]..pairStart[i+1] index the pairs whose first word is
+	// word i: pairNext holds the second words, in order, pairAssoc
+	// log10 P(second | first) / P(second).
+	pairStart []int32
+	pairNext  []int32
+	pairAssoc []float32
+}
+
+// wordInfo is what the solver knows of a word.
+type wordInfo struct {
+	logp    float32 // log10 probability in running text
+	backoff float32 // association with a following word the pairs lack
+	name    bool    // written capitalised
 }
 
 // english decodes englishBin once, on first use, so that programs that only
@@ -50,224 +52,199 @@ var english = sync.OnceValue(func() *stats {
 	return s
 })
 
+// reader reads the sections of english.bin, remembering the first error.
+type reader struct {
+	b   []byte
+	err error
+}
+
+func (r *reader) bytes(n int) []byte {
+	if r.err != nil {
+		return nil
+	}
+	if n < 0 || n > len(r.b) {
+		r.err = fmt.Errorf("truncated")
+		return nil
+	}
+	v := r.b[:n]
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) uvarint() int {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 || v > math.MaxInt32 {
+		r.err = fmt.Errorf("bad number")
+		return 0
+	}
+	r.b = r.b[n:]
+	return int(v)
+}
+
 func parseStats(b []byte) (*stats, error) {
 	if !bytes.HasPrefix(b, []byte(tableMagic)) {
 		return nil, fmt.Errorf("bad magic")
 	}
-	b = b[len(tableMagic):]
-	if len(b) < 256+nQuads {
-		return nil, fmt.Errorf("truncated: %d bytes", len(b))
+	r := &reader{b: b[len(tableMagic):]}
+	s := &stats{cond: make([]float32, nQuads)}
+	for i, c := range r.bytes(256) {
+		s.unigram[i] = -float32(c) / costScale
 	}
-	s := &stats{quad: make([]float32, nQuads), words: map[string]float32{}}
-	for i := range 256 {
-		s.unigram[i] = -float32(b[i]) / costScale
+	for i, c := range r.bytes(nQuads) {
+		s.cond[i] = -float32(c) / costScale
 	}
-	b = b[256:]
-	for i := range nQuads {
-		s.quad[i] = -float32(b[i]) / costScale
-	}
-	b = b[nQuads:]
 	s.nonLetter = nonLetterScores(&s.unigram)
-	type wc struct {
-		w string
-		n int64
-	}
-	var list []wc
-	var counted int64
-	for line := range bytes.Lines(b) {
-		w, n, ok := bytes.Cut(bytes.TrimSuffix(line, []byte("\n")), []byte(" "))
-		c, err := strconv.ParseInt(string(n), 10, 64)
-		if !ok || err != nil || len(w) == 0 || c < 0 {
-			return nil, fmt.Errorf("bad word line %q", line)
-		}
-		list = append(list, wc{string(w), c})
-		counted += c
-	}
-	if counted == 0 {
-		return nil, fmt.Errorf("no words")
-	}
-	total := float64(counted) + listCount*float64(len(list))
-	for _, e := range list {
-		s.words[e.w] = float32(math.Log10((float64(e.n) + listCount) / total))
-	}
-	s.unknownWord = float32(math.Log10(listCount/total)) + unknownExtra
-	s.packed = make(map[uint64]float32, len(s.words))
+
+	n := r.uvarint()
+	s.words = make([]wordInfo, 0, n)
+	s.vocab = newWordTable(n)
 	var sym []byte
-	for w, p := range s.words {
-		sym = sym[:0]
-		for i := 0; i < len(w); i++ {
-			sym = append(sym, symbolOf[w[i]])
+	for range n {
+		w := r.bytes(r.uvarint())
+		v := r.bytes(3)
+		if r.err != nil {
+			break
 		}
-		if len(sym) <= packLetters {
-			s.packed[pack(sym)] = p
+		sym = sym[:0]
+		for _, c := range w {
+			sym = append(sym, wordSymbol(c))
+		}
+		s.vocab.add(sym, int32(len(s.words)))
+		s.words = append(s.words, wordInfo{
+			logp:    -float32(v[0]) / costScale,
+			name:    v[1]&wordName != 0,
+			backoff: float32(int8(v[2])) / pairScale,
+		})
+	}
+	s.pairStart = make([]int32, 0, n+1)
+	for range n {
+		s.pairStart = append(s.pairStart, int32(len(s.pairNext)))
+		next := int32(-1)
+		for range r.uvarint() {
+			next += int32(r.uvarint())
+			v := r.bytes(1)
+			if r.err != nil {
+				break
+			}
+			s.pairNext = append(s.pairNext, next)
+			s.pairAssoc = append(s.pairAssoc, float32(int8(v[0]))/pairScale)
 		}
 	}
-	s.cond = conditional(s.quad, s.words)
+	s.pairStart = append(s.pairStart, int32(len(s.pairNext)))
+	if r.err != nil {
+		return nil, r.err
+	}
+	if len(r.b) != 0 {
+		return nil, fmt.Errorf("%d bytes left over", len(r.b))
+	}
 	return s, nil
 }
 
-// packLetters is the longest word pack takes: 5 bits a letter.
+// wordSymbol is the symbol of a byte of a vocabulary word.
+func wordSymbol(c byte) byte {
+	if c == '\'' {
+		return apostrophe
+	}
+	return symbolOf[c]
+}
+
+// assoc is log10 P(second | first) / P(second) for two words by index, or
+// 0 if either is unknown (-1).
+func (st *stats) assoc(first, second int32) float32 {
+	if first < 0 || second < 0 {
+		return 0
+	}
+	lo, hi := st.pairStart[first], st.pairStart[first+1]
+	for lo < hi {
+		m := lo + (hi-lo)/2
+		switch n := st.pairNext[m]; {
+		case n == second:
+			return st.pairAssoc[m]
+		case n < second:
+			lo = m + 1
+		default:
+			hi = m
+		}
+	}
+	return st.words[first].backoff
+}
+
+// wordTable is an open-addressing hash table from a word, as symbols, to
+// its index: the solver looks words up millions of times a second.
+type wordTable struct {
+	keys  []uint64 // 0: empty
+	index []int32
+	mask  uint64
+}
+
+func newWordTable(n int) wordTable {
+	size := 1
+	for size < 2*n+1 {
+		size <<= 1
+	}
+	return wordTable{keys: make([]uint64, size), index: make([]int32, size), mask: uint64(size - 1)}
+}
+
+// packLetters is the longest word wordKey packs: 5 bits a symbol.
 const packLetters = 12
 
-// pack encodes a word of at most packLetters symbols (a-z as 0-25) as an
-// integer, each letter plus one so that lengths differ.
-func pack(sym []byte) uint64 {
+// wordKey is a word's key: up to packLetters symbols packed, each plus one
+// so that lengths differ; longer words hashed, with the top bit set.
+func wordKey(sym []byte) uint64 {
 	var v uint64
-	for _, c := range sym {
-		v = v<<5 | uint64(c+1)
-	}
-	return v
-}
-
-// wordScore is the log10 probability of a word given as symbols (a-z as
-// 0-25), or unknownWord.
-func (st *stats) wordScore(sym []byte) float32 {
 	if len(sym) <= packLetters {
-		if p, ok := st.packed[pack(sym)]; ok {
-			return p
+		for _, c := range sym {
+			v = v<<5 | uint64(c+1)
 		}
-		return st.unknownWord
+		return v
 	}
-	w := make([]byte, 0, 32)
+	v = 14695981039346656037
 	for _, c := range sym {
-		w = append(w, 'a'+c)
+		v = (v ^ uint64(c)) * 1099511628211
 	}
-	if p, ok := st.words[string(w)]; ok {
-		return p
-	}
-	return st.unknownWord
+	return v | 1<<63
 }
 
-// quadCounts recovers quadgram counts from the quantised joint
-// probabilities: the floor is a hundredth of a count (see cost).
-func quadCounts(quad []float32) []float64 {
-	floor := quad[0]
-	for _, v := range quad {
-		floor = min(floor, v)
+func (t *wordTable) slot(k uint64) uint64 {
+	i := (k * 0x9e3779b97f4a7c15 >> 20) & t.mask
+	for t.keys[i] != 0 && t.keys[i] != k {
+		i = (i + 1) & t.mask
 	}
-	total := 0.01 / math.Pow(10, float64(floor))
-	c4 := make([]float64, nQuads)
-	for i, v := range quad {
-		if v != floor {
-			c4[i] = math.Round(math.Pow(10, float64(v)) * total)
-		}
-	}
-	return c4
+	return i
 }
 
-// typeCounts counts the quadgrams of the vocabulary, each distinct word
-// once, between boundaries. Running text is dominated by a few words
-// (Opticks says "light" 823 times); the vocabulary spreads the counts over
-// the spellings of English, which is what unseen words resemble.
-func typeCounts(words map[string]float32) []float64 {
-	c4 := make([]float64, nQuads)
-	for w := range words {
-		a, b, c := byte(boundary), byte(boundary), byte(boundary)
-		for i := 0; i <= len(w); i++ {
-			d := byte(boundary)
-			if i < len(w) {
-				d = symbolOf[w[i]]
-			}
-			c4[quadIndex(a, b, c, d)]++
-			a, b, c = b, c, d
-		}
+func (t *wordTable) add(sym []byte, index int32) {
+	k := wordKey(sym)
+	i := t.slot(k)
+	if t.keys[i] == 0 {
+		t.keys[i], t.index[i] = k, index
 	}
-	return c4
 }
 
-// wittenBell turns quadgram counts into conditional probabilities
-// P(d|abc) with interpolated Witten-Bell smoothing: the quadgram count is
-// mixed with P(d|bc) in proportion to how many distinct symbols follow abc,
-// and so on down to P(d). A further backoffFloor of each level's mass goes
-// to the level below, because Opticks is small and held-out English uses
-// letter sequences it never does.
-func wittenBell(c4 []float64) []float64 {
-	const n1, n2, n3 = nSymbols, nSymbols * nSymbols, nSymbols * nSymbols * nSymbols
-	var c3 [n3]float64 // bcd, summed over a
-	var c2 [n2]float64 // cd
-	var c1 [n1]float64 // d
-	for i, c := range c4 {
-		c3[i%n3] += c
-		c2[i%n2] += c
-		c1[i%n1] += c
+// find returns the index of a word, or -1.
+func (t *wordTable) find(sym []byte) int32 {
+	if len(t.keys) == 0 {
+		return -1
 	}
-	witten := func(out, counts, lower []float64) {
-		var sum, distinct float64
-		for _, c := range counts {
-			sum += c
-			if c > 0 {
-				distinct++
-			}
-		}
-		for d, c := range counts {
-			if sum == 0 {
-				out[d] = lower[d]
-			} else {
-				out[d] = (1-backoffFloor)*(c+distinct*lower[d])/(sum+distinct) + backoffFloor*lower[d]
-			}
-		}
+	k := wordKey(sym)
+	if i := t.slot(k); t.keys[i] == k {
+		return t.index[i]
 	}
-	uniform := make([]float64, n1)
-	for i := range uniform {
-		uniform[i] = 1.0 / n1
-	}
-	p1 := make([]float64, n1)
-	witten(p1, c1[:], uniform)
-	p2 := make([]float64, n2)
-	for c := range n1 {
-		witten(p2[c*n1:(c+1)*n1], c2[c*n1:(c+1)*n1], p1)
-	}
-	p3 := make([]float64, n3)
-	for bc := range n2 {
-		witten(p3[bc*n1:(bc+1)*n1], c3[bc*n1:(bc+1)*n1], p2[(bc%n1)*n1:])
-	}
-	p4 := make([]float64, nQuads)
-	for abc := range n3 {
-		witten(p4[abc*n1:(abc+1)*n1], c4[abc*n1:(abc+1)*n1], p3[(abc%n2)*n1:])
-	}
-	return p4
+	return -1
 }
-
-// conditional mixes the running-text and vocabulary models, see
-// typeCounts, into log10 P(d|abc).
-func conditional(quad []float32, words map[string]float32) []float32 {
-	tok := wittenBell(quadCounts(quad))
-	typ := wittenBell(typeCounts(words))
-	cond := make([]float32, nQuads)
-	for i := range cond {
-		cond[i] = float32(math.Log10((1-typeWeight)*tok[i] + typeWeight*typ[i]))
-	}
-	return cond
-}
-
-// listCount is the pseudo-count added to every word's count, which is all a
-// word only the word list has gets: half as often as a word Opticks says
-// once. 0.25 and 1 did no better on scripts/eval.
-const listCount = 0.5
-
-// unknownExtra lowers unknownWord below the rarest known word, so that a
-// known word is worth a swap in the polish; -3 did best on scripts/eval
-// with the word list (-2 without it).
-const unknownExtra = -3
-
-// typeWeight is the vocabulary model's share in conditional: 0.7 did best
-// on the held-out licences of scripts/eval once the vocabulary had the word
-// list, whose spellings are nearer modern text than Opticks' running text
-// (0.3 did best on Opticks alone).
-const typeWeight = 0.7
-
-// backoffFloor, see wittenBell: 0.1 did best on scripts/eval.
-const backoffFloor = 0.1
 
 // documentPunct is punctuation common in plain-text documents (rules of
-// asterisks, list markers, URLs) but rare or absent in Opticks.
+// asterisks, list markers, URLs) but rare in books.
 const documentPunct = "*-=#/_<>+&%$@[]"
 
 // nonLetterScores gives each byte's log10 probability among the non-letters
-// of Opticks, smoothed, because held-out text uses punctuation Opticks never
-// does: a shift must not turn a row of asterisks into something else merely
-// because Opticks has no asterisks. Bytes no prose uses (~ { | } ^ ` \ and
-// control bytes) get the least, which is what tells a newline of the
+// of the training text, smoothed, because held-out text uses punctuation it
+// never does: a shift must not turn a row of asterisks into something else
+// merely because the books have none. Bytes no prose uses (~ { | } ^ ` \
+// and control bytes) get the least, which is what tells a newline of the
 // original alphabet from the '~' that ASCII puts in its place.
 func nonLetterScores(unigram *[256]float32) (w [256]float32) {
 	var sum float64

@@ -1,37 +1,49 @@
 package model
 
 import (
-	"bufio"
 	"bytes"
 	"cmp"
+	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"slices"
-	"strconv"
 	"strings"
 )
 
 // The trained statistics live in one generated file, english.bin:
 //
-//	magic        "PIPECLI2"
-//	unigrams     256 bytes, the cost of each byte value
-//	quadgrams    27^4 bytes, the cost of each quadgram of symbols (see symbolOf)
-//	words        text, one "word count\n" per line, most frequent first: the
-//	             count in the training text, 0 for a word only the word
-//	             list has
+//	magic      "PIPECLI3"
+//	unigrams   256 bytes, the cost of each byte value in running text
+//	letters    27^4 bytes, the cost of each symbol (see symbolOf) given
+//	           the three before it: log10 P(d | abc)
+//	words      uvarint n, then n words, most probable first, each as
+//	           uvarint length, its letters and apostrophes, its cost, its
+//	           flags (wordName) and its backoff as a signed byte
+//	pairs      for each word in order: uvarint count, then the words that
+//	           follow it more or less often than its backoff says, in
+//	           order, each as uvarint gap from the previous index (from -1)
+//	           and a signed byte: log10 P(second | first) / P(second)
 //
-// A cost is -log10(p) times costScale, rounded and capped at 255, so the table
-// stays small (about 1.5 MB with the word list) and the file is byte-for-byte
-// reproducible: only integers reach the file, never platform-dependent float
-// formatting.
+// A cost is -log10(p) times costScale, rounded and capped at 255; signed
+// bytes hold log10 values times pairScale. Only integers reach the file,
+// never platform-dependent float formatting, so it is byte-for-byte
+// reproducible.
 const (
-	tableMagic = "PIPECLI2"
+	tableMagic = "PIPECLI3"
 	costScale  = 32
+	pairScale  = 16
 	nSymbols   = 27 // a-z and the word boundary
 	boundary   = 26
 	nQuads     = nSymbols * nSymbols * nSymbols * nSymbols
+	// apostrophe is the symbol of ' inside a word, in word lookups only:
+	// letter statistics see it as a boundary.
+	apostrophe = 26
+)
+
+// Word flags.
+const (
+	wordName = 1 << iota // written capitalised, not in lower case
 )
 
 // symbolOf folds case and turns every non-letter (digits, punctuation,
@@ -48,127 +60,235 @@ var symbolOf = func() (t [256]byte) {
 	return t
 }()
 
-// Train computes the statistics file from English text and, if wordList is
-// not nil, a word list of one word per line. scripts/train runs it on the
-// Opticks shipped with Go and Debian's /usr/share/dict/american-english
-// (package wamerican), and a test checks that doing so reproduces the
-// embedded english.bin exactly.
-//
-// Opticks is a book of 1704 on light: it lacks the vocabulary of modern
-// text (copy, program, public, license, software), so on its own the
-// solver took consistent letter swaps ("Publim Limense") for English. The
-// word list supplies that vocabulary; its words enter with count 0, and
-// parseStats gives them a pseudo-count (listCount) and their spellings to
-// the vocabulary's quadgram model (typeCounts).
-func Train(r io.Reader, wordList io.Reader) ([]byte, error) {
-	br := bufio.NewReader(r)
-	var (
-		unigrams  [256]int64
-		nBytes    int64
-		quads     = make([]int64, nQuads)
-		quadTotal int64
-		words     = map[string]int64{}
-		word      []byte
-		last      = [3]byte{boundary, boundary, boundary}
-		filled    = 1 // the text starts at a word boundary
-	)
-	endWord := func() {
-		if len(word) > 0 {
-			words[string(word)]++
-			word = word[:0]
-		}
-	}
-	for {
-		b, err := br.ReadByte()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("read training text: %w", err)
-		}
+// TrainData is what Train learns from; scripts/train gathers it from
+// Debian's packages (see package corpus).
+type TrainData struct {
+	// Text is running English: it gives the frequencies of bytes, which
+	// tell shifts apart, and of letter sequences.
+	Text []byte
+	// Words are lower-case words of letters and inner apostrophes with
+	// their log10 probability in running English: the unigrams of a word
+	// n-gram model. Other entries are skipped.
+	Words []WordProb
+	// Backoff is the log10 backoff weight of each word of Words as the
+	// first of a pair, and Bigrams the pairs the n-gram model knows: a pair
+	// it does not list has P(second | first) = Backoff[first] × P(second).
+	Backoff []float64
+	Bigrams []Bigram
+	// List is a word list, one word per line as it is written. A word it
+	// has only capitalised is a name; its words missing from Words join
+	// the vocabulary as rare words.
+	List []byte
+}
+
+// WordProb is a word and its log10 probability.
+type WordProb struct {
+	Word string
+	LogP float64
+}
+
+// Bigram is log10 P(Second | First), words given by index in
+// TrainData.Words.
+type Bigram struct {
+	First, Second int32
+	LogP          float64
+}
+
+// Training choices, tuned on the development set (see scripts/tune).
+const (
+	// listLogP is the log10 probability of a word only the word list
+	// has: rarer than the n-gram model's rarest words.
+	listLogP = -7.5
+	// pairKeep drops a pair whose association is within pairKeep of what
+	// its first word's backoff predicts: the solver's fallback says the
+	// same, and the table stays small.
+	pairKeep = 0.5
+	// pairMinLogP drops pairs of rare words: a pair only counts when both
+	// its words are at least this probable.
+	pairMinLogP = -6.0
+	// Shares of the three letter models in the letter table: words
+	// weighted by frequency (what running text looks like), the training
+	// text itself, and every word of the vocabulary once (what unseen words
+	// look like).
+	tokenWeight = 0.4
+	textWeight  = 0.2
+	typeWeight  = 0.4
+)
+
+// Train computes the statistics file from d. scripts/train runs it on the
+// sources of package corpus, and a test there checks that doing so
+// reproduces the embedded english.bin exactly.
+func Train(d TrainData) ([]byte, error) {
+	var unigrams [256]int64
+	for _, b := range d.Text {
 		unigrams[b]++
-		nBytes++
-		s := symbolOf[b]
-		if s == boundary {
-			endWord()
-			if last[2] == boundary {
-				continue // runs of non-letters are one boundary
-			}
-		} else {
-			word = append(word, 'a'+s)
-		}
-		if filled >= 3 {
-			quads[quadIndex(last[0], last[1], last[2], s)]++
-			quadTotal++
-		} else {
-			filled++
-		}
-		last = [3]byte{last[1], last[2], s}
 	}
-	endWord()
-	if quadTotal == 0 {
+	text := make([]float64, nQuads)
+	if addQuads(text, d.Text, 1) == 0 {
 		return nil, errors.New("training text has no letters")
 	}
-	if wordList != nil {
-		if err := readWordList(wordList, words); err != nil {
-			return nil, err
-		}
+	vocab, err := vocabulary(d)
+	if err != nil {
+		return nil, err
 	}
+	tokens := make([]float64, nQuads)
+	types := make([]float64, nQuads)
+	for _, w := range vocab {
+		spelling := []byte(w.word)
+		addQuads(tokens, spelling, math.Pow(10, w.logp)*1e9)
+		addQuads(types, spelling, 1)
+	}
+	pt, px, py := wittenBell(tokens), wittenBell(text), wittenBell(types)
 
 	var out bytes.Buffer
 	out.WriteString(tableMagic)
 	for _, n := range unigrams {
-		out.WriteByte(cost(n, nBytes))
+		out.WriteByte(cost(float64(n)/float64(len(d.Text)), 0.01/float64(len(d.Text))))
 	}
-	for _, n := range quads {
-		out.WriteByte(cost(n, quadTotal))
+	for i := range nQuads {
+		out.WriteByte(cost(tokenWeight*pt[i]+textWeight*px[i]+typeWeight*py[i], 0))
 	}
-	type wc struct {
-		w string
-		n int64
+	out.Write(binary.AppendUvarint(nil, uint64(len(vocab))))
+	for _, w := range vocab {
+		out.Write(binary.AppendUvarint(nil, uint64(len(w.word))))
+		out.WriteString(w.word)
+		out.WriteByte(cost(math.Pow(10, w.logp), 0))
+		out.WriteByte(w.flags)
+		out.WriteByte(byte(signed(w.backoff)))
 	}
-	list := make([]wc, 0, len(words))
-	for w, n := range words {
-		list = append(list, wc{w, n})
-	}
-	slices.SortFunc(list, func(a, b wc) int {
-		return cmp.Or(cmp.Compare(b.n, a.n), cmp.Compare(a.w, b.w))
-	})
-	for _, e := range list {
-		out.WriteString(e.w)
-		out.WriteByte(' ')
-		out.WriteString(strconv.FormatInt(e.n, 10))
-		out.WriteByte('\n')
-	}
+	writePairs(&out, d, vocab)
 	return out.Bytes(), nil
 }
 
-// readWordList adds the words of a word list to words with count 0,
-// leaving counted words alone. Only words of ASCII letters alone, lower case
-// in the list, are taken: the list's possessives ("dog's") would be two
-// words to symbolOf, and its proper nouns and abbreviations ("Ag", "Zr"),
-// folded to lower case, would make gibberish known words.
-func readWordList(r io.Reader, words map[string]int64) error {
-	br := bufio.NewReader(r)
-	for {
-		line, err := br.ReadString('\n')
-		if w := strings.TrimSpace(line); isLowerWord(w) {
-			if _, ok := words[w]; !ok {
-				words[w] = 0
+// addQuads adds weight to the count of every quadgram of text's symbols,
+// runs of non-letters being one boundary, with a boundary before and after,
+// and returns the number of quadgrams.
+func addQuads(counts []float64, text []byte, weight float64) int {
+	a, b, c := byte(boundary), byte(boundary), byte(boundary)
+	n := 0
+	for _, x := range text {
+		d := symbolOf[x]
+		if d == boundary && c == boundary {
+			continue
+		}
+		counts[quadIndex(a, b, c, d)] += weight
+		n++
+		a, b, c = b, c, d
+	}
+	if c != boundary {
+		counts[quadIndex(a, b, c, boundary)] += weight
+		n++
+	}
+	return n
+}
+
+// entry is a word of the vocabulary being trained.
+type entry struct {
+	word    string
+	logp    float64
+	flags   byte
+	backoff float64
+	index   int32 // in TrainData.Words, or -1
+}
+
+// vocabulary merges the n-gram model's words and the word list's, most
+// probable first.
+func vocabulary(d TrainData) ([]entry, error) {
+	if len(d.Backoff) != len(d.Words) {
+		return nil, fmt.Errorf("%d backoff weights for %d words", len(d.Backoff), len(d.Words))
+	}
+	lower, capital := map[string]bool{}, map[string]bool{}
+	for line := range bytes.Lines(d.List) {
+		w := string(bytes.TrimSpace(line))
+		switch {
+		case isWord(w):
+			lower[w] = true
+		case len(w) > 1 && 'A' <= w[0] && w[0] <= 'Z' && isWord(w[1:]):
+			capital[strings.ToLower(w)] = true
+		}
+	}
+	byWord := map[string]*entry{}
+	var vocab []entry
+	for i, w := range d.Words {
+		if !isWord(w.Word) || byWord[w.Word] != nil {
+			continue
+		}
+		vocab = append(vocab, entry{word: w.Word, logp: w.LogP, backoff: d.Backoff[i], index: int32(i)})
+		byWord[w.Word] = &vocab[len(vocab)-1]
+	}
+	for _, set := range []map[string]bool{lower, capital} {
+		for w := range set {
+			if byWord[w] == nil {
+				vocab = append(vocab, entry{word: w, logp: listLogP, index: -1})
+				byWord[w] = &vocab[len(vocab)-1]
 			}
 		}
-		if errors.Is(err, io.EOF) {
-			return nil
+	}
+	for i := range vocab {
+		if capital[vocab[i].word] && !lower[vocab[i].word] {
+			vocab[i].flags |= wordName
 		}
-		if err != nil {
-			return fmt.Errorf("read word list: %w", err)
+	}
+	slices.SortFunc(vocab, func(a, b entry) int {
+		return cmp.Or(cmp.Compare(b.logp, a.logp), cmp.Compare(a.word, b.word))
+	})
+	if len(vocab) == 0 {
+		return nil, errors.New("no words")
+	}
+	return vocab, nil
+}
+
+// writePairs writes the pairs section: the bigrams of words in vocab whose
+// association differs from the backoff's by pairKeep or more.
+func writePairs(out *bytes.Buffer, d TrainData, vocab []entry) {
+	at := make([]int32, len(d.Words)) // index in vocab, or -1
+	for i := range at {
+		at[i] = -1
+	}
+	for i, e := range vocab {
+		if e.index >= 0 {
+			at[e.index] = int32(i)
+		}
+	}
+	type pair struct {
+		second int32
+		assoc  int8
+	}
+	follow := make([][]pair, len(vocab))
+	for _, b := range d.Bigrams {
+		if b.First < 0 || int(b.First) >= len(at) || b.Second < 0 || int(b.Second) >= len(at) {
+			continue
+		}
+		f, s := at[b.First], at[b.Second]
+		if f < 0 || s < 0 || vocab[f].logp < pairMinLogP || vocab[s].logp < pairMinLogP {
+			continue
+		}
+		assoc := b.LogP - vocab[s].logp
+		if math.Abs(assoc-vocab[f].backoff) < pairKeep {
+			continue
+		}
+		follow[f] = append(follow[f], pair{s, signed(assoc)})
+	}
+	for _, list := range follow {
+		slices.SortFunc(list, func(a, b pair) int { return cmp.Compare(a.second, b.second) })
+		out.Write(binary.AppendUvarint(nil, uint64(len(list))))
+		prev := int32(-1)
+		for _, p := range list {
+			out.Write(binary.AppendUvarint(nil, uint64(p.second-prev)))
+			out.WriteByte(byte(p.assoc))
+			prev = p.second
 		}
 	}
 }
 
-func isLowerWord(w string) bool {
+// isWord reports whether w is lower-case letters with apostrophes only
+// between letters, as the solver reads words.
+func isWord(w string) bool {
 	for i := 0; i < len(w); i++ {
-		if w[i] < 'a' || w[i] > 'z' {
+		switch c := w[i]; {
+		case 'a' <= c && c <= 'z':
+		case c == '\'' && i > 0 && i < len(w)-1 && w[i+1] != '\'':
+		default:
 			return false
 		}
 	}
@@ -179,13 +299,76 @@ func quadIndex(a, b, c, d byte) int {
 	return ((int(a)*nSymbols+int(b))*nSymbols+int(c))*nSymbols + int(d)
 }
 
-// cost quantises -log10(n/total). Unseen events get the probability of a
-// hundredth of one occurrence, the usual floor for quadgram scoring.
-func cost(n, total int64) byte {
-	p := float64(n) / float64(total)
-	if n == 0 {
-		p = 0.01 / float64(total)
+// cost quantises -log10(p), p replaced by floor when it is 0.
+func cost(p, floor float64) byte {
+	if p <= 0 {
+		p = floor
+	}
+	if p <= 0 {
+		return 255
 	}
 	c := math.Round(-math.Log10(p) * costScale)
-	return byte(min(c, 255))
+	return byte(min(max(c, 0), 255))
 }
+
+// signed quantises a log10 value to a signed byte.
+func signed(v float64) int8 {
+	return int8(min(max(math.Round(v*pairScale), -127), 127))
+}
+
+// wittenBell turns quadgram counts into conditional probabilities
+// P(d|abc) with interpolated Witten-Bell smoothing: the quadgram count is
+// mixed with P(d|bc) in proportion to how many distinct symbols follow abc,
+// and so on down to P(d). A further backoffFloor of each level's mass goes
+// to the level below, because held-out English uses letter sequences the
+// training never does.
+func wittenBell(c4 []float64) []float64 {
+	const n1, n2, n3 = nSymbols, nSymbols * nSymbols, nSymbols * nSymbols * nSymbols
+	var c3 [n3]float64 // bcd, summed over a
+	var c2 [n2]float64 // cd
+	var c1 [n1]float64 // d
+	for i, c := range c4 {
+		c3[i%n3] += c
+		c2[i%n2] += c
+		c1[i%n1] += c
+	}
+	witten := func(out, counts, lower []float64) {
+		var sum, distinct float64
+		for _, c := range counts {
+			sum += c
+			if c > 0 {
+				distinct++
+			}
+		}
+		for d, c := range counts {
+			if sum == 0 {
+				out[d] = lower[d]
+			} else {
+				out[d] = (1-backoffFloor)*(c+distinct*lower[d])/(sum+distinct) + backoffFloor*lower[d]
+			}
+		}
+	}
+	uniform := make([]float64, n1)
+	for i := range uniform {
+		uniform[i] = 1.0 / n1
+	}
+	p1 := make([]float64, n1)
+	witten(p1, c1[:], uniform)
+	p2 := make([]float64, n2)
+	for c := range n1 {
+		witten(p2[c*n1:(c+1)*n1], c2[c*n1:(c+1)*n1], p1)
+	}
+	p3 := make([]float64, n3)
+	for bc := range n2 {
+		witten(p3[bc*n1:(bc+1)*n1], c3[bc*n1:(bc+1)*n1], p2[(bc%n1)*n1:])
+	}
+	p4 := make([]float64, nQuads)
+	for abc := range n3 {
+		witten(p4[abc*n1:(abc+1)*n1], c4[abc*n1:(abc+1)*n1], p3[(abc%n2)*n1:])
+	}
+	return p4
+}
+
+// backoffFloor, see wittenBell: 0.1 did best on the licences with the
+// earlier tables.
+const backoffFloor = 0.1

@@ -1,33 +1,43 @@
-// Command eval measures the demo model on English it was not trained on:
-// licence texts from /usr/share/common-licenses, or Go's own docs where
-// those are missing. It encrypts the text with random keys from a fixed
-// seed, decrypts every line on one core, and prints per family the lines,
-// exact lines, letters right and latency:
+// Command eval measures the demo model on English it was neither trained
+// nor tuned on, genre by genre, beside a baseline build of pipecli:
 //
-//	go run ./scripts/eval
+//	go run ./scripts/eval                 # baseline: the model before its second edition
+//	go run ./scripts/eval -base HEAD~3    # any git revision
+//	go run ./scripts/eval -base ""        # no baseline
+//
+// Each genre's text is cut into lines of 100 to 128 characters (60 to 90
+// for "short"), as a user would paste sentences; up to -n lines, spread
+// over the text, are encrypted with a fresh substitution key each (fixed
+// seed). Every build answers them one at a time as `pipecli model` on one
+// core (GOMAXPROCS=1), and eval prints, per genre and build, the lines
+// exact, the letters right and the median and p90 milliseconds a line.
+// Caesar (a random shift a line) and the original demo's cipher (the
+// licences encrypted whole) are checked the same way.
+//
+// The genres, none of them in the training data (see package corpus):
+// licences from /usr/share/common-licenses; verse, quotations with names
+// and computing quips from the fortune files (packages fortunes and
+// fortunes-min); technical prose from the Go toolchain's documents.
 //
 // It also makes testdata/crypt.txt, the sample ciphertext for
-// `pipecli run --file testdata/crypt.txt`: 20 lines of at most 128
-// characters of the GPL-3 from section 2, "Basic Permissions.",
-// substitution-encrypted with seed 2024, and its plaintext, which a test
-// compares with the model's answers. It fails, writing nothing, if the model
-// gets any line of the sample wrong (the preamble has "we need", which
-// Opticks' word counts make "be need"):
+// `pipecli run --file testdata/crypt.txt`, and fails, writing nothing, if
+// the model gets any line of it wrong:
 //
 //	go run ./scripts/eval -sample testdata/crypt.txt -sample-plain internal/model/testdata/crypt.plain
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -42,11 +52,34 @@ func main() {
 	}
 }
 
-// defaultTexts are held-out English: none of it is in Opticks.
-var defaultTexts = []string{
+// defaultBase is the last revision with the first edition's tables.
+const defaultBase = "4746121"
+
+// A genre is a kind of English and where to find it.
+type genre struct {
+	name  string
+	files []string
+	short bool // 60-90 character lines, from every other genre's text
+}
+
+const fortunes = "/usr/share/games/fortunes/"
+
+var licences = []string{
 	"/usr/share/common-licenses/GPL-3",
 	"/usr/share/common-licenses/Apache-2.0",
 	"/usr/share/common-licenses/MPL-2.0",
+}
+
+func genres(goroot string) []genre {
+	doc := filepath.Join(goroot, "doc")
+	return []genre{
+		{name: "licences", files: licences},
+		{name: "verse", files: []string{fortunes + "songs-poems"}},
+		{name: "quotations", files: []string{fortunes + "people", fortunes + "humorists", fortunes + "literature", fortunes + "wisdom"}},
+		{name: "computing", files: []string{fortunes + "computers"}},
+		{name: "technical", files: []string{filepath.Join(doc, "go_mem.html"), filepath.Join(doc, "godebug.md"), filepath.Join(doc, "go_spec.html")}},
+		{name: "short", short: true},
+	}
 }
 
 // sampleSeed and sampleLines make testdata/crypt.txt.
@@ -59,61 +92,94 @@ const (
 
 func run() error {
 	seed := flag.Uint64("seed", 1, "seed for keys and shifts")
-	limit := flag.Int("n", 0, "at most this many lines per family (0: all)")
-	verbose := flag.Bool("v", false, "print the lines that were not decrypted exactly")
+	limit := flag.Int("n", 200, "at most this many lines per genre")
+	base := flag.String("base", defaultBase, "git revision of the baseline build (\"\": none)")
+	only := flag.String("genre", "", "evaluate only this genre, or a text file given as dev=FILE")
+	verbose := flag.Bool("v", false, "print the lines the new build did not decrypt exactly")
 	sample := flag.String("sample", "", "write the sample ciphertext file FILE instead of evaluating")
 	samplePlain := flag.String("sample-plain", "", "with -sample, also write its plaintext to FILE")
-	sampleAfter := flag.String("sample-after", sampleStart, "with -sample, start the sample after the first occurrence of this text")
 	flag.Parse()
-	// One core, as the targets are stated per core.
-	runtime.GOMAXPROCS(1)
-
-	files := flag.Args()
-	if len(files) == 0 {
-		var err error
-		if files, err = defaultFiles(); err != nil {
-			return err
-		}
-	}
-	var raw []byte
-	for _, f := range files {
-		b, err := os.ReadFile(f)
+	if *sample != "" {
+		raw, err := readTexts(licences)
 		if err != nil {
 			return err
 		}
-		if strings.HasSuffix(f, ".html") {
-			b = stripHTML(b)
-		}
-		raw = append(raw, b...)
+		return writeSample(*sample, *samplePlain, raw)
 	}
-	if *sample != "" {
-		return writeSample(*sample, *samplePlain, *sampleAfter, raw)
-	}
-	fmt.Printf("texts: %s\n", strings.Join(files, " "))
-	prose := cutProse(string(raw), 128)
-	if *limit > 0 && len(prose) > *limit {
-		prose = prose[:*limit]
-	}
-	r := rand.New(rand.NewPCG(*seed, 0))
 
-	// substitution: a fresh key per line, from Encrypt's own seeded keys.
-	subst, err := encryptLines(prose, model.EncryptOptions{Cipher: "substitution", Seed: int64(*seed), HasSeed: true})
+	tmp, err := os.MkdirTemp("", "eval")
 	if err != nil {
 		return err
 	}
-	// caesar: a random shift per line.
-	caesar := make([]string, len(prose))
-	for i, p := range prose {
+	defer os.RemoveAll(tmp)
+	builds := []build{{name: "new", bin: filepath.Join(tmp, "pipecli-new")}}
+	if err := goBuild(".", builds[0].bin); err != nil {
+		return err
+	}
+	if *base != "" {
+		b, err := buildAt(*base, tmp)
+		if err != nil {
+			return err
+		}
+		builds = append([]build{b}, builds...)
+	}
+	goroot, err := exec.Command("go", "env", "GOROOT").Output()
+	if err != nil {
+		return fmt.Errorf("go env GOROOT: %w", err)
+	}
+	all := genres(strings.TrimSpace(string(goroot)))
+	if name, file, ok := strings.Cut(*only, "="); ok {
+		all = []genre{{name: name, files: []string{file}}}
+	} else if *only != "" {
+		all = slices.DeleteFunc(all, func(g genre) bool { return g.name != *only })
+	}
+
+	fmt.Printf("%-12s %-13s %-8s %5s %7s %9s %7s %7s\n", "genre", "cipher", "build", "lines", "exact%", "letters%", "p50 ms", "p90 ms")
+	r := rand.New(rand.NewPCG(*seed, 0))
+	var every [][]byte
+	var caesarPlain []string
+	for _, g := range all {
+		var raw []byte
+		if g.short {
+			raw = bytes.Join(every, []byte("\n"))
+		} else if raw, err = readTexts(g.files); err != nil {
+			return err
+		}
+		every = append(every, raw)
+		lo, hi := 100, 128
+		if g.short {
+			lo, hi = 60, 90
+		}
+		plain := spread(cutProse(string(raw), lo, hi), *limit)
+		caesarPlain = append(caesarPlain, spread(plain, max(*limit/len(all), 1))...)
+		crypt, err := encryptLines(plain, model.EncryptOptions{Cipher: "substitution", Seed: int64(*seed), HasSeed: true})
+		if err != nil {
+			return err
+		}
+		if err := compare(g.name, "substitution", builds, plain, crypt, *verbose); err != nil {
+			return err
+		}
+	}
+	if *only != "" {
+		return nil
+	}
+	caesar := make([]string, len(caesarPlain))
+	for i, p := range caesarPlain {
 		c, err := encryptLines([]string{p}, model.EncryptOptions{Cipher: "caesar", Shift: 1 + r.IntN(25)})
 		if err != nil {
 			return err
 		}
 		caesar[i] = c[0]
 	}
-	// original: the whole text at once, cut into 128-character lines.
-	var orig bytes.Buffer
-	err = model.Encrypt(context.Background(), bytes.NewReader(raw), &orig, model.EncryptOptions{Cipher: "original", Whole: true})
+	if err := compare("all", "caesar", builds, caesarPlain, caesar, *verbose); err != nil {
+		return err
+	}
+	raw, err := readTexts(licences)
 	if err != nil {
+		return err
+	}
+	var orig bytes.Buffer
+	if err := model.Encrypt(context.Background(), bytes.NewReader(raw), &orig, model.EncryptOptions{Cipher: "original", Whole: true}); err != nil {
 		return err
 	}
 	origCipher := strings.Split(strings.TrimSuffix(orig.String(), "\n"), "\n")
@@ -124,93 +190,167 @@ func run() error {
 	if len(origCipher) != len(origPlain) {
 		return fmt.Errorf("original: %d ciphertext lines for %d plaintext lines; does the text contain '~'?", len(origCipher), len(origPlain))
 	}
-	if *limit > 0 && len(origPlain) > *limit {
-		origPlain, origCipher = origPlain[:*limit], origCipher[:*limit]
-	}
+	n := min(len(origPlain), *limit)
+	return compare("licences", "original", builds, origPlain[:n], origCipher[:n], *verbose)
+}
 
-	fmt.Printf("%-13s %6s %8s %9s %10s %7s\n", "family", "lines", "exact%", "letters%", "median ms", "p90 ms")
-	var fails []string
-	for _, fam := range []struct {
-		name          string
-		plain, cipher []string
-	}{
-		{"substitution", prose, subst},
-		{"caesar", prose, caesar},
-		{"original", origPlain, origCipher},
-	} {
-		var exact, letters, right int
-		var times []time.Duration
-		for i, c := range fam.cipher {
-			start := time.Now()
-			res, err := model.Decrypt(c, "auto")
-			times = append(times, time.Since(start))
-			if err != nil {
-				return err
-			}
-			want := fam.plain[i]
-			if res.Text == want {
-				exact++
-			} else {
-				fails = append(fails, fmt.Sprintf("%s %s\n  want %q\n  got  %q", fam.name, res.Cipher, want, res.Text))
-			}
-			n, ok := letterMatch(want, res.Text)
-			letters += n
-			right += ok
-		}
-		slices.Sort(times)
-		fmt.Printf("%-13s %6d %8.2f %9.3f %10.2f %7.2f\n", fam.name, len(fam.cipher),
-			pct(exact, len(fam.cipher)), pct(right, letters), ms(times[len(times)/2]), ms(times[len(times)*9/10]))
-	}
-	if *verbose {
-		for _, f := range fails {
-			fmt.Println(f)
-		}
+// build is a pipecli binary under evaluation.
+type build struct{ name, bin string }
+
+func goBuild(dir, out string) error {
+	cmd := exec.Command("go", "build", "-o", out, "./cmd/pipecli")
+	cmd.Dir, cmd.Stderr = dir, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("go build in %s: %w", dir, err)
 	}
 	return nil
 }
 
-func defaultFiles() ([]string, error) {
-	var files []string
-	for _, f := range defaultTexts {
-		if _, err := os.Stat(f); err == nil {
-			files = append(files, f)
-		}
+// buildAt builds pipecli at a git revision, in a worktree it removes.
+func buildAt(rev, tmp string) (build, error) {
+	src := filepath.Join(tmp, "base-src")
+	if out, err := exec.Command("git", "worktree", "add", "--detach", "-q", src, rev).CombinedOutput(); err != nil {
+		return build{}, fmt.Errorf("git worktree add %s: %v: %s", rev, err, out)
 	}
-	if len(files) > 0 {
-		return files, nil
-	}
-	goroot, err := exec.Command("go", "env", "GOROOT").Output()
-	if err != nil {
-		return nil, fmt.Errorf("no licence texts and no go command: %w; name the texts as arguments", err)
-	}
-	doc := filepath.Join(strings.TrimSpace(string(goroot)), "doc")
-	return []string{filepath.Join(doc, "go_mem.html"), filepath.Join(doc, "godebug.md")}, nil
+	defer exec.Command("git", "worktree", "remove", "--force", src).Run()
+	b := build{name: "base", bin: filepath.Join(tmp, "pipecli-base")}
+	return b, goBuild(src, b.bin)
 }
 
-var tags = regexp.MustCompile(`<[^>]*>`)
+// compare decrypts crypt with every build and prints a row for each.
+func compare(genre, cipher string, builds []build, plain, crypt []string, verbose bool) error {
+	for _, b := range builds {
+		got, times, err := decryptAll(b.bin, crypt)
+		if err != nil {
+			return fmt.Errorf("%s: %w", b.name, err)
+		}
+		var exact, letters, right int
+		for i, want := range plain {
+			if got[i] == want {
+				exact++
+			} else if verbose && b.name == "new" {
+				fmt.Printf("  want %q\n  got  %q\n", want, got[i])
+			}
+			n, ok := letterMatch(want, got[i])
+			letters += n
+			right += ok
+		}
+		slices.Sort(times)
+		fmt.Printf("%-12s %-13s %-8s %5d %7.1f %9.2f %7.1f %7.1f\n", genre, cipher, b.name, len(plain),
+			pct(exact, len(plain)), pct(right, letters), ms(times[len(times)/2]), ms(times[len(times)*9/10]))
+	}
+	return nil
+}
 
-// stripHTML keeps the prose of an HTML page, roughly: tags go, entities stay.
-func stripHTML(b []byte) []byte { return tags.ReplaceAll(b, nil) }
+// marker ends each answer: the original cipher's answers may span lines.
+const marker = "\x1e"
+
+// decryptAll sends the lines one at a time to `bin model` on one core and
+// returns its answers and the time each took.
+func decryptAll(bin string, lines []string) ([]string, []time.Duration, error) {
+	cmd := exec.Command(bin, "model", "--marker", marker)
+	cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, nil, err
+	}
+	defer cmd.Wait()
+	defer stdin.Close()
+	br := bufio.NewReader(stdout)
+	answers := make([]string, 0, len(lines))
+	times := make([]time.Duration, 0, len(lines))
+	for _, line := range lines {
+		start := time.Now()
+		if _, err := io.WriteString(stdin, line+"\n"); err != nil {
+			return nil, nil, err
+		}
+		var answer []string
+		for {
+			l, err := br.ReadString('\n')
+			if err != nil {
+				return nil, nil, fmt.Errorf("reading the answer to %q: %w", line, err)
+			}
+			l = strings.TrimSuffix(l, "\n")
+			if l == marker {
+				break
+			}
+			answer = append(answer, l)
+		}
+		times = append(times, time.Since(start))
+		answers = append(answers, strings.Join(answer, "\n"))
+	}
+	return answers, times, nil
+}
+
+var (
+	tags = regexp.MustCompile(`<[^>]*>`)
+	code = regexp.MustCompile("(?s)<pre>.*?</pre>|```.*?```")
+)
+
+// readTexts reads and joins files: HTML and Markdown lose their code and
+// tags, fortune files their "%" separators.
+func readTexts(files []string) ([]byte, error) {
+	var raw []byte
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("%w (packages fortunes and fortunes-min install the fortune files)", err)
+		}
+		switch {
+		case strings.HasSuffix(f, ".html"), strings.HasSuffix(f, ".md"):
+			b = tags.ReplaceAll(code.ReplaceAll(b, nil), nil)
+		case strings.HasPrefix(f, fortunes):
+			b = regexp.MustCompile(`(?m)^%$`).ReplaceAll(b, nil)
+		}
+		raw = append(raw, b...)
+		raw = append(raw, '\n')
+	}
+	return raw, nil
+}
 
 // cutProse joins the text's words with single spaces and cuts it into lines
-// of at most n characters, at spaces, as a user would paste sentences.
-func cutProse(text string, n int) []string {
+// of at most hi characters, at spaces, as a user would paste sentences,
+// keeping those of at least lo.
+func cutProse(text string, lo, hi int) []string {
 	var lines []string
 	var cur strings.Builder
-	for _, w := range strings.Fields(text) {
-		if cur.Len() > 0 && cur.Len()+1+len(w) > n {
+	flush := func() {
+		if cur.Len() >= lo {
 			lines = append(lines, cur.String())
-			cur.Reset()
+		}
+		cur.Reset()
+	}
+	for _, w := range strings.Fields(text) {
+		if cur.Len() > 0 && cur.Len()+1+len(w) > hi {
+			flush()
 		}
 		if cur.Len() > 0 {
 			cur.WriteByte(' ')
 		}
 		cur.WriteString(w)
 	}
-	if cur.Len() > 0 {
-		lines = append(lines, cur.String())
-	}
+	flush()
 	return lines
+}
+
+// spread picks n lines evenly spaced over lines.
+func spread(lines []string, n int) []string {
+	if len(lines) <= n {
+		return lines
+	}
+	out := make([]string, n)
+	for i := range out {
+		out[i] = lines[i*len(lines)/n]
+	}
+	return out
 }
 
 func encryptLines(lines []string, o model.EncryptOptions) ([]string, error) {
@@ -238,14 +378,13 @@ func letterMatch(want, got string) (letters, right int) {
 	return letters, right
 }
 
-func writeSample(path, plainPath, after string, raw []byte) error {
+func writeSample(path, plainPath string, raw []byte) error {
 	text := string(raw)
-	i := strings.Index(text, after)
+	i := strings.Index(text, sampleStart)
 	if i < 0 {
-		return fmt.Errorf("-sample-after %q: not in the texts", after)
+		return fmt.Errorf("%q: not in the licences", sampleStart)
 	}
-	text = text[i+len(after):]
-	prose := cutProse(text, sampleWidth)[:sampleLines]
+	prose := cutProse(text[i+len(sampleStart):], 0, sampleWidth)[:sampleLines]
 	lines, err := encryptLines(prose, model.EncryptOptions{Cipher: "substitution", Seed: sampleSeed, HasSeed: true})
 	if err != nil {
 		return err

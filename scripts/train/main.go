@@ -1,13 +1,20 @@
 // Command train regenerates internal/model/english.bin, the demo model's
-// statistics, from the Opticks that ships with every Go toolchain and
-// Debian's English word list, so anyone can reproduce the embedded file byte
-// for byte:
+// statistics, from Debian packages whose data may be redistributed inside
+// the binary (NOTICE lists them and their licences), so anyone can
+// reproduce the embedded file byte for byte:
 //
-//	apt-get install wamerican # /usr/share/dict/american-english
+//	apt-get install sword-text-web wordnet-base dict-devil wamerican pocketsphinx-en-us
 //	go run ./scripts/train
+//
+// The word frequencies, and which words follow which, come from the
+// pocketsphinx English language model; names and rarer words from the
+// word list; letter and punctuation statistics from Opticks (shipped with
+// Go), the World English Bible, WordNet's glosses and The Devil's
+// Dictionary, less the lines package corpus holds back for tuning.
 package main
 
 import (
+	"bytes"
 	"flag"
 	"fmt"
 	"os"
@@ -15,50 +22,91 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/pipecli/pipecli/internal/corpus"
 	"github.com/pipecli/pipecli/internal/model"
 )
 
-// defaultWords is where Debian's package wamerican puts its word list.
-const defaultWords = "/usr/share/dict/american-english"
-
 func main() {
-	if err := run(); err != nil {
+	out := flag.String("out", filepath.Join("internal", "model", "english.bin"), "statistics file to write")
+	dev := flag.String("dev", "", "also write the development text, held back from training, to FILE")
+	flag.Parse()
+	if err := run(*out, *dev); err != nil {
 		fmt.Fprintf(os.Stderr, "train: %v\n", err)
 		os.Exit(1)
 	}
 }
 
-func run() error {
-	in := flag.String("in", "", "training text (default $(go env GOROOT)/src/testdata/Isaac.Newton-Opticks.txt)")
-	out := flag.String("out", filepath.Join("internal", "model", "english.bin"), "statistics file to write")
-	words := flag.String("words", defaultWords, "word list, one word per line (package wamerican)")
-	flag.Parse()
-	if *in == "" {
-		// Ask the go command rather than runtime.GOROOT, deprecated since
-		// Go 1.24, so the text is the installed toolchain's.
-		goroot, err := exec.Command("go", "env", "GOROOT").Output()
-		if err != nil {
-			return fmt.Errorf("go env GOROOT: %w; pass -in FILE", err)
-		}
-		*in = filepath.Join(strings.TrimSpace(string(goroot)), "src", "testdata", "Isaac.Newton-Opticks.txt")
-	}
-	f, err := os.Open(*in)
-	if err != nil {
-		return fmt.Errorf("%w; is the Go toolchain complete? (the file is $(go env GOROOT)/src/testdata/Isaac.Newton-Opticks.txt)", err)
-	}
-	defer f.Close()
-	wl, err := os.Open(*words)
-	if err != nil {
-		return fmt.Errorf("%w; install it with apt-get install wamerican, or pass -words FILE", err)
-	}
-	defer wl.Close()
-	b, err := model.Train(f, wl)
+func run(out, devPath string) error {
+	d, dev, err := gather()
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(*out, b, 0o644); err != nil {
+	b, err := model.Train(d)
+	if err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "train: wrote %s (%d bytes)\n", *out, len(b))
+	if err := os.WriteFile(out, b, 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "train: wrote %s (%d bytes)\n", out, len(b))
+	if devPath != "" {
+		return os.WriteFile(devPath, dev, 0o644)
+	}
 	return nil
+}
+
+// gather reads the training data and the development text.
+func gather() (model.TrainData, []byte, error) {
+	var d model.TrainData
+	opticks, err := opticks()
+	if err != nil {
+		return d, nil, err
+	}
+	var text, dev bytes.Buffer
+	text.Write(opticks)
+	for _, read := range []func() ([]byte, error){
+		func() ([]byte, error) { return corpus.Bible(corpus.BibleDir) },
+		func() ([]byte, error) { return corpus.WordNet(corpus.WordNetDir) },
+		func() ([]byte, error) { return corpus.Devil(corpus.DevilDict) },
+	} {
+		b, err := read()
+		if err != nil {
+			return d, nil, err
+		}
+		t, v := corpus.Split(b)
+		text.Write(t)
+		dev.Write(v)
+	}
+	d.Text = corpus.Plain(text.Bytes())
+	if d.List, err = corpus.ReadFile(corpus.WordList); err != nil {
+		return d, nil, err
+	}
+	lm, err := corpus.ReadSphinxLM(corpus.SphinxLM)
+	if err != nil {
+		return d, nil, err
+	}
+	for i, w := range lm.Words {
+		d.Words = append(d.Words, model.WordProb{Word: w, LogP: float64(lm.Prob[i])})
+		d.Backoff = append(d.Backoff, float64(lm.Backoff[i]))
+	}
+	for _, b := range lm.Bigrams {
+		d.Bigrams = append(d.Bigrams, model.Bigram{First: b.W1, Second: b.W2, LogP: float64(b.Prob)})
+	}
+	return d, dev.Bytes(), nil
+}
+
+// opticks reads the Opticks that ships with the Go toolchain.
+func opticks() ([]byte, error) {
+	// Ask the go command rather than runtime.GOROOT, deprecated since
+	// Go 1.24, so the text is the installed toolchain's.
+	goroot, err := exec.Command("go", "env", "GOROOT").Output()
+	if err != nil {
+		return nil, fmt.Errorf("go env GOROOT: %w", err)
+	}
+	path := filepath.Join(strings.TrimSpace(string(goroot)), "src", "testdata", "Isaac.Newton-Opticks.txt")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w; is the Go toolchain complete?", err)
+	}
+	return b, nil
 }

@@ -1,0 +1,192 @@
+// Package corpus reads the English texts and word lists that the demo
+// model is trained on, from the Debian packages that install them, and
+// holds part of each text back as a development set for tuning.
+//
+// Every source here may be redistributed inside the binary; NOTICE lists
+// each with its licence. No fortune file is ever read: fortunes are what
+// the model is evaluated on.
+package corpus
+
+import (
+	"bytes"
+	"compress/gzip"
+	"compress/zlib"
+	"encoding/binary"
+	"fmt"
+	"html"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+)
+
+// Paths where Debian's packages install the sources.
+const (
+	BibleDir    = "/usr/share/sword/modules/texts/ztext/engWEB2015eb" // sword-text-web
+	WordNetDir  = "/usr/share/wordnet"                                // wordnet-base
+	DevilDict   = "/usr/share/dictd/devil.dict.dz"                    // dict-devil
+	WordList    = "/usr/share/dict/american-english"                  // wamerican
+	SphinxLM    = "/usr/share/pocketsphinx/model/en-us/en-us.lm.bin"  // pocketsphinx-en-us
+	Packages    = "sword-text-web wordnet-base dict-devil wamerican pocketsphinx-en-us"
+	installHint = "install the training data with: apt-get install " + Packages
+)
+
+// open opens a source file, naming the packages to install if it is
+// missing.
+func open(path string) (*os.File, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w; %s", err, installHint)
+	}
+	return f, nil
+}
+
+// ReadFile reads a source file, naming the packages to install if it is
+// missing.
+func ReadFile(path string) ([]byte, error) {
+	f, err := open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(f)
+}
+
+var (
+	notes    = regexp.MustCompile(`(?s)<note\b.*?</note>`)
+	tags     = regexp.MustCompile(`<[^>]*>`)
+	spaces   = regexp.MustCompile(`[ \t\r]+`)
+	blankRun = regexp.MustCompile(`\n\s*\n+`)
+)
+
+// Bible returns the World English Bible (public domain) as plain text, a
+// paragraph per line. The sword module stores it as zlib blocks of OSIS
+// XML, indexed by 12-byte entries (offset, size, uncompressed size) in
+// the .bzs file of each testament.
+func Bible(dir string) ([]byte, error) {
+	var out bytes.Buffer
+	for _, t := range []string{"ot", "nt"} {
+		index, err := ReadFile(filepath.Join(dir, t+".bzs"))
+		if err != nil {
+			return nil, err
+		}
+		blocks, err := ReadFile(filepath.Join(dir, t+".bzz"))
+		if err != nil {
+			return nil, err
+		}
+		for i := 0; i+12 <= len(index); i += 12 {
+			off := binary.LittleEndian.Uint32(index[i:])
+			size := binary.LittleEndian.Uint32(index[i+4:])
+			if uint64(off)+uint64(size) > uint64(len(blocks)) {
+				return nil, fmt.Errorf("%s.bzs: block %d beyond the end of %s.bzz", t, i/12, t)
+			}
+			zr, err := zlib.NewReader(bytes.NewReader(blocks[off : off+size]))
+			if err != nil {
+				return nil, fmt.Errorf("%s.bzz block %d: %w", t, i/12, err)
+			}
+			b, err := io.ReadAll(zr)
+			if err != nil {
+				return nil, fmt.Errorf("%s.bzz block %d: %w", t, i/12, err)
+			}
+			out.Write(osisText(b))
+			out.WriteByte('\n')
+		}
+	}
+	return out.Bytes(), nil
+}
+
+// osisText keeps the words of OSIS XML: footnotes go, a paragraph or
+// chapter starts a line.
+func osisText(b []byte) []byte {
+	b = notes.ReplaceAll(b, nil)
+	b = regexp.MustCompile(`<(div|chapter|title|l|lg|p)\b[^>]*>`).ReplaceAll(b, []byte("\n"))
+	b = tags.ReplaceAll(b, nil)
+	b = []byte(html.UnescapeString(string(b)))
+	return tidy(b)
+}
+
+// tidy collapses runs of spaces and of blank lines.
+func tidy(b []byte) []byte {
+	b = spaces.ReplaceAll(b, []byte(" "))
+	b = blankRun.ReplaceAll(b, []byte("\n"))
+	return bytes.TrimSpace(b)
+}
+
+// WordNet returns the glosses and example sentences of WordNet's synsets,
+// one synset per line: the text after " | " in its data files.
+func WordNet(dir string) ([]byte, error) {
+	var out bytes.Buffer
+	for _, pos := range []string{"noun", "verb", "adj", "adv"} {
+		b, err := ReadFile(filepath.Join(dir, "data."+pos))
+		if err != nil {
+			return nil, err
+		}
+		for line := range bytes.Lines(b) {
+			if bytes.HasPrefix(line, []byte("  ")) {
+				continue // the licence at the top of the file
+			}
+			if _, gloss, ok := bytes.Cut(line, []byte(" | ")); ok {
+				out.Write(bytes.TrimSpace(gloss))
+				out.WriteByte('\n')
+			}
+		}
+	}
+	return out.Bytes(), nil
+}
+
+// Devil returns The Devil's Dictionary (public domain) from its dictd
+// file, which is gzip with an index in the header that gzip ignores.
+func Devil(path string) ([]byte, error) {
+	f, err := open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	b, err := io.ReadAll(zr)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	// The entries start after the dictd headers and the edition's preface.
+	if i := bytes.Index(b, []byte("\nA\n")); i >= 0 {
+		b = b[i:]
+	}
+	var out bytes.Buffer
+	for _, para := range bytes.Split(b, []byte("\n\n")) {
+		out.Write(bytes.Join(bytes.Fields(para), []byte(" ")))
+		out.WriteByte('\n')
+	}
+	return tidy(out.Bytes()), nil
+}
+
+// devEvery: one line in devEvery of each running text is held back as the
+// development set.
+const devEvery = 10
+
+// Split holds back every devEvery'th line of text (a paragraph, verse or
+// gloss) as development text, returning the rest for training.
+func Split(text []byte) (train, dev []byte) {
+	var t, d bytes.Buffer
+	n := 0
+	for line := range bytes.Lines(text) {
+		if n%devEvery == devEvery-1 {
+			d.Write(line)
+		} else {
+			t.Write(line)
+		}
+		n++
+	}
+	return t.Bytes(), d.Bytes()
+}
+
+// plainQuotes are the typographic apostrophe and quotes, in UTF-8, and
+// what Plain makes of them.
+var plainQuotes = strings.NewReplacer("\u2019", "'", "\u2018", "'", "\u201c", "\"", "\u201d", "\"", "\u2014", " -- ")
+
+// Plain turns typographic quotes and dashes into ASCII, as people type
+// them: the solver reads an apostrophe inside a word as part of it.
+func Plain(b []byte) []byte { return []byte(plainQuotes.Replace(string(b))) }
