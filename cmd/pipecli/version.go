@@ -6,19 +6,26 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/pipecli/pipecli"
 	"github.com/pipecli/pipecli/internal/iostreams"
 )
 
 func newVersionCmd(io *iostreams.IOStreams) *cobra.Command {
-	return &cobra.Command{
+	var notice bool
+	cmd := &cobra.Command{
 		Use:   "version",
 		Short: "Print pipecli's version",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			fmt.Fprintln(io.Out, "pipecli "+version())
+			if notice {
+				fmt.Fprint(io.Out, "\n", pipecli.License, "\n", pipecli.Notice)
+			}
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&notice, "notice", false, "also print pipecli's licence and the sources, copyrights and licences of the data its demo model embeds")
+	return cmd
 }
 
 // version describes this build from the information Go stamps into it: the

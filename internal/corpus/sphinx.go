@@ -55,7 +55,6 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
-	"os"
 )
 
 // SphinxModel is a word n-gram model read from a sphinx trie file.

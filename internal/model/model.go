@@ -197,7 +197,7 @@ func bestShift(st *stats, line []byte) shiftGuess {
 			total := st.plausibility(buf) + shiftPrior(a, n)
 			if total > best.total {
 				best = shiftGuess{alpha: a, shift: n, total: total}
-				best.cond, best.count = st.quadScore(buf, st.cond)
+				best.cond, best.count = st.quadScore(buf)
 			}
 		}
 	}
@@ -237,7 +237,7 @@ const layoutBytes = " \n\t*-=_#."
 // ignored (licences shout in capitals, Opticks rarely does). It compares
 // candidate plaintexts made of different bytes, as shifts produce.
 func (st *stats) plausibility(text []byte) float64 {
-	total, _ := st.quadScore(text, st.cond)
+	total, _ := st.quadScore(text)
 	for i, c := range text {
 		switch {
 		case symbolOf[c] != boundary:
@@ -264,11 +264,11 @@ func shiftPrior(a *shiftAlphabet, n int) float64 {
 	return 0
 }
 
-// quadScore sums table (stats.cond or stats.quad) over the symbols of
+// quadScore sums stats.cond over the symbols of
 // text, with runs of non-letters as one word boundary and a boundary at
 // each end; every symbol after the first boundary counts, in the context of
 // the boundary, so count is the number of symbols scored.
-func (st *stats) quadScore(text []byte, table []float32) (sum float64, count int) {
+func (st *stats) quadScore(text []byte) (sum float64, count int) {
 	a, b, c := byte(boundary), byte(boundary), byte(boundary)
 	var s float32
 	for _, x := range text {
@@ -276,12 +276,12 @@ func (st *stats) quadScore(text []byte, table []float32) (sum float64, count int
 		if d == boundary && c == boundary {
 			continue
 		}
-		s += table[quadIndex(a, b, c, d)]
+		s += st.condAt(quadIndex(a, b, c, d))
 		count++
 		a, b, c = b, c, d
 	}
 	if c != boundary {
-		s += table[quadIndex(a, b, c, boundary)]
+		s += st.condAt(quadIndex(a, b, c, boundary))
 		count++
 	}
 	return float64(s), count

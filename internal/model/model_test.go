@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -206,34 +205,6 @@ func TestCryptSample(t *testing.T) {
 	}
 	if out.String() != string(want) {
 		t.Errorf("testdata/crypt.txt decrypts to\n%s\nwant\n%s", out.String(), want)
-	}
-}
-
-// TestTrainReproducible checks that english.bin is what scripts/train makes
-// from the Opticks of the Go toolchain and Debian's word list, byte for byte.
-func TestTrainReproducible(t *testing.T) {
-	goroot, err := exec.Command("go", "env", "GOROOT").Output()
-	if err != nil {
-		t.Skipf("skipping: no go command to find Opticks: %v", err)
-	}
-	path := filepath.Join(strings.TrimSpace(string(goroot)), "src", "testdata", "Isaac.Newton-Opticks.txt")
-	f, err := os.Open(path)
-	if err != nil {
-		t.Skipf("skipping: training text missing: %v", err)
-	}
-	defer f.Close()
-	const wordsPath = "/usr/share/dict/american-english"
-	words, err := os.Open(wordsPath)
-	if err != nil {
-		t.Skipf("skipping: word list missing, apt-get install wamerican: %v", err)
-	}
-	defer words.Close()
-	got, err := Train(f, words)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, englishBin) {
-		t.Errorf("Train(%s, %s) differs from the embedded english.bin (%d bytes, want %d); run go run ./scripts/train", path, wordsPath, len(got), len(englishBin))
 	}
 }
 

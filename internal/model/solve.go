@@ -216,7 +216,7 @@ const sentenceBreaks = ".!?;:()\"[]{}\n"
 // window is the stats.cond score of window t decrypted with k.
 func (s *subst) window(k *key, t int) float32 {
 	y := s.sym[t-3 : t+1]
-	return s.st.cond[((int(k[y[0]])*nSymbols+int(k[y[1]]))*nSymbols+int(k[y[2]]))*nSymbols+int(k[y[3]])]
+	return s.st.condAt(((int(k[y[0]])*nSymbols+int(k[y[1]]))*nSymbols+int(k[y[2]]))*nSymbols + int(k[y[3]]))
 }
 
 // quad scores a key by the quadgrams of the sample's decryption.
@@ -272,14 +272,13 @@ func (s *subst) wordScore(k *key, w int) (float32, int32) {
 	for _, c := range s.words[w] {
 		s.buf = append(s.buf, k[c])
 	}
-	id := s.st.vocab.find(s.buf)
-	if id < 0 {
+	info := s.st.vocab.find(s.buf)
+	if info == nil {
 		if s.wordCase[w] == caseTitle {
 			return s.p.UnknownName, -1
 		}
 		return s.p.UnknownWord, -1
 	}
-	info := &s.st.words[id]
 	score := info.logp
 	switch {
 	case s.wordCase[w] == caseLower && info.name:
@@ -287,7 +286,7 @@ func (s *subst) wordScore(k *key, w int) (float32, int32) {
 	case s.wordCase[w] == caseTitle && !info.name:
 		score += s.p.TitleWord
 	}
-	return score, id
+	return score, info.id
 }
 
 // pairScore is the association of pair p's words, given their indices.
@@ -530,7 +529,7 @@ func solveSubstitution(ctx context.Context, st *stats, p *Params, line []byte, p
 		}
 	}
 	sample := best.apply(line[:min(len(line), shiftSample)])
-	q, n := st.quadScore(sample, st.cond)
+	q, n := st.quadScore(sample)
 	for _, p := range s.present {
 		if p {
 			distinct++

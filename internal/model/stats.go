@@ -18,10 +18,11 @@ var englishBin []byte
 // stats holds the decoded tables, as log10 probabilities.
 type stats struct {
 	unigram [256]float32
-	// cond is log10 P(d | abc), a symbol given the three before it, with
-	// Witten-Bell backoff to shorter contexts: sums of it compare texts of
-	// different letter counts.
-	cond []float32
+	// cond is the cost of a symbol given the three before it, log10 P(d |
+	// abc) = -cond/costScale, with Witten-Bell backoff to shorter contexts:
+	// sums of it compare texts of different letter counts. Costs, a byte
+	// each, keep the table small enough for the processor's caches.
+	cond []byte
 	// nonLetter is log10 P(byte | non-letter), see nonLetterScores.
 	nonLetter [256]float32
 	// vocab finds words; words holds them by index, most probable first.
@@ -32,7 +33,7 @@ type stats struct {
 	// log10 P(second | first) / P(second).
 	pairStart []int32
 	pairNext  []int32
-	pairAssoc []float32
+	pairAssoc []int8
 }
 
 // wordInfo is what the solver knows of a word.
@@ -89,13 +90,11 @@ func parseStats(b []byte) (*stats, error) {
 		return nil, fmt.Errorf("bad magic")
 	}
 	r := &reader{b: b[len(tableMagic):]}
-	s := &stats{cond: make([]float32, nQuads)}
+	s := &stats{}
 	for i, c := range r.bytes(256) {
 		s.unigram[i] = -float32(c) / costScale
 	}
-	for i, c := range r.bytes(nQuads) {
-		s.cond[i] = -float32(c) / costScale
-	}
+	s.cond = r.bytes(nQuads)
 	s.nonLetter = nonLetterScores(&s.unigram)
 
 	n := r.uvarint()
@@ -112,12 +111,13 @@ func parseStats(b []byte) (*stats, error) {
 		for _, c := range w {
 			sym = append(sym, wordSymbol(c))
 		}
-		s.vocab.add(sym, int32(len(s.words)))
-		s.words = append(s.words, wordInfo{
+		info := wordInfo{
 			logp:    -float32(v[0]) / costScale,
 			name:    v[1]&wordName != 0,
 			backoff: float32(int8(v[2])) / pairScale,
-		})
+		}
+		s.vocab.add(sym, int32(len(s.words)), info)
+		s.words = append(s.words, info)
 	}
 	s.pairStart = make([]int32, 0, n+1)
 	for range n {
@@ -130,7 +130,7 @@ func parseStats(b []byte) (*stats, error) {
 				break
 			}
 			s.pairNext = append(s.pairNext, next)
-			s.pairAssoc = append(s.pairAssoc, float32(int8(v[0]))/pairScale)
+			s.pairAssoc = append(s.pairAssoc, int8(v[0]))
 		}
 	}
 	s.pairStart = append(s.pairStart, int32(len(s.pairNext)))
@@ -162,7 +162,7 @@ func (st *stats) assoc(first, second int32) float32 {
 		m := lo + (hi-lo)/2
 		switch n := st.pairNext[m]; {
 		case n == second:
-			return st.pairAssoc[m]
+			return float32(st.pairAssoc[m]) / pairScale
 		case n < second:
 			lo = m + 1
 		default:
@@ -172,20 +172,44 @@ func (st *stats) assoc(first, second int32) float32 {
 	return st.words[first].backoff
 }
 
+// condAt is log10 P(d | abc) for the quadgram index i.
+func (st *stats) condAt(i int) float32 { return -float32(st.cond[i]) * (1.0 / costScale) }
+
 // wordTable is an open-addressing hash table from a word, as symbols, to
-// its index: the solver looks words up millions of times a second.
+// what the solver knows of it: the solver looks words up millions of
+// times a second, and one slot holds all it needs.
 type wordTable struct {
-	keys  []uint64 // 0: empty
-	index []int32
+	slots []wordSlot
 	mask  uint64
+	// filter has two bits set in one of its words for every word in the
+	// table: most words the solver looks up are not English, and the
+	// filter, small enough for the processor's cache, rejects all but a
+	// few percent of them without touching the table.
+	filter []uint64
+}
+
+// filterWords is the size of wordTable.filter, 256 KiB.
+const filterWords = 1 << 15
+
+// filterBits is the word of the filter and the two bits a key sets.
+func filterBits(k uint64) (int, uint64) {
+	h := k * 0xc2b2ae3d27d4eb4f
+	return int(h >> 49), 1<<(h&63) | 1<<(h>>6&63)
+}
+
+type wordSlot struct {
+	key  uint64 // 0: empty
+	id   int32
+	logp float32
+	name bool
 }
 
 func newWordTable(n int) wordTable {
 	size := 1
-	for size < 2*n+1 {
+	for size < n+n/2+1 {
 		size <<= 1
 	}
-	return wordTable{keys: make([]uint64, size), index: make([]int32, size), mask: uint64(size - 1)}
+	return wordTable{slots: make([]wordSlot, size), mask: uint64(size - 1), filter: make([]uint64, filterWords)}
 }
 
 // packLetters is the longest word wordKey packs: 5 bits a symbol.
@@ -208,32 +232,39 @@ func wordKey(sym []byte) uint64 {
 	return v | 1<<63
 }
 
-func (t *wordTable) slot(k uint64) uint64 {
-	i := (k * 0x9e3779b97f4a7c15 >> 20) & t.mask
-	for t.keys[i] != 0 && t.keys[i] != k {
+func (t *wordTable) slot(k uint64) *wordSlot {
+	i := (k * 0x9e3779b97f4a7c15 >> 24) & t.mask
+	for {
+		s := &t.slots[i]
+		if s.key == k || s.key == 0 {
+			return s
+		}
 		i = (i + 1) & t.mask
 	}
-	return i
 }
 
-func (t *wordTable) add(sym []byte, index int32) {
+func (t *wordTable) add(sym []byte, id int32, info wordInfo) {
 	k := wordKey(sym)
-	i := t.slot(k)
-	if t.keys[i] == 0 {
-		t.keys[i], t.index[i] = k, index
+	if s := t.slot(k); s.key == 0 {
+		*s = wordSlot{key: k, id: id, logp: info.logp, name: info.name}
+		i, bits := filterBits(k)
+		t.filter[i] |= bits
 	}
 }
 
-// find returns the index of a word, or -1.
-func (t *wordTable) find(sym []byte) int32 {
-	if len(t.keys) == 0 {
-		return -1
+// find returns the slot of a word, nil if the vocabulary lacks it.
+func (t *wordTable) find(sym []byte) *wordSlot {
+	if len(t.slots) == 0 {
+		return nil
 	}
 	k := wordKey(sym)
-	if i := t.slot(k); t.keys[i] == k {
-		return t.index[i]
+	if i, bits := filterBits(k); t.filter[i]&bits != bits {
+		return nil
 	}
-	return -1
+	if s := t.slot(k); s.key == k {
+		return s
+	}
+	return nil
 }
 
 // documentPunct is punctuation common in plain-text documents (rules of

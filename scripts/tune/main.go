@@ -1,0 +1,186 @@
+// Command tune searches the demo model's Params on the development set:
+// lines of the training corpora that package corpus holds back from
+// training, never the texts scripts/eval reports on. It encrypts -n lines
+// of 100 to 128 characters with random substitution keys, then, one
+// parameter at a time, tries each value of its grid and keeps the best,
+// by lines exact and then letters right, printing every trial:
+//
+//	go run ./scripts/tune -n 300 -rounds 2
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pipecli/pipecli/internal/corpus"
+	"github.com/pipecli/pipecli/internal/model"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintf(os.Stderr, "tune: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+// knob is a parameter and the values to try.
+type knob struct {
+	name string
+	ptr  func(*model.Params) *float32
+	grid []float32
+}
+
+var knobs = []knob{
+	{"WordWeight", func(p *model.Params) *float32 { return &p.WordWeight }, []float32{0.8, 1, 1.25, 1.5, 2, 2.5, 3}},
+	{"PairWeight", func(p *model.Params) *float32 { return &p.PairWeight }, []float32{0, 0.5, 1, 1.5, 2, 3}},
+	{"UnknownWord", func(p *model.Params) *float32 { return &p.UnknownWord }, []float32{-7, -8, -9, -10, -11, -12}},
+	{"UnknownName", func(p *model.Params) *float32 { return &p.UnknownName }, []float32{-6, -7, -8, -9, -10, -11}},
+	{"LowerName", func(p *model.Params) *float32 { return &p.LowerName }, []float32{0, -1, -2, -3, -4}},
+	{"TitleWord", func(p *model.Params) *float32 { return &p.TitleWord }, []float32{0, -0.3, -0.7, -1, -1.5, -2}},
+}
+
+func run() error {
+	n := flag.Int("n", 300, "development lines")
+	rounds := flag.Int("rounds", 1, "passes over the parameters")
+	only := flag.String("only", "", "tune only these parameters, comma-separated")
+	flag.Parse()
+	plain, err := devLines(*n)
+	if err != nil {
+		return err
+	}
+	var out bytes.Buffer
+	in := strings.NewReader(strings.Join(plain, "\n") + "\n")
+	if err := model.Encrypt(context.Background(), in, &out, model.EncryptOptions{Cipher: "substitution", Seed: 7, HasSeed: true}); err != nil {
+		return err
+	}
+	crypt := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+
+	best := model.DefaultParams
+	bestExact, bestLetters := score(best, plain, crypt)
+	fmt.Printf("default %+v: %d/%d exact, %.3f%% letters\n", best, bestExact, len(plain), bestLetters)
+	for range *rounds {
+		for _, k := range knobs {
+			if *only != "" && !strings.Contains(","+*only+",", ","+k.name+",") {
+				continue
+			}
+			for _, v := range k.grid {
+				p := best
+				if *k.ptr(&p) == v {
+					continue
+				}
+				*k.ptr(&p) = v
+				start := time.Now()
+				exact, letters := score(p, plain, crypt)
+				fmt.Printf("%s=%g: %d exact, %.3f%% letters (%.1fs)\n", k.name, v, exact, letters, time.Since(start).Seconds())
+				if exact > bestExact || exact == bestExact && letters > bestLetters {
+					best, bestExact, bestLetters = p, exact, letters
+				}
+			}
+			fmt.Printf("best so far %+v: %d exact, %.3f%% letters\n", best, bestExact, bestLetters)
+		}
+	}
+	return nil
+}
+
+// devLines cuts the development text into lines of 100 to 128 characters
+// and picks n spread over it.
+func devLines(n int) ([]string, error) {
+	var dev []byte
+	for _, read := range []func() ([]byte, error){
+		func() ([]byte, error) { return corpus.Bible(corpus.BibleDir) },
+		func() ([]byte, error) { return corpus.WordNet(corpus.WordNetDir) },
+		func() ([]byte, error) { return corpus.Devil(corpus.DevilDict) },
+	} {
+		b, err := read()
+		if err != nil {
+			return nil, err
+		}
+		_, d := corpus.Split(b)
+		// An equal share of each source.
+		lines := cut(string(corpus.Plain(d)))
+		dev = append(dev, strings.Join(spread(lines, n/3+1), "\n")+"\n"...)
+	}
+	return strings.Split(strings.TrimSuffix(string(dev), "\n"), "\n"), nil
+}
+
+// cut joins the words of text with single spaces into lines of 100 to 128
+// characters.
+func cut(text string) []string {
+	var lines []string
+	var cur strings.Builder
+	for _, w := range strings.Fields(text) {
+		if cur.Len() > 0 && cur.Len()+1+len(w) > 128 {
+			if cur.Len() >= 100 {
+				lines = append(lines, cur.String())
+			}
+			cur.Reset()
+		}
+		if cur.Len() > 0 {
+			cur.WriteByte(' ')
+		}
+		cur.WriteString(w)
+	}
+	return lines
+}
+
+func spread(lines []string, n int) []string {
+	if len(lines) <= n {
+		return lines
+	}
+	out := make([]string, n)
+	for i := range out {
+		out[i] = lines[i*len(lines)/n]
+	}
+	return out
+}
+
+// score decrypts every line with p on all cores and returns the lines
+// exact and the percentage of letters right.
+func score(p model.Params, plain, crypt []string) (exact int, letters float64) {
+	type res struct{ exact, letters, right int }
+	results := make([]res, len(crypt))
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range runtime.GOMAXPROCS(0) {
+		wg.Go(func() {
+			for i := range next {
+				got, err := model.DecryptWith(crypt[i], "substitution", p)
+				if err != nil {
+					panic(err)
+				}
+				r := res{}
+				if got.Text == plain[i] {
+					r.exact = 1
+				}
+				for j := 0; j < len(plain[i]); j++ {
+					if c := plain[i][j] | 0x20; 'a' <= c && c <= 'z' {
+						r.letters++
+						if j < len(got.Text) && got.Text[j] == plain[i][j] {
+							r.right++
+						}
+					}
+				}
+				results[i] = r
+			}
+		})
+	}
+	for i := range crypt {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	var all, right int
+	for _, r := range results {
+		exact += r.exact
+		all += r.letters
+		right += r.right
+	}
+	return exact, 100 * float64(right) / float64(max(all, 1))
+}
