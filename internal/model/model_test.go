@@ -235,3 +235,13 @@ func BenchmarkDecryptSubstitution(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkParseStats measures decoding the embedded tables, which every
+// model process pays before its first answer.
+func BenchmarkParseStats(b *testing.B) {
+	for b.Loop() {
+		if _, err := parseStats(englishBin); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -28,12 +28,10 @@ type stats struct {
 	// vocab finds words; words holds them by index, most probable first.
 	vocab wordTable
 	words []wordInfo
-	// pairStart[i]..pairStart[i+1] index the pairs whose first word is
-	// word i: pairNext holds the second words, in order, pairAssoc
-	// log10 P(second | first) / P(second).
-	pairStart []int32
-	pairNext  []int32
-	pairAssoc []int8
+	// pairStart and pairs are the pairs section of english.bin, see
+	// Train: a uint32 per word and 4 bytes a pair, read where they lie.
+	pairStart []byte
+	pairs     []byte
 }
 
 // wordInfo is what the solver knows of a word.
@@ -119,21 +117,11 @@ func parseStats(b []byte) (*stats, error) {
 		s.vocab.add(sym, int32(len(s.words)), info)
 		s.words = append(s.words, info)
 	}
-	s.pairStart = make([]int32, 0, n+1)
-	for range n {
-		s.pairStart = append(s.pairStart, int32(len(s.pairNext)))
-		next := int32(-1)
-		for range r.uvarint() {
-			next += int32(r.uvarint())
-			v := r.bytes(1)
-			if r.err != nil {
-				break
-			}
-			s.pairNext = append(s.pairNext, next)
-			s.pairAssoc = append(s.pairAssoc, int8(v[0]))
-		}
+	s.pairStart = r.bytes(4 * (n + 1))
+	if r.err != nil {
+		return nil, r.err
 	}
-	s.pairStart = append(s.pairStart, int32(len(s.pairNext)))
+	s.pairs = r.bytes(4 * int(binary.LittleEndian.Uint32(s.pairStart[4*n:])))
 	if r.err != nil {
 		return nil, r.err
 	}
@@ -157,12 +145,14 @@ func (st *stats) assoc(first, second int32) float32 {
 	if first < 0 || second < 0 {
 		return 0
 	}
-	lo, hi := st.pairStart[first], st.pairStart[first+1]
+	lo := binary.LittleEndian.Uint32(st.pairStart[4*first:])
+	hi := binary.LittleEndian.Uint32(st.pairStart[4*first+4:])
 	for lo < hi {
 		m := lo + (hi-lo)/2
-		switch n := st.pairNext[m]; {
+		p := st.pairs[4*m : 4*m+4]
+		switch n := int32(p[0]) | int32(p[1])<<8 | int32(p[2])<<16; {
 		case n == second:
-			return float32(st.pairAssoc[m]) / pairScale
+			return float32(int8(p[3])) / pairScale
 		case n < second:
 			lo = m + 1
 		default:
@@ -181,6 +171,7 @@ func (st *stats) condAt(i int) float32 { return -float32(st.cond[i]) * (1.0 / co
 type wordTable struct {
 	slots []wordSlot
 	mask  uint64
+	shift uint // 64 - log2(len(slots)): Fibonacci hashing keeps the top bits
 	// filter has two bits set in one of its words for every word in the
 	// table: most words the solver looks up are not English, and the
 	// filter, small enough for the processor's cache, rejects all but a
@@ -205,11 +196,12 @@ type wordSlot struct {
 }
 
 func newWordTable(n int) wordTable {
-	size := 1
+	size, shift := 1, uint(64)
 	for size < n+n/2+1 {
 		size <<= 1
+		shift--
 	}
-	return wordTable{slots: make([]wordSlot, size), mask: uint64(size - 1), filter: make([]uint64, filterWords)}
+	return wordTable{slots: make([]wordSlot, size), mask: uint64(size - 1), shift: shift, filter: make([]uint64, filterWords)}
 }
 
 // packLetters is the longest word wordKey packs: 5 bits a symbol.
@@ -233,7 +225,7 @@ func wordKey(sym []byte) uint64 {
 }
 
 func (t *wordTable) slot(k uint64) *wordSlot {
-	i := (k * 0x9e3779b97f4a7c15 >> 24) & t.mask
+	i := k * 0x9e3779b97f4a7c15 >> t.shift
 	for {
 		s := &t.slots[i]
 		if s.key == k || s.key == 0 {

@@ -20,12 +20,17 @@ import (
 //	words      uvarint n, then n words, most probable first, each as
 //	           uvarint length, its letters and apostrophes, its cost, its
 //	           flags (wordName) and its backoff as a signed byte
-//	pairs      for each word in order: uvarint count, then the words that
-//	           follow it more or less often than its backoff says, in
-//	           order, each as uvarint gap from the previous index (from -1)
-//	           and a signed byte: log10 P(second | first) / P(second)
+//	pairs      for each word i in order, and one more, a uint32: the index
+//	           of the first pair of word i (so the pairs of word i run to
+//	           that of word i+1); then the pairs, each 4 bytes: the second
+//	           word as a 24-bit index and a signed byte, log10 P(second |
+//	           first) / P(second). A pair is listed when the second word
+//	           follows the first more or less often than the first's
+//	           backoff says; the pairs of a word are in order of the second.
+//	           Fixed widths let the solver search the pairs where they lie
+//	           in the binary, with nothing to decode at start-up.
 //
-// A cost is -log10(p) times costScale, rounded and capped at 255; signed
+// Integers are little-endian. A cost is -log10(p) times costScale, rounded and capped at 255; signed
 // bytes hold log10 values times pairScale. Only integers reach the file,
 // never platform-dependent float formatting, so it is byte-for-byte
 // reproducible.
@@ -194,6 +199,9 @@ type entry struct {
 // vocabulary merges the n-gram model's words and the word list's, most
 // probable first.
 func vocabulary(d TrainData) ([]entry, error) {
+	if len(d.Words) >= 1<<24 {
+		return nil, fmt.Errorf("%d words: pairs index words in 24 bits", len(d.Words))
+	}
 	if len(d.Backoff) != len(d.Words) {
 		return nil, fmt.Errorf("%d backoff weights for %d words", len(d.Backoff), len(d.Words))
 	}
@@ -269,14 +277,16 @@ func writePairs(out *bytes.Buffer, d TrainData, vocab []entry) {
 		}
 		follow[f] = append(follow[f], pair{s, signed(assoc)})
 	}
+	var start uint32
+	for _, list := range follow {
+		out.Write(binary.LittleEndian.AppendUint32(nil, start))
+		start += uint32(len(list))
+	}
+	out.Write(binary.LittleEndian.AppendUint32(nil, start))
 	for _, list := range follow {
 		slices.SortFunc(list, func(a, b pair) int { return cmp.Compare(a.second, b.second) })
-		out.Write(binary.AppendUvarint(nil, uint64(len(list))))
-		prev := int32(-1)
 		for _, p := range list {
-			out.Write(binary.AppendUvarint(nil, uint64(p.second-prev)))
-			out.WriteByte(byte(p.assoc))
-			prev = p.second
+			out.Write([]byte{byte(p.second), byte(p.second >> 8), byte(p.second >> 16), byte(p.assoc)})
 		}
 	}
 }

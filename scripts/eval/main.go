@@ -96,6 +96,7 @@ func run() error {
 	base := flag.String("base", defaultBase, "git revision of the baseline build (\"\": none)")
 	only := flag.String("genre", "", "evaluate only this genre, or a text file given as dev=FILE")
 	verbose := flag.Bool("v", false, "print the lines the new build did not decrypt exactly")
+	dump := flag.String("dump", "", "also write each substitution line's plaintext and ciphertext, tab-separated, to FILE")
 	sample := flag.String("sample", "", "write the sample ciphertext file FILE instead of evaluating")
 	samplePlain := flag.String("sample-plain", "", "with -sample, also write its plaintext to FILE")
 	flag.Parse()
@@ -156,6 +157,11 @@ func run() error {
 		if err != nil {
 			return err
 		}
+		if *dump != "" {
+			if err := appendPairs(*dump, plain, crypt); err != nil {
+				return err
+			}
+		}
 		if err := compare(g.name, "substitution", builds, plain, crypt, *verbose); err != nil {
 			return err
 		}
@@ -192,6 +198,19 @@ func run() error {
 	}
 	n := min(len(origPlain), *limit)
 	return compare("licences", "original", builds, origPlain[:n], origCipher[:n], *verbose)
+}
+
+// appendPairs appends plaintext and ciphertext lines to a file, a pair a
+// line, tab-separated.
+func appendPairs(path string, plain, crypt []string) error {
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	for i := range plain {
+		fmt.Fprintf(f, "%s\t%s\n", plain[i], crypt[i])
+	}
+	return f.Close()
 }
 
 // build is a pipecli binary under evaluation.
