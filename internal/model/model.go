@@ -72,10 +72,10 @@ type Params struct {
 // DefaultParams were tuned on the development set of package corpus,
 // text held back from training, with scripts/tune.
 var DefaultParams = Params{
-	WordWeight:  1.5,
-	PairWeight:  1,
+	WordWeight:  3,
+	PairWeight:  1.5,
 	UnknownWord: -9,
-	UnknownName: -8,
+	UnknownName: -9,
 	LowerName:   -2,
 	TitleWord:   -0.7,
 }
