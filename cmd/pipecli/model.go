@@ -32,13 +32,21 @@ answered in JSON on one line, as --jsonl would answer it, and so is a JSON-RPC
 2.0 request ({"jsonrpc":"2.0","id":1,"method":"decrypt","params":{"text":".."}}):
 a jsonl client needs no flag (pipecli run --image pipe_api --framing jsonl).
 Other lines, those starting with "{" included, are ciphertext. --marker ends
-every answer, JSON ones too.`,
+every answer, JSON ones too.
+
+Up to --workers lines are solved at once, one per CPU by default. Answers
+come in input order, but for JSON answers with an id, which come as soon as
+they are ready, so that a client with several requests in flight gets each
+when it can; under --marker every answer keeps input order.`,
 		Args: noArgs,
 		RunE: func(c *cobra.Command, args []string) error {
 			switch o.Cipher {
 			case "auto", "shift", "substitution":
 			default:
 				return usageError(fmt.Errorf("--cipher must be auto, shift or substitution, not %q", o.Cipher))
+			}
+			if o.Serve.Workers < 0 {
+				return usageError(fmt.Errorf("--workers must be 0 (one per CPU) or more, not %d", o.Serve.Workers))
 			}
 			o.Serve.Family = o.Cipher
 			o.Serve.UseMarker = c.Flags().Changed("marker")
@@ -50,6 +58,7 @@ every answer, JSON ones too.`,
 	f.StringVar(&o.Cipher, "cipher", "auto", "the cipher family to break: auto, shift or substitution")
 	f.BoolVar(&o.Serve.Verbose, "verbose", false, "answer over several lines: progress guesses, then the result")
 	f.StringVar(&o.Serve.Marker, "marker", "", "end each answer with a line equal to `S` (may be empty)")
+	f.IntVar(&o.Serve.Workers, "workers", 0, "solve up to `N` lines at once (0: one per CPU, GOMAXPROCS)")
 	f.BoolVar(&o.Serve.JSONL, "jsonl", false, `speak only JSON lines: {"id":..,"text":".."} in, {"id":..,"text":"..","cipher":..,"key":..,"score":..} out; any other line is a bad request`)
 	return cmd
 }

@@ -8,8 +8,25 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"strings"
+	"sync"
 )
+
+// Serve runs three kinds of goroutine, one reader, Workers workers and the
+// writer, which is Serve's own:
+//
+//	read ──jobs──▶ work ×Workers ──done──▶ Serve writes ──▶ out
+//	  ▲                                        │
+//	  └──────────────── slots ◀────────────────┘
+//
+// The reader takes a slot for each line it reads and the writer gives it
+// back once the line's answer is written, so that no more than 2×Workers
+// lines are read and not yet answered (and one more in the reader's hands):
+// memory stays bounded whatever the input's size, even when the lines
+// behind a slow one are done and wait for it, their answers being in input
+// order. An answer written as soon as it is ready (job.early) frees its
+// slot at once.
 
 // ServeOptions configures Serve.
 type ServeOptions struct {
@@ -38,14 +55,30 @@ type ServeOptions struct {
 	// as ciphertext). A line that is not a JSON object with such a member is
 	// ciphertext, even when it starts with "{".
 	JSONL bool
+	// Workers is how many lines are solved at once; 0 means GOMAXPROCS.
+	// A line takes 10-50 ms of CPU, and batches come with cores to spare.
+	Workers int
+
+	// solve breaks one line; nil means decrypt. Tests fake it to decide
+	// when each line is done.
+	solve func(ctx context.Context, line []byte, family string, progress func([]byte)) (Result, error)
 }
 
 // progressPrefix starts a verbose progress line in the plain protocol.
 const progressPrefix = "... best so far: "
 
 // Serve answers ciphertext lines read from in until EOF, one answer per
-// line, flushed at once. It returns nil at EOF, ctx.Err() when ctx is done,
-// or the error that stopped reading or writing.
+// line, up to o.Workers lines at once. It returns nil at EOF, once every
+// line read is answered, ctx.Err() when ctx is done, or the error that
+// stopped reading or writing.
+//
+// Answers are written in input order, but for JSON answers that carry an
+// id (not null) when there is no marker: those are written as soon as they
+// are ready, so that a client with several requests in flight gets each
+// answer when it can, and matches it by its id. Each answer is written in
+// one piece, its progress lines or partial messages first; the writer
+// flushes whenever it has nothing more to write, so a lone line gets its
+// answer at once.
 //
 // JSON requests, with JSONL or recognised without it, are answered on one
 // line each, with partial messages {"id":ID,"partial":true,"text":...}
@@ -58,76 +91,223 @@ const progressPrefix = "... best so far: "
 // at all, as JSON-RPC requires, but the marker still follows it under
 // UseMarker, so that answers stay in step with requests.
 //
-// Reading runs in its own goroutine so that a cancelled ctx ends Serve even
-// while in blocks: an io.Reader cannot be interrupted. That goroutine stops
-// at its next line, or when its pending Read returns, which closing in
-// brings about; the caller owns in and closes it.
+// The workers have ended when Serve returns. The reader has not always:
+// it runs in its own goroutine so that a cancelled ctx ends Serve even
+// while in blocks, and an io.Reader cannot be interrupted. It stops at its
+// next line, or when its pending Read returns, which closing in brings
+// about; the caller owns in and closes it.
 func Serve(ctx context.Context, in io.Reader, out io.Writer, o ServeOptions) error {
 	family, err := checkFamily(o.Family)
 	if err != nil {
 		return err
 	}
 	o.Family = family
-
-	type read struct {
-		line []byte
-		err  error
+	if o.solve == nil {
+		o.solve = decrypt
 	}
-	lines := make(chan read)
-	stop := make(chan struct{})
-	defer close(stop) // ends the reader at its next line
-	go func() {
-		br := bufio.NewReaderSize(in, 64<<10)
-		for {
-			line, err := readLine(br)
+	workers := o.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	ahead := 2 * workers // lines read and not yet answered, at most
+
+	var wg sync.WaitGroup // the workers
+	defer wg.Wait()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // ends the workers, and the reader at its next line
+
+	jobs := make(chan *job)
+	done := make(chan *job, ahead) // room for every line in flight: workers never wait
+	slots := make(chan struct{}, ahead)
+	ended := make(chan readEnd, 1)
+	go read(ctx, in, o, jobs, slots, ended)
+	for range workers {
+		wg.Go(func() { work(ctx, o, jobs, done) })
+	}
+	return write(ctx, out, done, slots, ended)
+}
+
+// A job is one request line on its way from the reader, through a worker,
+// to the writer.
+type job struct {
+	// seq is the job's place among the answers written in input order, or
+	// -1 for one written as soon as it is ready (see early).
+	seq  int
+	line []byte // the ciphertext of a plain request
+	// json marks a JSON request: req, or bad, the error that made it a bad
+	// one.
+	json bool
+	req  jsonRequest
+	bad  error
+	// out is the whole answer, progress and marker included, written in one
+	// piece; err is what stopped answering.
+	out bytes.Buffer
+	err error
+}
+
+// newJob reads a request line. JSON requests are parsed here, in the
+// reader, which must know whether their answers keep input order.
+func newJob(line []byte, o ServeOptions) *job {
+	j := &job{line: line}
+	if o.JSONL {
+		j.json = true
+		j.req, j.bad = parseRequest(line)
+	} else if fields := jsonRequestFields(line); fields != nil {
+		j.json = true
+		j.req, j.bad = requestOf(fields)
+	}
+	if j.json {
+		j.line = nil // parsed into req
+	}
+	return j
+}
+
+// early reports whether j's answer is written as soon as it is ready: a JSON
+// answer with an id, by which the client tells it from the others, when no
+// marker is in use (a client that reads up to the marker counts answers).
+func (j *job) early(o ServeOptions) bool {
+	return j.json && !o.UseMarker && !j.req.Notify && j.req.ID != nil && !bytes.Equal(j.req.ID, []byte("null"))
+}
+
+// answer solves j and puts its whole answer in j.out.
+func (j *job) answer(ctx context.Context, o ServeOptions) {
+	if j.json {
+		j.err = answerJSON(ctx, &j.out, j.req, j.bad, o)
+	} else {
+		j.err = answerPlain(ctx, &j.out, j.line, o)
+	}
+	if o.UseMarker {
+		j.out.WriteString(o.Marker)
+		j.out.WriteByte('\n')
+	}
+	j.line = nil // the answer has it now
+}
+
+// readEnd is how reading ended: after lines lines, with err (io.EOF at the
+// end of the input).
+type readEnd struct {
+	lines int
+	err   error
+}
+
+// read reads request lines from in and hands them to the workers, each once
+// it has a slot, until the input ends, which it then reports on ended, or
+// ctx is done.
+func read(ctx context.Context, in io.Reader, o ServeOptions, jobs chan<- *job, slots chan<- struct{}, ended chan<- readEnd) {
+	br := bufio.NewReaderSize(in, 64<<10)
+	n, seq := 0, 0
+	for {
+		line, err := readLine(br)
+		if line != nil {
+			j := newJob(line, o)
+			j.seq = -1
+			if !j.early(o) {
+				j.seq = seq
+				seq++
+			}
 			select {
-			case lines <- read{line, err}:
-			case <-stop:
+			case slots <- struct{}{}:
+			case <-ctx.Done():
 				return
 			}
-			if err != nil {
+			select {
+			case jobs <- j:
+				n++
+			case <-ctx.Done():
 				return
 			}
 		}
-	}()
+		if err != nil {
+			ended <- readEnd{n, err}
+			return
+		}
+	}
+}
 
-	w := bufio.NewWriter(out)
+// work answers jobs until ctx is done.
+func work(ctx context.Context, o ServeOptions, jobs <-chan *job, done chan<- *job) {
 	for {
-		var r read
+		select {
+		case <-ctx.Done():
+			return
+		case j := <-jobs:
+			j.answer(ctx, o)
+			done <- j
+		}
+	}
+}
+
+// write writes the answers of the jobs done to out, until every line read
+// is answered or ctx is done. It flushes whenever no other answer is ready.
+func write(ctx context.Context, out io.Writer, done <-chan *job, slots <-chan struct{}, ended <-chan readEnd) error {
+	w := &writer{w: bufio.NewWriter(out), slots: slots, pending: make(map[int]*job)}
+	answered, total := 0, -1 // total: lines read, once reading has ended
+	var readErr error
+	for total < 0 || answered < total {
+		if err := ctx.Err(); err != nil {
+			return err // at once, not after the answers that are ready
+		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case r = <-lines:
-		}
-		if r.line != nil {
-			var err error
-			if o.JSONL {
-				req, bad := parseRequest(r.line)
-				err = answerJSON(ctx, w, req, bad, o)
-			} else if fields := jsonRequestFields(r.line); fields != nil {
-				req, bad := requestOf(fields)
-				err = answerJSON(ctx, w, req, bad, o)
-			} else {
-				err = answerPlain(ctx, w, r.line, o)
+		case e := <-ended:
+			total, readErr = e.lines, e.err
+		case j := <-done:
+			answered++
+			if j.err != nil {
+				return fmt.Errorf("answer request: %w", j.err)
 			}
-			if err == nil && o.UseMarker {
-				w.WriteString(o.Marker)
-				err = w.WriteByte('\n')
-			}
-			if err == nil {
-				err = w.Flush()
+			err := w.put(j)
+			if err == nil && len(done) == 0 {
+				err = w.w.Flush()
 			}
 			if err != nil {
 				return fmt.Errorf("write answer: %w", err)
 			}
 		}
-		if errors.Is(r.err, io.EOF) {
+	}
+	if errors.Is(readErr, io.EOF) {
+		return nil
+	}
+	return fmt.Errorf("read request: %w", readErr)
+}
+
+// writer puts answers in order: those that keep input order once all
+// before them are written, the others as soon as they come.
+type writer struct {
+	w     *bufio.Writer
+	slots <-chan struct{} // the reader's: one is freed per answer written
+	// pending holds the answers that came before their turn, by seq; next
+	// is the seq of the answer whose turn it is.
+	pending map[int]*job
+	next    int
+}
+
+// put writes j's answer, or keeps it in pending until its turn, and then
+// writes every answer whose turn has come.
+func (w *writer) put(j *job) error {
+	if j.seq < 0 {
+		return w.write(j)
+	}
+	w.pending[j.seq] = j
+	for {
+		j, ok := w.pending[w.next]
+		if !ok {
 			return nil
 		}
-		if r.err != nil {
-			return fmt.Errorf("read request: %w", r.err)
+		delete(w.pending, w.next)
+		w.next++
+		if err := w.write(j); err != nil {
+			return err
 		}
 	}
+}
+
+// write writes j's answer and frees its slot.
+func (w *writer) write(j *job) error {
+	<-w.slots
+	_, err := w.w.Write(j.out.Bytes())
+	return err
 }
 
 // readLine reads one line of any length without its final "\n", as a fresh
@@ -150,26 +330,21 @@ func readLine(br *bufio.Reader) ([]byte, error) {
 	}
 }
 
-func answerPlain(ctx context.Context, w *bufio.Writer, line []byte, o ServeOptions) error {
+// answerPlain puts the answer to a plain request in w: progress lines under
+// Verbose, then the plaintext.
+func answerPlain(ctx context.Context, w *bytes.Buffer, line []byte, o ServeOptions) error {
 	var progress func([]byte)
-	var werr error
 	if o.Verbose {
 		progress = func(text []byte) {
 			// A guess spanning lines would read as several answers.
 			w.WriteString(progressPrefix)
 			w.Write(bytes.ReplaceAll(text, []byte("\n"), []byte(" ")))
 			w.WriteByte('\n')
-			if err := w.Flush(); err != nil && werr == nil {
-				werr = err
-			}
 		}
 	}
-	res, err := decrypt(ctx, line, o.Family, progress)
+	res, err := o.solve(ctx, line, o.Family, progress)
 	if err != nil {
 		return err // cannot happen: the family was checked
-	}
-	if werr != nil {
-		return werr
 	}
 	w.WriteString(res.Text)
 	return w.WriteByte('\n')
@@ -238,9 +413,9 @@ type rpcError struct {
 
 func (e *rpcError) Error() string { return e.msg }
 
-// answerJSON answers req, or bad, the error that made it a bad request, on
-// one line (after partial messages under Verbose).
-func answerJSON(ctx context.Context, w *bufio.Writer, req jsonRequest, bad error, o ServeOptions) error {
+// answerJSON puts in w the answer to req, or to bad, the error that made it
+// a bad request: one line, after partial messages under Verbose.
+func answerJSON(ctx context.Context, w *bytes.Buffer, req jsonRequest, bad error, o ServeOptions) error {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false) // answers are read by programs, not pasted into HTML
 	fail := func(err error) error {
@@ -265,24 +440,20 @@ func answerJSON(ctx context.Context, w *bufio.Writer, req jsonRequest, bad error
 		family = req.Family
 	}
 	var progress func([]byte)
-	var werr error
+	var perr error
 	if o.Verbose && !req.RPC {
 		progress = func(text []byte) {
-			err := enc.Encode(jsonPartial{ID: req.ID, Partial: true, Text: string(text)})
-			if err == nil {
-				err = w.Flush()
-			}
-			if err != nil && werr == nil {
-				werr = err
+			if err := enc.Encode(jsonPartial{ID: req.ID, Partial: true, Text: string(text)}); err != nil && perr == nil {
+				perr = err
 			}
 		}
 	}
-	res, err := decrypt(ctx, []byte(req.Text), family, progress)
+	res, err := o.solve(ctx, []byte(req.Text), family, progress)
 	if err != nil {
 		return fail(err)
 	}
-	if werr != nil {
-		return werr
+	if perr != nil {
+		return perr
 	}
 	if req.RPC {
 		return enc.Encode(rpcAnswer{JSONRPC: "2.0", ID: req.ID, Result: &rpcResult{Text: res.Text, Cipher: res.Cipher, Key: res.Key, Score: res.Score}})

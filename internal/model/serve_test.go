@@ -5,10 +5,17 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"regexp"
+	"runtime"
+	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"testing/iotest"
+	"testing/synctest"
 	"time"
 )
 
@@ -85,7 +92,10 @@ func TestServeJSONL(t *testing.T) {
 		`{"text":"Uryyb","id":"x","family":"nonsense"}`,
 		``,
 	}, "\n") + "\n"
-	got := serve(t, in, ServeOptions{JSONL: true})
+	// One worker answers in input order, which the list below pins: with
+	// more, answers with an id come as soon as they are ready
+	// (TestServeOrder, TestServeEarly).
+	got := serve(t, in, ServeOptions{JSONL: true, Workers: 1})
 	want := []string{
 		`{"id":1,"text":"Hello world, this is a test of the model","cipher":"caesar","key":"13","score":`,
 		`{"id":"req-2","text":"","cipher":"original","key":"0","score":0}`,
@@ -205,6 +215,7 @@ func TestServeJSONInPlain(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			tt.o.Workers = 1 // input order, JSON answers with an id included
 			got := serve(t, strings.Join(tt.in, "\n")+"\n", tt.o)
 			got = scoreRE.ReplaceAllString(got, `"score":N`)
 			if want := strings.Join(tt.want, "\n") + "\n"; got != want {
@@ -245,7 +256,7 @@ func TestServeJSONInPlainVerbose(t *testing.T) {
 	ct := string(k.encrypt([]byte(heldOut[0])))
 	req, _ := json.Marshal(map[string]any{"id": "a", "text": ct})
 	rpc, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": "b", "method": "decrypt", "params": map[string]any{"text": ct}})
-	got := serve(t, string(req)+"\n"+ct+"\n"+string(rpc)+"\n", ServeOptions{Verbose: true})
+	got := serve(t, string(req)+"\n"+ct+"\n"+string(rpc)+"\n", ServeOptions{Verbose: true, Workers: 1})
 	lines := strings.Split(strings.TrimSuffix(got, "\n"), "\n")
 	i := 0
 	for ; i < len(lines) && strings.HasPrefix(lines[i], `{"id":"a","partial":true,"text":`); i++ {
@@ -304,5 +315,430 @@ func TestServeWriteError(t *testing.T) {
 	err := Serve(context.Background(), strings.NewReader("abc\n"), failWriter{}, ServeOptions{})
 	if err == nil || !strings.Contains(err.Error(), "broken pipe") {
 		t.Errorf("Serve to a failing writer: %v, want the write error", err)
+	}
+}
+
+// orderLines returns n ciphertext lines of English made with Encrypt: every
+// sixth under a substitution key of its own, the others under shift
+// ciphers, which the solver breaks in well under a millisecond where a
+// substitution takes tens: with several workers, answers are ready out of
+// order.
+func orderLines(t *testing.T, n int) []string {
+	t.Helper()
+	shifts := []EncryptOptions{{Cipher: "caesar", Shift: 7}, {Cipher: "original", Shift: 1}, {Cipher: "ascii", Shift: 20}}
+	lines := make([]string, n)
+	for i := range lines {
+		plain := heldOut[i%len(heldOut)]
+		o := shifts[i%len(shifts)]
+		if i%6 == 0 {
+			// Short, to spare the race detector: the order is what is
+			// tested here, not the solver.
+			plain = plain[:strings.LastIndexByte(plain[:30], ' ')]
+			o = EncryptOptions{Seed: int64(i), HasSeed: true}
+		}
+		lines[i] = strings.TrimSuffix(encryptString(t, plain+"\n", o), "\n")
+	}
+	return lines
+}
+
+// replay returns a solver that gives for each of lines what decrypt gave
+// when asked beforehand, one line at a time, progress included: the
+// answers Serve must give, whatever its number of workers.
+func replay(t *testing.T, lines []string) func(context.Context, []byte, string, func([]byte)) (Result, error) {
+	t.Helper()
+	type answer struct {
+		res      Result
+		progress [][]byte
+	}
+	answers := make(map[string]answer)
+	for _, l := range lines {
+		var a answer
+		var err error
+		a.res, err = decrypt(context.Background(), []byte(l), FamilyAuto, func(p []byte) {
+			a.progress = append(a.progress, bytes.Clone(p))
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		answers[l] = a
+	}
+	return func(_ context.Context, line []byte, _ string, progress func([]byte)) (Result, error) {
+		a, ok := answers[string(line)]
+		if !ok {
+			return Result{}, fmt.Errorf("no answer recorded for %q", line)
+		}
+		if progress != nil {
+			for _, p := range a.progress {
+				progress(p)
+			}
+		}
+		return a.res, nil
+	}
+}
+
+// answerBlocks cuts Serve's output into answers, each with the progress
+// lines or partial messages before it, and sorts them into those that keep
+// input order and those that need not: JSON answers with an id.
+func answerBlocks(out string) (ordered, early []string) {
+	var block strings.Builder
+	for l := range strings.Lines(out) {
+		block.WriteString(l)
+		if strings.HasPrefix(l, progressPrefix) || strings.Contains(l, `"partial":true`) {
+			continue
+		}
+		var a struct{ ID json.RawMessage }
+		if strings.HasPrefix(l, "{") && json.Unmarshal([]byte(l), &a) == nil && a.ID != nil && string(a.ID) != "null" {
+			early = append(early, block.String())
+		} else {
+			ordered = append(ordered, block.String())
+		}
+		block.Reset()
+	}
+	if block.Len() > 0 {
+		ordered = append(ordered, block.String()) // progress with no answer: wrong
+	}
+	slices.Sort(early)
+	return ordered, early
+}
+
+// With several workers, answers are those of one worker: in input order,
+// but for JSON ones with an id, which may come earlier, each exactly once
+// and whole, progress first.
+func TestServeOrder(t *testing.T) {
+	prev := runtime.GOMAXPROCS(4) // Workers 0: 4, even on one core
+	t.Cleanup(func() { runtime.GOMAXPROCS(prev) })
+	n := 36
+	if raceEnabled || testing.Short() {
+		n = 6 // one substitution, first
+	}
+	lines := orderLines(t, n)
+	solved := replay(t, lines)
+
+	jsonText := func(s string) string { b, _ := json.Marshal(s); return string(b) }
+	// mixed: plain lines, JSON requests with and without an id, JSON-RPC
+	// requests and a notification.
+	mixed := func(lines []string) []string {
+		var in []string
+		for i, l := range lines {
+			switch i % 5 {
+			case 0, 2:
+				in = append(in, l)
+			case 1:
+				in = append(in, fmt.Sprintf(`{"id":%d,"text":%s}`, i, jsonText(l)))
+			case 3:
+				in = append(in, fmt.Sprintf(`{"jsonrpc":"2.0","id":"r%d","method":"decrypt","params":{"text":%s}}`, i, jsonText(l)))
+			case 4:
+				in = append(in, `{"text":`+jsonText(l)+`}`)
+			}
+		}
+		return append(in, `{"jsonrpc":"2.0","method":"decrypt","params":{"text":"x"}}`, `{"id":"no text"}`)
+	}
+	jsonl := func(lines []string) []string {
+		var in []string
+		for i, l := range lines {
+			if i%4 == 3 {
+				in = append(in, `{"id":null,"text":`+jsonText(l)+`}`)
+			} else {
+				in = append(in, fmt.Sprintf(`{"id":"%d","text":%s}`, i, jsonText(l)))
+			}
+		}
+		return append(in, "not json", `{"id":[1],"text":5}`)
+	}
+	plain := func(lines []string) []string { return lines }
+
+	tests := []struct {
+		name    string
+		in      func([]string) []string
+		o       ServeOptions
+		inOrder bool // the whole output as one worker writes it
+	}{
+		{"plain", plain, ServeOptions{}, true},
+		{"plain verbose", plain, ServeOptions{Verbose: true}, true},
+		{"marker", mixed, ServeOptions{UseMarker: true, Marker: "END"}, true},
+		{"JSON in plain", mixed, ServeOptions{}, false},
+		{"JSON in plain verbose", mixed, ServeOptions{Verbose: true}, false},
+		{"jsonl", jsonl, ServeOptions{JSONL: true}, false},
+		{"jsonl verbose", jsonl, ServeOptions{JSONL: true, Verbose: true}, false},
+		{"two workers, empty marker", mixed, ServeOptions{Workers: 2, UseMarker: true}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := strings.Join(tt.in(lines), "\n") + "\n"
+			one := tt.o
+			one.Workers, one.solve = 1, solved
+			want := serve(t, in, one)
+			got := serve(t, in, tt.o)
+			if tt.inOrder {
+				if got != want {
+					t.Errorf("got\n%s\nwant\n%s", got, want)
+				}
+				return
+			}
+			gotOrdered, gotEarly := answerBlocks(got)
+			wantOrdered, wantEarly := answerBlocks(want)
+			if !slices.Equal(gotOrdered, wantOrdered) {
+				t.Errorf("answers that keep input order: got\n%s\nwant\n%s", strings.Join(gotOrdered, ""), strings.Join(wantOrdered, ""))
+			}
+			if !slices.Equal(gotEarly, wantEarly) {
+				t.Errorf("JSON answers with an id, sorted: got\n%s\nwant\n%s", strings.Join(gotEarly, ""), strings.Join(wantEarly, ""))
+			}
+			if len(wantEarly) == 0 {
+				t.Errorf("no JSON answer with an id in\n%s", want)
+			}
+		})
+	}
+}
+
+// fakeSolver stands in for the solver, to decide when each line is done:
+// it upper-cases a line at once, but for one that starts with "slow", which
+// waits until release is closed or ctx is done. Under Verbose it gives the
+// line in lower case as its one progress guess.
+type fakeSolver struct {
+	release chan struct{}
+
+	mu                sync.Mutex // guards the counts
+	running, finished int
+}
+
+func newFakeSolver() *fakeSolver { return &fakeSolver{release: make(chan struct{})} }
+
+func (f *fakeSolver) solve(ctx context.Context, line []byte, _ string, progress func([]byte)) (Result, error) {
+	f.mu.Lock()
+	f.running++
+	f.mu.Unlock()
+	defer func() {
+		f.mu.Lock()
+		f.running--
+		f.finished++
+		f.mu.Unlock()
+	}()
+	if bytes.HasPrefix(line, []byte("slow")) {
+		select {
+		case <-f.release:
+		case <-ctx.Done():
+		}
+	}
+	if progress != nil {
+		progress(bytes.ToLower(line))
+	}
+	return Result{Text: strings.ToUpper(string(line)), Cipher: "fake", Key: "k"}, nil
+}
+
+// counts returns how many calls are running and how many have returned.
+func (f *fakeSolver) counts() (running, finished int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.running, f.finished
+}
+
+// syncBuffer is a bytes.Buffer that a test reads while Serve writes to it.
+type syncBuffer struct {
+	mu  sync.Mutex // guards buf
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// startServe runs Serve with f as its solver in a goroutine of the current
+// synctest bubble; wait waits for it to return and gives its error.
+func startServe(ctx context.Context, in io.Reader, f *fakeSolver, o ServeOptions) (out *syncBuffer, wait func() error) {
+	out = new(syncBuffer)
+	o.solve = f.solve
+	errc := make(chan error, 1)
+	go func() { errc <- Serve(ctx, in, out, o) }()
+	return out, func() error { return <-errc }
+}
+
+// While the first line is being solved, the answers that may come early
+// (JSON with an id, no marker) are written, and only those; the others wait
+// for their turn. The solver is a fake, so that "while" is certain.
+func TestServeEarly(t *testing.T) {
+	tests := []struct {
+		name          string
+		in            []string
+		o             ServeOptions
+		before, after string // the output while the first line is solved, then in the end
+	}{
+		{"plain", []string{"slow", "b", "c"}, ServeOptions{}, "", "SLOW\nB\nC\n"},
+		{"jsonl", []string{`{"id":1,"text":"slow"}`, `{"id":2,"text":"b"}`, `{"id":"x","text":"c"}`}, ServeOptions{JSONL: true},
+			`{"id":2,"text":"B","cipher":"fake","key":"k","score":0}` + "\n" + `{"id":"x","text":"C","cipher":"fake","key":"k","score":0}` + "\n",
+			`{"id":2,"text":"B","cipher":"fake","key":"k","score":0}` + "\n" + `{"id":"x","text":"C","cipher":"fake","key":"k","score":0}` + "\n" +
+				`{"id":1,"text":"SLOW","cipher":"fake","key":"k","score":0}` + "\n"},
+		{"jsonl verbose", []string{`{"id":1,"text":"slow"}`, `{"id":2,"text":"B"}`}, ServeOptions{JSONL: true, Verbose: true},
+			`{"id":2,"partial":true,"text":"b"}` + "\n" + `{"id":2,"text":"B","cipher":"fake","key":"k","score":0}` + "\n",
+			`{"id":2,"partial":true,"text":"b"}` + "\n" + `{"id":2,"text":"B","cipher":"fake","key":"k","score":0}` + "\n" +
+				`{"id":1,"partial":true,"text":"slow"}` + "\n" + `{"id":1,"text":"SLOW","cipher":"fake","key":"k","score":0}` + "\n"},
+		{"jsonl without id", []string{`{"text":"slow"}`, `{"id":null,"text":"b"}`, `{"id":3,"text":"c"}`, `[]`}, ServeOptions{JSONL: true},
+			`{"id":3,"text":"C","cipher":"fake","key":"k","score":0}` + "\n",
+			`{"id":3,"text":"C","cipher":"fake","key":"k","score":0}` + "\n" + `{"id":null,"text":"SLOW","cipher":"fake","key":"k","score":0}` + "\n" +
+				`{"id":null,"text":"B","cipher":"fake","key":"k","score":0}` + "\n" + `{"id":null,"error":"request is not a JSON object; send {\"id\":1,\"text\":\"...\"}"}` + "\n"},
+		{"JSON in plain", []string{"slow", `{"id":2,"text":"b"}`, "c", `{"jsonrpc":"2.0","id":4,"method":"decrypt","params":{"text":"d"}}`, `{"jsonrpc":"2.0","method":"decrypt","params":{"text":"e"}}`},
+			ServeOptions{},
+			`{"id":2,"text":"B","cipher":"fake","key":"k","score":0}` + "\n" + `{"jsonrpc":"2.0","id":4,"result":{"text":"D","cipher":"fake","key":"k","score":0}}` + "\n",
+			`{"id":2,"text":"B","cipher":"fake","key":"k","score":0}` + "\n" + `{"jsonrpc":"2.0","id":4,"result":{"text":"D","cipher":"fake","key":"k","score":0}}` + "\n" +
+				"SLOW\nC\n"},
+		{"marker", []string{`{"id":1,"text":"slow"}`, `{"id":2,"text":"b"}`, "c"}, ServeOptions{UseMarker: true, Marker: "END"}, "",
+			`{"id":1,"text":"SLOW","cipher":"fake","key":"k","score":0}` + "\nEND\n" + `{"id":2,"text":"B","cipher":"fake","key":"k","score":0}` + "\nEND\nC\nEND\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				f := newFakeSolver()
+				tt.o.Workers = 2
+				out, wait := startServe(t.Context(), strings.NewReader(strings.Join(tt.in, "\n")+"\n"), f, tt.o)
+				synctest.Wait() // every line read and solved, but the first
+				if got := out.String(); got != tt.before {
+					t.Errorf("while the first line is solved, got\n%s\nwant\n%s", got, tt.before)
+				}
+				close(f.release)
+				if err := wait(); err != nil {
+					t.Fatalf("Serve: %v", err)
+				}
+				if got := out.String(); got != tt.after {
+					t.Errorf("in the end, got\n%s\nwant\n%s", got, tt.after)
+				}
+			})
+		})
+	}
+}
+
+// Workers lines are solved at once, GOMAXPROCS by default.
+func TestServeWorkers(t *testing.T) {
+	tests := []struct {
+		workers, gomaxprocs, want int
+	}{
+		{1, 4, 1},
+		{2, 1, 2},
+		{3, 1, 3},
+		{0, 3, 3},
+		{0, 1, 1},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("workers %d gomaxprocs %d", tt.workers, tt.gomaxprocs), func(t *testing.T) {
+			prev := runtime.GOMAXPROCS(tt.gomaxprocs)
+			defer runtime.GOMAXPROCS(prev)
+			synctest.Test(t, func(t *testing.T) {
+				f := newFakeSolver()
+				in := strings.Repeat("slow\n", 10)
+				out, wait := startServe(t.Context(), strings.NewReader(in), f, ServeOptions{Workers: tt.workers})
+				synctest.Wait()
+				if running, _ := f.counts(); running != tt.want {
+					t.Errorf("%d lines solved at once, want %d", running, tt.want)
+				}
+				close(f.release)
+				if err := wait(); err != nil {
+					t.Fatalf("Serve: %v", err)
+				}
+				if got, want := out.String(), strings.Repeat("SLOW\n", 10); got != want {
+					t.Errorf("got %q, want %q", got, want)
+				}
+			})
+		})
+	}
+}
+
+// lineReader gives lines "slow", "1", "2", ... up to n, one a Read, and
+// counts them.
+type lineReader struct {
+	n, read int
+}
+
+func (r *lineReader) Read(p []byte) (int, error) {
+	if r.read == r.n {
+		return 0, io.EOF
+	}
+	line := strconv.Itoa(r.read) + "\n"
+	if r.read == 0 {
+		line = "slow\n"
+	}
+	r.read++
+	return copy(p, line), nil // p, bufio.Reader's, has room
+}
+
+// Behind a slow line, reading stops after a few lines: a large input is
+// not read into memory while the line is solved.
+func TestServeReadAhead(t *testing.T) {
+	for _, workers := range []int{1, 2, 4} {
+		t.Run(fmt.Sprintf("workers %d", workers), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				f := newFakeSolver()
+				in := &lineReader{n: 10000}
+				out, wait := startServe(t.Context(), in, f, ServeOptions{Workers: workers})
+				synctest.Wait()
+				// Serve holds 2×Workers lines, and the reader one more.
+				if max := 2*workers + 1; in.read > max {
+					t.Errorf("read %d lines behind a slow one, want at most %d", in.read, max)
+				}
+				// The other workers solve the other lines Serve holds.
+				want := 2*workers - 1
+				if workers == 1 {
+					want = 0
+				}
+				if _, finished := f.counts(); finished != want {
+					t.Errorf("%d lines solved behind a slow one, want %d", finished, want)
+				}
+				close(f.release)
+				if err := wait(); err != nil {
+					t.Fatalf("Serve: %v", err)
+				}
+				if n := strings.Count(out.String(), "\n"); n != in.n {
+					t.Errorf("%d answers, want %d", n, in.n)
+				}
+			})
+		})
+	}
+}
+
+// Cancelling ends Serve while lines are being solved, their workers ended;
+// a write error ends it too, with that error, whatever is in flight.
+func TestServeStop(t *testing.T) {
+	errBoom := errors.New("boom")
+	tests := []struct {
+		name   string
+		in     io.Reader
+		out    io.Writer
+		cancel bool
+		want   error
+	}{
+		{"cancel", strings.NewReader(strings.Repeat("slow\n", 20)), io.Discard, true, context.Canceled},
+		{"write error", strings.NewReader(strings.Repeat("a\nslow\n", 20)), failWriter{}, false, nil},
+		{"read error", io.MultiReader(strings.NewReader("a\nb\n"), iotest.ErrReader(errBoom)), io.Discard, false, errBoom},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				ctx, cancel := context.WithCancel(t.Context())
+				defer cancel()
+				f := newFakeSolver()
+				o := ServeOptions{Workers: 3, solve: f.solve}
+				errc := make(chan error, 1)
+				go func() { errc <- Serve(ctx, tt.in, tt.out, o) }()
+				synctest.Wait()
+				if tt.cancel {
+					cancel()
+				}
+				err := <-errc
+				switch {
+				case tt.want != nil && !errors.Is(err, tt.want):
+					t.Errorf("Serve: %v, want %v", err, tt.want)
+				case tt.want == nil && (err == nil || !strings.Contains(err.Error(), "broken pipe")):
+					t.Errorf("Serve: %v, want the write error", err)
+				}
+				if running, _ := f.counts(); running != 0 {
+					t.Errorf("%d lines still being solved after Serve returned", running)
+				}
+				close(f.release)
+			})
+		})
 	}
 }
