@@ -1,6 +1,6 @@
 // Command tune searches the demo model's Params on the development set:
 // lines of the training corpora that package corpus holds back from
-// training, never the texts scripts/eval reports on. It encrypts -n lines
+// training, and manual pages, never the texts scripts/eval reports on. It encrypts -n lines
 // of 100 to 128 characters with random substitution keys, then, one
 // parameter at a time, tries each value of its grid and keeps the best,
 // by lines exact and then letters right, printing every trial:
@@ -10,11 +10,16 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"os"
+	"path/filepath"
+	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -49,11 +54,16 @@ var knobs = []knob{
 func run() error {
 	n := flag.Int("n", 300, "development lines")
 	rounds := flag.Int("rounds", 1, "passes over the parameters")
-	only := flag.String("only", "", "tune only these parameters, comma-separated")
+	only := flag.String("only", "", "tune only these parameters, comma-separated (none: just score the defaults)")
+	print := flag.Bool("print", false, "print the development lines and stop")
 	flag.Parse()
 	plain, err := devLines(*n)
 	if err != nil {
 		return err
+	}
+	if *print {
+		fmt.Println(strings.Join(plain, "\n"))
+		return nil
 	}
 	var out bytes.Buffer
 	in := strings.NewReader(strings.Join(plain, "\n") + "\n")
@@ -97,6 +107,7 @@ func devLines(n int) ([]string, error) {
 		func() ([]byte, error) { return corpus.Bible(corpus.BibleDir) },
 		func() ([]byte, error) { return corpus.WordNet(corpus.WordNetDir) },
 		func() ([]byte, error) { return corpus.Devil(corpus.DevilDict) },
+		manPages,
 	} {
 		b, err := read()
 		if err != nil {
@@ -105,9 +116,52 @@ func devLines(n int) ([]string, error) {
 		_, d := corpus.Split(b)
 		// An equal share of each source.
 		lines := cut(string(corpus.Plain(d)))
-		dev = append(dev, strings.Join(spread(lines, n/3+1), "\n")+"\n"...)
+		dev = append(dev, strings.Join(spread(lines, n/4+1), "\n")+"\n"...)
 	}
 	return strings.Split(strings.TrimSuffix(string(dev), "\n"), "\n"), nil
+}
+
+// manPages is the text of every 10th manual page of section 1, without
+// its troff requests and escapes: modern technical English that the model
+// is not trained on, so that the weights suit more than the training
+// corpora's kinds of English (none of it is among the texts scripts/eval
+// reports on).
+func manPages() ([]byte, error) {
+	files, err := filepath.Glob("/usr/share/man/man1/*.1.gz")
+	// Thousands of generated pages of one tool would be most of the text.
+	files = slices.DeleteFunc(files, func(f string) bool { return strings.HasPrefix(filepath.Base(f), "gcloud") })
+	if err != nil || len(files) == 0 {
+		return nil, fmt.Errorf("no manual pages in /usr/share/man/man1 (%v)", err)
+	}
+	escape := regexp.MustCompile(`\\(f[0-9A-Z]|f\(..|\(..|\[[^]]*\]|[-&e|^ ])`)
+	var out bytes.Buffer
+	for i := 0; i < len(files); i += 10 {
+		f, err := os.Open(files[i])
+		if err != nil {
+			return nil, err
+		}
+		zr, err := gzip.NewReader(f)
+		if err != nil {
+			f.Close()
+			continue
+		}
+		b, _ := io.ReadAll(zr)
+		f.Close()
+		var para bytes.Buffer
+		for line := range bytes.Lines(b) {
+			if len(line) > 0 && (line[0] == '.' || line[0] == '\'') {
+				if para.Len() > 0 {
+					out.Write(bytes.TrimSpace(para.Bytes()))
+					out.WriteByte('\n')
+					para.Reset()
+				}
+				continue
+			}
+			para.Write(escape.ReplaceAll(bytes.TrimSpace(line), nil))
+			para.WriteByte(' ')
+		}
+	}
+	return out.Bytes(), nil
 }
 
 // cut joins the words of text with single spaces into lines of 100 to 128
