@@ -73,8 +73,9 @@ func run() error {
 	crypt := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
 
 	best := model.DefaultParams
+	start := time.Now()
 	bestExact, bestLetters := score(best, plain, crypt)
-	fmt.Printf("default %+v: %d/%d exact, %.3f%% letters\n", best, bestExact, len(plain), bestLetters)
+	fmt.Printf("default %+v: %d/%d exact, %.3f%% letters (%.1fs)\n", best, bestExact, len(plain), bestLetters, time.Since(start).Seconds())
 	for range *rounds {
 		for _, k := range knobs {
 			if *only != "" && !strings.Contains(","+*only+",", ","+k.name+",") {
