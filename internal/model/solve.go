@@ -94,6 +94,7 @@ const (
 	caseLower = iota // "word"
 	caseTitle        // "Word": a name, or a word that starts a sentence
 	caseUpper        // "WORD" or "I": says nothing
+	caseInitial      // "J." in "J. R. R. Tolkien": the initial of a name
 )
 
 type key [27]byte // dec[cipher symbol] = plain symbol
@@ -115,12 +116,14 @@ func newSubst(st *stats, p *Params, line []byte) *subst {
 		prev      = int32(-1) // the word before, while no sentence break
 		wordStart int
 	)
-	endWord := func() {
+	endWord := func(next byte) {
 		if len(word) == 0 {
 			return
 		}
 		c := byte(caseLower)
 		switch {
+		case upper == 1 && len(word) == 1 && next == '.':
+			c = caseInitial
 		case upper == len(word) || (upper > 0 && len(word) == 1):
 			c = caseUpper
 		case 'A' <= line[wordStart] && line[wordStart] <= 'Z':
@@ -179,7 +182,7 @@ func newSubst(st *stats, p *Params, line []byte) *subst {
 		case x == '\'' && len(word) > 0 && i+1 < len(line) && symbolOf[line[i+1]] != boundary:
 			word = append(word, apostrophe)
 		default:
-			endWord()
+			endWord(x)
 			if strings.IndexByte(sentenceBreaks, x) >= 0 {
 				prev = -1
 			}
@@ -189,7 +192,7 @@ func newSubst(st *stats, p *Params, line []byte) *subst {
 		}
 		s.sym = append(s.sym, d)
 	}
-	endWord()
+	endWord(0)
 	if s.sym[len(s.sym)-1] != boundary {
 		s.sym = append(s.sym, boundary)
 	}
@@ -273,6 +276,9 @@ func (s *subst) keepWindows() {
 // probability, and how likely a word of its kind is to be written in the
 // case the ciphertext shows.
 func (s *subst) wordScore(k *key, w int) (float32, int32) {
+	if s.wordCase[w] == caseInitial {
+		return s.st.initial[k[s.words[w][0]]], -1
+	}
 	s.buf = s.buf[:0]
 	for _, c := range s.words[w] {
 		s.buf = append(s.buf, k[c])

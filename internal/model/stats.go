@@ -28,6 +28,9 @@ type stats struct {
 	// vocab finds words; words holds them by index, most probable first.
 	vocab wordTable
 	words []wordInfo
+	// initial is log10 P(letter) of the initial of a name ("J."): the
+	// first letters of the vocabulary's names, smoothed.
+	initial [26]float32
 	// pairStart and pairs are the pairs section of english.bin, see
 	// Train: a uint32 per word and 4 bytes a pair, read where they lie.
 	pairStart []byte
@@ -96,6 +99,7 @@ func parseStats(b []byte) (*stats, error) {
 	s.nonLetter = nonLetterScores(&s.unigram)
 
 	n := r.uvarint()
+	var initials [26]float64
 	s.words = make([]wordInfo, 0, n)
 	s.vocab = newWordTable(n)
 	var sym []byte
@@ -116,6 +120,16 @@ func parseStats(b []byte) (*stats, error) {
 		}
 		s.vocab.add(sym, int32(len(s.words)), info)
 		s.words = append(s.words, info)
+		if info.name && sym[0] < 26 {
+			initials[sym[0]]++
+		}
+	}
+	var names float64
+	for _, c := range initials {
+		names += c
+	}
+	for i, c := range initials {
+		s.initial[i] = float32(math.Log10((c + 10) / (names + 260)))
 	}
 	s.pairStart = r.bytes(4 * (n + 1))
 	if r.err != nil {
