@@ -91,10 +91,10 @@ type subst struct {
 
 // Cases of a ciphertext word, which substitution keeps.
 const (
-	caseLower = iota // "word"
-	caseTitle        // "Word": a name, or a word that starts a sentence
-	caseUpper        // "WORD" or "I": says nothing
-	caseInitial      // "J." in "J. R. R. Tolkien": the initial of a name
+	caseLower   = iota // "word"
+	caseTitle          // "Word": a name, or a word that starts a sentence
+	caseUpper          // "WORD" or "I": says nothing
+	caseInitial        // "J." in "J. R. R. Tolkien": the initial of a name
 )
 
 type key [27]byte // dec[cipher symbol] = plain symbol
