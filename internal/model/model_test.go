@@ -9,8 +9,12 @@ import (
 	"testing"
 )
 
-// heldOut is English that is not in Opticks, the training text.
+// heldOut is English written for these tests, in none of the training
+// texts: names, apostrophes and words that only their neighbours tell
+// apart (we/be, me/be, my/by) among them.
 var heldOut = []string{
+	"We need to know what Juliet said to James in January, and why she won't tell me about it before the end of the week.",
+	"If you let me be, I'll be fine; my friend Margaret can't come today, but she says we must meet again on Sunday by noon.",
 	"This is a test of the solver on a sentence that was written for it and which it has not seen before in any of its books.",
 	"When you run the program for the first time it asks for your name and then prints a friendly greeting on the screen.",
 	"There was nothing so very remarkable in that; nor did Alice think it so very much out of the way to hear the Rabbit say to itself.",
@@ -243,5 +247,71 @@ func BenchmarkParseStats(b *testing.B) {
 		if _, err := parseStats(englishBin); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestTrainFormat trains tables from a few words and checks what the
+// solver reads back: words with apostrophes, names (capitalised only in the
+// list), pairs kept only where they differ from the backoff, the backoff
+// otherwise, and nothing for an unknown word.
+func TestTrainFormat(t *testing.T) {
+	d := TrainData{
+		Text:    []byte("the cat sat on the mat. we need it."),
+		Words:   []WordProb{{"the", -1.2}, {"we", -2}, {"need", -3}, {"be", -2.1}, {"don't", -3}, {"'bout", -5}, {"a.", -4}},
+		Backoff: []float64{-0.3, -0.2, -0.1, -0.4, 0, 0, 0},
+		Bigrams: []Bigram{
+			{First: 1, Second: 2, LogP: -1},   // we need: +2 over need, far from we's backoff: kept
+			{First: 3, Second: 2, LogP: -3.1}, // be need: -0.1, within pairKeep of be's -0.4: dropped
+		},
+		List: []byte("Juliet\nmark\nMark\ncat\n"),
+	}
+	b, err := Train(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := parseStats(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	find := func(w string) *wordSlot {
+		sym := make([]byte, len(w))
+		for i := range len(w) {
+			sym[i] = wordSymbol(w[i])
+		}
+		return st.vocab.find(sym)
+	}
+	for _, tt := range []struct {
+		word       string
+		known      bool
+		name       bool
+		logpAtMost float32
+	}{
+		{"the", true, false, -1.1},
+		{"don't", true, false, -2.9},
+		{"juliet", true, true, listLogP + 0.1},
+		{"mark", true, false, listLogP + 0.1}, // in the list in both cases
+		{"cat", true, false, listLogP + 0.1},
+		{"bout", false, false, 0}, // a leading apostrophe is not part of a word
+		{"a", false, false, 0},    // "a." is not a word
+		{"dog", false, false, 0},
+	} {
+		slot := find(tt.word)
+		if (slot != nil) != tt.known {
+			t.Errorf("%q known: %v, want %v", tt.word, slot != nil, tt.known)
+			continue
+		}
+		if slot != nil && (slot.name != tt.name || slot.logp > tt.logpAtMost) {
+			t.Errorf("%q: name %v, log10 p %.2f; want name %v, log10 p at most %.2f", tt.word, slot.name, slot.logp, tt.name, tt.logpAtMost)
+		}
+	}
+	we, need, be := find("we").id, find("need").id, find("be").id
+	if got := st.assoc(we, need); got < 1.9 || got > 2.1 {
+		t.Errorf("assoc(we, need) = %.2f, want 2", got)
+	}
+	if got := st.assoc(be, need); got != -0.375 { // be's backoff, quantised
+		t.Errorf("assoc(be, need) = %.3f, want be's backoff -0.375", got)
+	}
+	if got := st.assoc(-1, need); got != 0 {
+		t.Errorf("assoc(unknown, need) = %.2f, want 0", got)
 	}
 }
