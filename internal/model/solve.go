@@ -36,6 +36,11 @@ const (
 	// polishMargin: a climb that ends this far (log10) below the best
 	// climb so far is not polished, which is where most of the time goes.
 	polishMargin = 50
+	// polishPrune: a swap that costs the letters this much (log10) is
+	// not worth scoring the words of: they seldom make up for it (on the
+	// development set, 15 lost no line and saved a quarter of the time; 10
+	// lost one).
+	polishPrune = 15
 	// maxProgress caps the verbose guesses per line.
 	maxProgress = 3
 )
@@ -412,7 +417,7 @@ func (s *subst) polish(k *key) float32 {
 					continue
 				}
 				dq := s.swapQuad(k, i, j)
-				if dq+s.swapWords(k, i, j) > 0 {
+				if dq > -polishPrune && dq+s.swapWords(k, i, j) > 0 {
 					s.keepWords()
 					s.keepWindows()
 					improved = true
