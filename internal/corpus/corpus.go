@@ -190,3 +190,41 @@ var plainQuotes = strings.NewReplacer("\u2019", "'", "\u2018", "'", "\u201c", "\
 // Plain turns typographic quotes and dashes into ASCII, as people type
 // them: the solver reads an apostrophe inside a word as part of it.
 func Plain(b []byte) []byte { return []byte(plainQuotes.Replace(string(b))) }
+
+// Lines joins the words of text with single spaces and cuts them into
+// lines of at most hi bytes, at spaces, as a user would paste sentences,
+// keeping those of at least lo.
+func Lines(text string, lo, hi int) []string {
+	var lines []string
+	var cur strings.Builder
+	flush := func() {
+		if cur.Len() >= lo {
+			lines = append(lines, cur.String())
+		}
+		cur.Reset()
+	}
+	for _, w := range strings.Fields(text) {
+		if cur.Len() > 0 && cur.Len()+1+len(w) > hi {
+			flush()
+		}
+		if cur.Len() > 0 {
+			cur.WriteByte(' ')
+		}
+		cur.WriteString(w)
+	}
+	flush()
+	return lines
+}
+
+// Spread picks n of lines, evenly spaced, or all of them if there are no
+// more than n.
+func Spread(lines []string, n int) []string {
+	if len(lines) <= n {
+		return lines
+	}
+	out := make([]string, n)
+	for i := range out {
+		out[i] = lines[i*len(lines)/n]
+	}
+	return out
+}

@@ -42,6 +42,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pipecli/pipecli/internal/corpus"
 	"github.com/pipecli/pipecli/internal/model"
 )
 
@@ -151,8 +152,8 @@ func run() error {
 		if g.short {
 			lo, hi = 60, 90
 		}
-		plain := spread(cutProse(string(raw), lo, hi), *limit)
-		caesarPlain = append(caesarPlain, spread(plain, max(*limit/len(all), 1))...)
+		plain := corpus.Spread(corpus.Lines(string(raw), lo, hi), *limit)
+		caesarPlain = append(caesarPlain, corpus.Spread(plain, max(*limit/len(all), 1))...)
 		crypt, err := encryptLines(plain, model.EncryptOptions{Cipher: "substitution", Seed: int64(*seed), HasSeed: true})
 		if err != nil {
 			return err
@@ -335,43 +336,6 @@ func readTexts(files []string) ([]byte, error) {
 	return raw, nil
 }
 
-// cutProse joins the text's words with single spaces and cuts it into lines
-// of at most hi characters, at spaces, as a user would paste sentences,
-// keeping those of at least lo.
-func cutProse(text string, lo, hi int) []string {
-	var lines []string
-	var cur strings.Builder
-	flush := func() {
-		if cur.Len() >= lo {
-			lines = append(lines, cur.String())
-		}
-		cur.Reset()
-	}
-	for _, w := range strings.Fields(text) {
-		if cur.Len() > 0 && cur.Len()+1+len(w) > hi {
-			flush()
-		}
-		if cur.Len() > 0 {
-			cur.WriteByte(' ')
-		}
-		cur.WriteString(w)
-	}
-	flush()
-	return lines
-}
-
-// spread picks n lines evenly spaced over lines.
-func spread(lines []string, n int) []string {
-	if len(lines) <= n {
-		return lines
-	}
-	out := make([]string, n)
-	for i := range out {
-		out[i] = lines[i*len(lines)/n]
-	}
-	return out
-}
-
 func encryptLines(lines []string, o model.EncryptOptions) ([]string, error) {
 	var out bytes.Buffer
 	in := strings.NewReader(strings.Join(lines, "\n") + "\n")
@@ -403,7 +367,7 @@ func writeSample(path, plainPath string, raw []byte) error {
 	if i < 0 {
 		return fmt.Errorf("%q: not in the licences", sampleStart)
 	}
-	prose := cutProse(text[i+len(sampleStart):], 0, sampleWidth)[:sampleLines]
+	prose := corpus.Lines(text[i+len(sampleStart):], 0, sampleWidth)[:sampleLines]
 	lines, err := encryptLines(prose, model.EncryptOptions{Cipher: "substitution", Seed: sampleSeed, HasSeed: true})
 	if err != nil {
 		return err

@@ -116,8 +116,8 @@ func devLines(n int) ([]string, error) {
 		}
 		_, d := corpus.Split(b)
 		// An equal share of each source.
-		lines := cut(string(corpus.Plain(d)))
-		dev = append(dev, strings.Join(spread(lines, n/4+1), "\n")+"\n"...)
+		lines := corpus.Lines(string(corpus.Plain(d)), 100, 128)
+		dev = append(dev, strings.Join(corpus.Spread(lines, n/4+1), "\n")+"\n"...)
 	}
 	return strings.Split(strings.TrimSuffix(string(dev), "\n"), "\n"), nil
 }
@@ -163,37 +163,6 @@ func manPages() ([]byte, error) {
 		}
 	}
 	return out.Bytes(), nil
-}
-
-// cut joins the words of text with single spaces into lines of 100 to 128
-// characters.
-func cut(text string) []string {
-	var lines []string
-	var cur strings.Builder
-	for _, w := range strings.Fields(text) {
-		if cur.Len() > 0 && cur.Len()+1+len(w) > 128 {
-			if cur.Len() >= 100 {
-				lines = append(lines, cur.String())
-			}
-			cur.Reset()
-		}
-		if cur.Len() > 0 {
-			cur.WriteByte(' ')
-		}
-		cur.WriteString(w)
-	}
-	return lines
-}
-
-func spread(lines []string, n int) []string {
-	if len(lines) <= n {
-		return lines
-	}
-	out := make([]string, n)
-	for i := range out {
-		out[i] = lines[i*len(lines)/n]
-	}
-	return out
 }
 
 // score decrypts every line with p on all cores and returns the lines
