@@ -118,6 +118,8 @@ const (
 	tokenWeight = 0.4
 	textWeight  = 0.2
 	typeWeight  = 0.4
+	// textWords is the running text's share in each word's probability.
+	textWords = 0.3
 )
 
 // Train computes the statistics file from d. scripts/train runs it on the
@@ -237,6 +239,7 @@ func vocabulary(d TrainData) ([]entry, error) {
 			vocab[i].flags |= wordName
 		}
 	}
+	mixTextWords(vocab, d.Text)
 	slices.SortFunc(vocab, func(a, b entry) int {
 		return cmp.Or(cmp.Compare(b.logp, a.logp), cmp.Compare(a.word, b.word))
 	})
@@ -244,6 +247,55 @@ func vocabulary(d TrainData) ([]entry, error) {
 		return nil, errors.New("no words")
 	}
 	return vocab, nil
+}
+
+// mixTextWords mixes into each word's probability its frequency in the
+// running text, a share of textWords: the n-gram model learnt from speech
+// ("just" 20 times as often as "must"), the books are written.
+func mixTextWords(vocab []entry, text []byte) {
+	if textWords == 0 {
+		return
+	}
+	at := make(map[string]int, len(vocab))
+	for i, e := range vocab {
+		at[e.word] = i
+	}
+	counts := make([]float64, len(vocab))
+	var total float64
+	for _, w := range textWordsOf(text) {
+		if i, ok := at[w]; ok {
+			counts[i]++
+			total++
+		}
+	}
+	for i := range vocab {
+		p := (counts[i] + 0.5) / (total + 0.5*float64(len(vocab)))
+		vocab[i].logp = math.Log10((1-textWords)*math.Pow(10, vocab[i].logp) + textWords*p)
+	}
+}
+
+// textWordsOf splits text into lower-case words of letters and inner
+// apostrophes, as the solver reads them.
+func textWordsOf(text []byte) []string {
+	var words []string
+	var w []byte
+	for i, c := range text {
+		switch {
+		case symbolOf[c] != boundary:
+			w = append(w, 'a'+symbolOf[c])
+		case c == '\'' && len(w) > 0 && i+1 < len(text) && symbolOf[text[i+1]] != boundary:
+			w = append(w, c)
+		default:
+			if len(w) > 0 {
+				words = append(words, string(w))
+				w = w[:0]
+			}
+		}
+	}
+	if len(w) > 0 {
+		words = append(words, string(w))
+	}
+	return words
 }
 
 // writePairs writes the pairs section: the bigrams of words in vocab whose

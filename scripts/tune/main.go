@@ -76,6 +76,11 @@ func run() error {
 	start := time.Now()
 	bestExact, bestLetters := score(best, plain, crypt)
 	fmt.Printf("default %+v: %d/%d exact, %.3f%% letters (%.1fs)\n", best, bestExact, len(plain), bestLetters, time.Since(start).Seconds())
+	for i, name := range devSources {
+		lo, hi := i*len(plain)/len(devSources), (i+1)*len(plain)/len(devSources)
+		exact, letters := score(best, plain[lo:hi], crypt[lo:hi])
+		fmt.Printf("  %-8s %d/%d exact, %.3f%% letters\n", name, exact, hi-lo, letters)
+	}
 	for range *rounds {
 		for _, k := range knobs {
 			if *only != "" && !strings.Contains(","+*only+",", ","+k.name+",") {
@@ -102,6 +107,9 @@ func run() error {
 
 // devLines cuts the development text into lines of 100 to 128 characters
 // and picks n spread over it.
+// devSources name the development set's four equal parts, in order.
+var devSources = []string{"bible", "wordnet", "devil", "man"}
+
 func devLines(n int) ([]string, error) {
 	var dev []byte
 	for _, read := range []func() ([]byte, error){
