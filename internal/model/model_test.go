@@ -314,4 +314,17 @@ func TestTrainFormat(t *testing.T) {
 	if got := st.assoc(-1, need); got != 0 {
 		t.Errorf("assoc(unknown, need) = %.2f, want 0", got)
 	}
+
+	// With a share of the running text, a word it uses often gains.
+	d.TextShare = 0.5
+	d.Text = []byte("we need we need we need the cat")
+	if b, err = Train(d); err != nil {
+		t.Fatal(err)
+	}
+	if st, err = parseStats(b); err != nil {
+		t.Fatal(err)
+	}
+	if p := find("need").logp; p < -1 {
+		t.Errorf("need: log10 p %.2f with half the weight on a text where it is 1 word in 7, want more than -1", p)
+	}
 }

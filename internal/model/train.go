@@ -80,6 +80,10 @@ type TrainData struct {
 	// it does not list has P(second | first) = Backoff[first] × P(second).
 	Backoff []float64
 	Bigrams []Bigram
+	// TextShare is the running text's share in each word's probability,
+	// the rest the n-gram model's: the model learnt from speech ("just"
+	// 20 times as often as "must"), the books are written.
+	TextShare float64
 	// List is a word list, one word per line as it is written. A word it
 	// has only capitalised is a name; its words missing from Words join
 	// the vocabulary as rare words.
@@ -118,8 +122,6 @@ const (
 	tokenWeight = 0.4
 	textWeight  = 0.2
 	typeWeight  = 0.4
-	// textWords is the running text's share in each word's probability.
-	textWords = 0.3
 )
 
 // Train computes the statistics file from d. scripts/train runs it on the
@@ -239,7 +241,7 @@ func vocabulary(d TrainData) ([]entry, error) {
 			vocab[i].flags |= wordName
 		}
 	}
-	mixTextWords(vocab, d.Text)
+	mixTextWords(vocab, d.Text, d.TextShare)
 	slices.SortFunc(vocab, func(a, b entry) int {
 		return cmp.Or(cmp.Compare(b.logp, a.logp), cmp.Compare(a.word, b.word))
 	})
@@ -250,10 +252,9 @@ func vocabulary(d TrainData) ([]entry, error) {
 }
 
 // mixTextWords mixes into each word's probability its frequency in the
-// running text, a share of textWords: the n-gram model learnt from speech
-// ("just" 20 times as often as "must"), the books are written.
-func mixTextWords(vocab []entry, text []byte) {
-	if textWords == 0 {
+// running text, a share of share.
+func mixTextWords(vocab []entry, text []byte, share float64) {
+	if share == 0 {
 		return
 	}
 	at := make(map[string]int, len(vocab))
@@ -270,7 +271,7 @@ func mixTextWords(vocab []entry, text []byte) {
 	}
 	for i := range vocab {
 		p := (counts[i] + 0.5) / (total + 0.5*float64(len(vocab)))
-		vocab[i].logp = math.Log10((1-textWords)*math.Pow(10, vocab[i].logp) + textWords*p)
+		vocab[i].logp = math.Log10((1-share)*math.Pow(10, vocab[i].logp) + share*p)
 	}
 }
 
