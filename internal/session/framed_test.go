@@ -150,7 +150,7 @@ func TestRunFramedSignal(t *testing.T) {
 	done := make(chan Result)
 	go func() {
 		res, _ := Run(context.Background(), Config{
-			Target:  launch.Command([]string{"sh", "-c", `trap 'echo bye; echo bye; exit 0' TERM; echo up >&2; while :; do sleep 0.01; done`}),
+			Target:  launch.Command([]string{"sh", "-c", `trap 'echo bye; echo bye; exit 0' TERM; read a; read b; echo up >&2; while :; do sleep 0.01; done`}),
 			Grace:   time.Second,
 			Framing: frame.Options{Mode: frame.Line},
 		}, ios)
