@@ -69,15 +69,17 @@ type Params struct {
 	LowerName, TitleWord float32
 }
 
-// DefaultParams were tuned on the development set of package corpus,
-// text held back from training, with scripts/tune.
-var DefaultParams = Params{
-	WordWeight:  3,
-	PairWeight:  1.5,
-	UnknownWord: -9,
-	UnknownName: -9,
-	LowerName:   -2,
-	TitleWord:   -0.7,
+// DefaultParams are the weights scripts/tune chose on the development set:
+// text held back from training, and manual pages.
+func DefaultParams() Params {
+	return Params{
+		WordWeight:  3,
+		PairWeight:  1.5,
+		UnknownWord: -9,
+		UnknownName: -9,
+		LowerName:   -2,
+		TitleWord:   -0.7,
+	}
 }
 
 // DecryptWith is Decrypt with other Params, for tuning.
@@ -104,7 +106,8 @@ const englishEnough = -1.3
 // decrypt is Decrypt with cancellation and a progress callback, which Serve
 // uses for verbose answers; progress may be nil.
 func decrypt(ctx context.Context, line []byte, family string, progress func([]byte)) (Result, error) {
-	return decryptWith(ctx, line, family, &DefaultParams, progress)
+	p := DefaultParams()
+	return decryptWith(ctx, line, family, &p, progress)
 }
 
 func decryptWith(ctx context.Context, line []byte, family string, p *Params, progress func([]byte)) (Result, error) {

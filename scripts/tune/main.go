@@ -72,7 +72,7 @@ func run() error {
 	}
 	crypt := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
 
-	best := model.DefaultParams
+	best := model.DefaultParams()
 	start := time.Now()
 	bestExact, bestLetters := score(best, plain, crypt)
 	fmt.Printf("default %+v: %d/%d exact, %.3f%% letters (%.1fs)\n", best, bestExact, len(plain), bestLetters, time.Since(start).Seconds())
