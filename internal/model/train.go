@@ -82,7 +82,7 @@ type TrainData struct {
 	Bigrams []Bigram
 	// TextShare is the running text's share in each word's probability,
 	// the rest the n-gram model's: the model learnt from speech ("just"
-	// 20 times as often as "must"), the books are written.
+	// 15 times as often as "must"), the books are written.
 	TextShare float64
 	// List is a word list, one word per line as it is written. A word it
 	// has only capitalised is a name; its words missing from Words join
