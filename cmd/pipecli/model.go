@@ -9,6 +9,10 @@ import (
 	"github.com/pipecli/pipecli/internal/model"
 )
 
+// maxWorkers bounds --workers: each reads ahead two lines, and more
+// workers than CPUs only share them.
+const maxWorkers = 256
+
 type modelOpts struct {
 	IO     *iostreams.IOStreams
 	Serve  model.ServeOptions
@@ -45,8 +49,8 @@ when it can; under --marker every answer keeps input order.`,
 			default:
 				return usageError(fmt.Errorf("--cipher must be auto, shift or substitution, not %q", o.Cipher))
 			}
-			if o.Serve.Workers < 0 {
-				return usageError(fmt.Errorf("--workers must be 0 (one per CPU) or more, not %d", o.Serve.Workers))
+			if o.Serve.Workers < 0 || o.Serve.Workers > maxWorkers {
+				return usageError(fmt.Errorf("--workers must be 0 (one per CPU) to %d, not %d", maxWorkers, o.Serve.Workers))
 			}
 			o.Serve.Family = o.Cipher
 			o.Serve.UseMarker = c.Flags().Changed("marker")

@@ -36,7 +36,8 @@ type ServeOptions struct {
 	Verbose bool
 	// UseMarker ends each answer with a line equal to Marker, which may be
 	// empty, so a client can tell where an answer spanning several lines
-	// ends. It ends every answer, in whichever protocol the request was
+	// ends; an answer line equal to the marker is written as U+FFFD
+	// instead. It ends every answer, in whichever protocol the request was
 	// answered, JSON ones included: a client that reads up to the marker
 	// would otherwise wait for ever after a request it happened to send as
 	// JSON.
@@ -177,10 +178,34 @@ func (j *job) answer(ctx context.Context, o ServeOptions) {
 		j.err = answerPlain(ctx, &j.out, j.line, o)
 	}
 	if o.UseMarker {
+		guardMarker(&j.out, o.Marker)
 		j.out.WriteString(o.Marker)
 		j.out.WriteByte('\n')
 	}
 	j.line = nil // the answer has it now
+}
+
+// markerStandIn is written instead of an answer line that equals the
+// marker: a line of ciphertext can decrypt to it (a line of "\x1e", an
+// empty line under --marker ''), and the client would take it for the end
+// of the answer, and every later answer for the wrong request's.
+const markerStandIn = "\uFFFD"
+
+// guardMarker replaces each line of the answer in b that equals marker
+// with markerStandIn.
+func guardMarker(b *bytes.Buffer, marker string) {
+	if marker != "" && !bytes.Contains(b.Bytes(), []byte(marker)) {
+		return
+	}
+	var out bytes.Buffer
+	for line := range bytes.Lines(b.Bytes()) {
+		if string(bytes.TrimSuffix(line, []byte("\n"))) == marker {
+			out.WriteString(markerStandIn + "\n")
+		} else {
+			out.Write(line)
+		}
+	}
+	*b = out
 }
 
 // readEnd is how reading ended: after lines lines, with err (io.EOF at the

@@ -742,3 +742,28 @@ func TestServeStop(t *testing.T) {
 		})
 	}
 }
+
+// TestServeMarkerInAnswer checks that an answer line equal to the marker,
+// which would end the answer early and shift every later one onto the
+// wrong request, is written as U+FFFD: a line of the marker byte itself,
+// and an empty line under an empty marker.
+func TestServeMarkerInAnswer(t *testing.T) {
+	for _, tt := range []struct {
+		name, marker, in, want string
+	}{
+		{"record separator", "\x1e", "Uryyb\n\x1e\nIfmmp\n", "Hello\n\x1e\n\uFFFD\n\x1e\nHello\n\x1e\n"},
+		{"empty marker", "", "Uryyb\n\nIfmmp\n", "Hello\n\n\uFFFD\n\nHello\n\n"},
+		{"marker inside a line", "end", "Uryyb\nraq bs gur yvar\n", "Hello\nend\nend of the line\nend\n"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			err := Serve(context.Background(), strings.NewReader(tt.in), &out, ServeOptions{Marker: tt.marker, UseMarker: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if out.String() != tt.want {
+				t.Errorf("answers %q, want %q", out.String(), tt.want)
+			}
+		})
+	}
+}

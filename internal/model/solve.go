@@ -45,9 +45,15 @@ const (
 	// searched further, to hardHits hits and with hardKicks kicks: about
 	// 3% of the development set's lines score below -3.2, and wrong optima
 	// among them.
+	// Below hardFloor a line is not English at all: searching longer would
+	// only cost time, and the restarts stop after gibberishRestarts (random
+	// letters never find the same key twice, so they ran all maxRestarts).
 	hardBelow = -3.2
+	hardFloor = -4.5
 	hardHits  = 4
 	hardKicks = 30
+
+	gibberishRestarts = 20
 	// maxProgress caps the verbose guesses per line.
 	maxProgress = 3
 )
@@ -124,7 +130,8 @@ func newSubst(st *stats, p *Params, line []byte) *subst {
 	pairIndex := map[[2]int32]int32{}
 	var (
 		word      []byte
-		upper     int
+		upper     int         // capitals in word
+		letters   int         // letters in word, which may hold apostrophes too
 		prev      = int32(-1) // the word before, while no sentence break
 		wordStart int
 	)
@@ -136,7 +143,7 @@ func newSubst(st *stats, p *Params, line []byte) *subst {
 		switch {
 		case upper == 1 && len(word) == 1 && next == '.':
 			c = caseInitial
-		case upper == len(word) || (upper > 0 && len(word) == 1):
+		case upper == letters || (upper > 0 && letters == 1):
 			c = caseUpper
 		case 'A' <= line[wordStart] && line[wordStart] <= 'Z':
 			c = caseTitle
@@ -174,7 +181,7 @@ func newSubst(st *stats, p *Params, line []byte) *subst {
 			s.pairTimes[pi]++
 		}
 		prev = w
-		word, upper = nil, 0
+		word, upper, letters = nil, 0, 0
 	}
 	for i, x := range line {
 		if len(s.sym) >= substSample {
@@ -188,6 +195,7 @@ func newSubst(st *stats, p *Params, line []byte) *subst {
 			}
 			s.present[d] = true
 			word = append(word, d)
+			letters++
 			if x < 'a' {
 				upper++
 			}
@@ -289,7 +297,12 @@ func (s *subst) keepWindows() {
 // case the ciphertext shows.
 func (s *subst) wordScore(k *key, w int) (float32, int32) {
 	if s.wordCase[w] == caseInitial {
-		return s.st.initial[k[s.words[w][0]]], -1
+		// "J." in "J. R. R. Tolkien", or "I." ending "It was I.".
+		score := s.st.initial[k[s.words[w][0]]]
+		if info := s.st.vocab.find([]byte{k[s.words[w][0]]}); info != nil {
+			score = max(score, info.logp)
+		}
+		return score, -1
 	}
 	s.buf = s.buf[:0]
 	for _, c := range s.words[w] {
@@ -512,10 +525,14 @@ func solveSubstitution(ctx context.Context, st *stats, p *Params, line []byte, p
 	)
 	// restart climbs and polishes from random keys until the best key has
 	// been reached goal times.
+	windows := float32(max(len(s.sym)-3, 1))
 	restart := func(goal int) {
 		for ; r < maxRestarts && hits < goal; r++ {
 			if r > 0 && ctx.Err() != nil {
 				return
+			}
+			if r >= gibberishRestarts && bestScore/windows < hardFloor {
+				return // no key makes English of it: random bytes, or not a substitution
 			}
 			k := s.randomKey()
 			if r == 0 {
@@ -544,7 +561,7 @@ func solveSubstitution(ctx context.Context, st *stats, p *Params, line []byte, p
 	}
 	restart(enoughHits)
 	nKicks := kicks
-	if windows := len(s.sym) - 3; windows > 0 && bestScore/float32(windows) < hardBelow {
+	if bestScore/windows < hardBelow && bestScore/windows > hardFloor {
 		// An unlikely best key: English that is hard to read, or a wrong
 		// optimum found twice. Search longer.
 		restart(hardHits)
