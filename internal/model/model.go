@@ -187,7 +187,7 @@ func (g shiftGuess) result(line []byte) Result {
 const shiftSample = 4096
 
 // bestShift tries every shift of every shift alphabet. It scores letter
-// quadgrams and each byte's frequency in Opticks: the bytes tell the
+// quadgrams and each byte's frequency in the training text: the bytes tell the
 // original alphabet from ASCII, whose letters agree and punctuation differs
 // (a newline in one is a '~' in the other).
 func bestShift(st *stats, line []byte) shiftGuess {

@@ -54,7 +54,8 @@ const (
 	hardKicks = 30
 
 	gibberishRestarts = 20
-	// maxProgress caps the verbose guesses per line.
+	// maxProgress caps the verbose guesses of the substitution search per
+	// line (the best shift's may come before them).
 	maxProgress = 3
 )
 
