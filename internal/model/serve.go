@@ -187,7 +187,7 @@ func (j *job) answer(ctx context.Context, o ServeOptions) {
 
 // markerStandIn is written instead of an answer line that equals the
 // marker: a line of ciphertext can decrypt to it (a line of "\x1e", an
-// empty line under --marker ”), and the client would take it for the end
+// empty line under an empty --marker), and the client would take it for the end
 // of the answer, and every later answer for the wrong request's.
 const markerStandIn = "\uFFFD"
 
