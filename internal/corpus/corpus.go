@@ -32,14 +32,33 @@ const (
 	installHint = "install the training data with: apt-get install " + Packages
 )
 
-// open opens a source file, naming the packages to install if it is
+// packageOf names the Debian package that installs each source.
+var packageOf = map[string]string{
+	BibleDir:   "sword-text-web",
+	WordNetDir: "wordnet-base",
+	DevilDict:  "dict-devil",
+	WordList:   "wamerican",
+	SphinxLM:   "pocketsphinx-en-us",
+}
+
+// open opens a source file, naming the package to install if it is
 // missing.
 func open(path string) (*os.File, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("%w; %s", err, installHint)
+		return nil, fmt.Errorf("%w; %s", err, hintFor(path))
 	}
 	return f, nil
+}
+
+// hintFor says what to install for a missing file.
+func hintFor(path string) string {
+	for src, pkg := range packageOf {
+		if path == src || strings.HasPrefix(path, src+"/") {
+			return "install it with: apt-get install " + pkg
+		}
+	}
+	return installHint
 }
 
 // ReadFile reads a source file, naming the packages to install if it is

@@ -100,6 +100,10 @@ func run() error {
 	dump := flag.String("dump", "", "also write each substitution line's plaintext and ciphertext, tab-separated, to FILE")
 	sample := flag.String("sample", "", "write the sample ciphertext file FILE instead of evaluating")
 	samplePlain := flag.String("sample-plain", "", "with -sample, also write its plaintext to FILE")
+	flag.Usage = func() {
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: go run ./scripts/eval [flags]\nmeasure the demo model by genre beside a baseline build (slow: minutes).\n\nflags:\n")
+		flag.PrintDefaults()
+	}
 	flag.Parse()
 	if *sample != "" {
 		raw, err := readTexts(licences)
@@ -134,6 +138,12 @@ func run() error {
 		all = []genre{{name: name, files: []string{file}}}
 	} else if *only != "" {
 		all = slices.DeleteFunc(all, func(g genre) bool { return g.name != *only })
+		switch {
+		case len(all) == 0:
+			return fmt.Errorf("-genre %s: no such genre; use licences, verse, quotations, computing or technical, or NAME=FILE", *only)
+		case all[0].short:
+			return fmt.Errorf("-genre short: short lines are cut from all the other genres; run eval without -genre")
+		}
 	}
 
 	fmt.Printf("%-12s %-13s %-8s %5s %7s %9s %7s %7s\n", "genre", "cipher", "build", "lines", "exact%", "letters%", "p50 ms", "p90 ms")
@@ -321,8 +331,11 @@ func readTexts(files []string) ([]byte, error) {
 	var raw []byte
 	for _, f := range files {
 		b, err := os.ReadFile(f)
+		if err != nil && strings.HasPrefix(f, fortunes) {
+			return nil, fmt.Errorf("%w; install the fortune files with: apt-get install fortunes fortunes-min", err)
+		}
 		if err != nil {
-			return nil, fmt.Errorf("%w (packages fortunes and fortunes-min install the fortune files)", err)
+			return nil, err
 		}
 		switch {
 		case strings.HasSuffix(f, ".html"), strings.HasSuffix(f, ".md"):

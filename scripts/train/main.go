@@ -29,6 +29,10 @@ import (
 func main() {
 	out := flag.String("out", filepath.Join("internal", "model", "english.bin"), "statistics file to write")
 	dev := flag.String("dev", "", "also write the development text, held back from training, to FILE")
+	flag.Usage = func() {
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: go run ./scripts/train [flags]\nregenerate internal/model/english.bin from the Debian packages of package corpus.\n\nflags:\n")
+		flag.PrintDefaults()
+	}
 	flag.Parse()
 	if err := run(*out, *dev); err != nil {
 		fmt.Fprintf(os.Stderr, "train: %v\n", err)

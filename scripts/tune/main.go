@@ -12,6 +12,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -56,7 +57,18 @@ func run() error {
 	rounds := flag.Int("rounds", 1, "passes over the parameters")
 	only := flag.String("only", "", "tune only these parameters, comma-separated (none: just score the defaults)")
 	print := flag.Bool("print", false, "print the development lines and stop")
+	flag.Usage = func() {
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: go run ./scripts/tune [flags]\nsearch the demo model's weights on the development set (slow: minutes).\n\nflags:\n")
+		flag.PrintDefaults()
+	}
 	flag.Parse()
+	if *only != "" && *only != "none" {
+		for name := range strings.SplitSeq(*only, ",") {
+			if !slices.ContainsFunc(knobs, func(k knob) bool { return k.name == name }) {
+				return fmt.Errorf("-only %s: no such parameter; the parameters are %s", name, knobNames())
+			}
+		}
+	}
 	plain, err := devLines(*n)
 	if err != nil {
 		return err
@@ -105,11 +117,20 @@ func run() error {
 	return nil
 }
 
-// devLines cuts the development text into lines of 100 to 128 characters
-// and picks n spread over it.
+// knobNames lists the parameters tune knows.
+func knobNames() string {
+	var names []string
+	for _, k := range knobs {
+		names = append(names, k.name)
+	}
+	return strings.Join(names, ", ")
+}
+
 // devSources name the development set's four equal parts, in order.
 var devSources = []string{"bible", "wordnet", "devil", "man"}
 
+// devLines is the development set: about n lines, an equal share from
+// each of devSources.
 func devLines(n int) ([]string, error) {
 	var dev []byte
 	for _, read := range []func() ([]byte, error){
@@ -140,7 +161,7 @@ func manPages() ([]byte, error) {
 	// Thousands of generated pages of one tool would be most of the text.
 	files = slices.DeleteFunc(files, func(f string) bool { return strings.HasPrefix(filepath.Base(f), "gcloud") })
 	if err != nil || len(files) == 0 {
-		return nil, fmt.Errorf("no manual pages in /usr/share/man/man1 (%v)", err)
+		return nil, errors.New("no manual pages in /usr/share/man/man1; install some (apt-get install man-db coreutils) or drop them from devLines")
 	}
 	escape := regexp.MustCompile(`\\(f[0-9A-Z]|f\(..|\(..|\[[^]]*\]|[-&e|^ ])`)
 	var out bytes.Buffer
