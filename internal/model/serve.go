@@ -502,6 +502,7 @@ func answerJSON(ctx context.Context, w *bytes.Buffer, req jsonRequest, bad error
 // when the line is its own plaintext; a random substitution key, for "id",
 // once in 650), and "jsonrpc" is no word.
 func jsonRequestFields(line []byte) map[string]json.RawMessage {
+	line = bytes.TrimPrefix(line, []byte(byteOrderMark))
 	i := 0
 	for i < len(line) && (line[i] == ' ' || line[i] == '\t' || line[i] == '\r' || line[i] == '\n') {
 		i++
@@ -521,10 +522,15 @@ func jsonRequestFields(line []byte) map[string]json.RawMessage {
 	return nil
 }
 
+// byteOrderMark starts the first line of some editors' and Windows tools'
+// UTF-8 files; JSON does not allow it, so it is dropped before parsing.
+const byteOrderMark = "\ufeff"
+
 // parseRequest reads a JSON request. On error the returned request still
 // carries the id when one can be found, so the client can match the error
 // to its request.
 func parseRequest(line []byte) (jsonRequest, error) {
+	line = bytes.TrimPrefix(line, []byte(byteOrderMark))
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(line, &fields); err != nil {
 		req := jsonRequest{ID: recoverID(line)}

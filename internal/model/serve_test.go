@@ -767,3 +767,19 @@ func TestServeMarkerInAnswer(t *testing.T) {
 		})
 	}
 }
+
+// TestServeByteOrderMark checks that a JSON request after a UTF-8 byte
+// order mark, as the first line of a file some editors save, is a request,
+// in plain mode and with JSONL.
+func TestServeByteOrderMark(t *testing.T) {
+	for _, jsonl := range []bool{false, true} {
+		var out bytes.Buffer
+		in := "\ufeff{\"id\":2,\"text\":\"Uryyb\"}\n"
+		if err := Serve(context.Background(), strings.NewReader(in), &out, ServeOptions{JSONL: jsonl}); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(out.String(), `{"id":2,"text":"Hello"`) {
+			t.Errorf("JSONL %v: answer %q, want the request's", jsonl, out.String())
+		}
+	}
+}
