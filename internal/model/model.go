@@ -194,9 +194,13 @@ func bestShift(st *stats, line []byte) shiftGuess {
 	sample := line[:min(len(line), shiftSample)]
 	buf := make([]byte, len(sample))
 	best := shiftGuess{total: -1e300}
+	letters := hasLetters(sample)
 	for _, a := range []*shiftAlphabet{originalShift, asciiShift, caesarShift} {
 		for n := range a.size() {
 			mapBytes(buf, sample, a.table(-n))
+			if letters && !hasLetters(buf) && n != 0 {
+				continue // "I" is not a space: text keeps some letters
+			}
 			total := st.plausibility(buf) + shiftPrior(a, n)
 			if total > best.total {
 				best = shiftGuess{alpha: a, shift: n, total: total}
