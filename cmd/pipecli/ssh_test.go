@@ -12,12 +12,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/pipecli/pipecli/internal/iostreams"
 )
 
 // TestSSH runs testdata/ssh/*.txt with a throwaway sshd on 127.0.0.1, so
@@ -231,7 +232,7 @@ SetEnv GORACE=atexit_sleep_ms=0
 // sshd is stopped when the test ends, and its log shown if the test failed.
 func runSSHD(t *testing.T, sshd, config string, port int) (log string, ok bool) {
 	t.Helper()
-	var buf lockedBuffer
+	var buf iostreams.Buffer
 	cmd := exec.Command(sshd, "-D", "-e", "-f", config)
 	cmd.Stdout, cmd.Stderr = &buf, &buf
 	// The sessions it forked may outlive it, holding its stderr; their log
@@ -295,25 +296,6 @@ func plainPath(p string) bool {
 	return !strings.ContainsFunc(p, func(r rune) bool {
 		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("/._-+", r))
 	})
-}
-
-// lockedBuffer is a bytes.Buffer for a process's output that the test reads
-// while the process runs.
-type lockedBuffer struct {
-	mu sync.Mutex // guards b
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // cmdProcGone PIDFILE waits until the process whose pid PIDFILE holds (as

@@ -17,6 +17,8 @@ import (
 	"testing/iotest"
 	"testing/synctest"
 	"time"
+
+	"github.com/pipecli/pipecli/internal/iostreams"
 )
 
 func serve(t *testing.T, in string, o ServeOptions) string {
@@ -531,28 +533,10 @@ func (f *fakeSolver) counts() (running, finished int) {
 	return f.running, f.finished
 }
 
-// syncBuffer is a bytes.Buffer that a test reads while Serve writes to it.
-type syncBuffer struct {
-	mu  sync.Mutex // guards buf
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // startServe runs Serve with f as its solver in a goroutine of the current
 // synctest bubble; wait waits for it to return and gives its error.
-func startServe(ctx context.Context, in io.Reader, f *fakeSolver, o ServeOptions) (out *syncBuffer, wait func() error) {
-	out = new(syncBuffer)
+func startServe(ctx context.Context, in io.Reader, f *fakeSolver, o ServeOptions) (out *iostreams.Buffer, wait func() error) {
+	out = new(iostreams.Buffer)
 	o.solve = f.solve
 	errc := make(chan error, 1)
 	go func() { errc <- Serve(ctx, in, out, o) }()

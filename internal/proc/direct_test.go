@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pipecli/pipecli/internal/iostreams"
 	"github.com/pipecli/pipecli/internal/proc"
 )
 
@@ -15,7 +16,7 @@ import (
 func TestWriteNow(t *testing.T) {
 	t.Run("reads", func(t *testing.T) {
 		pr, pw := io.Pipe()
-		var out syncBuffer
+		var out iostreams.Buffer
 		c, err := proc.Start([]string{"cat"}, proc.Options{Stdin: pr, Stdout: &out, Grace: 5 * time.Second})
 		if err != nil {
 			t.Fatal(err)

@@ -17,6 +17,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/pipecli/pipecli/internal/iostreams"
 	"github.com/pipecli/pipecli/internal/proc"
 	"github.com/pipecli/pipecli/internal/testchild"
 )
@@ -34,27 +35,9 @@ func child(args ...string) ([]string, []string) {
 	return append([]string{os.Args[0]}, args...), append(os.Environ(), "PROC_TEST_CHILD=1")
 }
 
-// syncBuffer is a bytes.Buffer safe to read while a pump writes to it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 func run(t *testing.T, argv, env []string, stdin io.Reader) (proc.Status, string, string) {
 	t.Helper()
-	var out, errOut syncBuffer
+	var out, errOut iostreams.Buffer
 	c, err := proc.Start(argv, proc.Options{Stdin: stdin, Stdout: &out, Stderr: &errOut, Grace: 5 * time.Second, Env: env})
 	if err != nil {
 		t.Fatal(err)
@@ -291,7 +274,7 @@ func TestBackgroundJobHoldingPipes(t *testing.T) {
 					t.Skipf("no %s: %v", tt.needs, err)
 				}
 			}
-			var out syncBuffer
+			var out iostreams.Buffer
 			c, err := proc.Start([]string{"sh", "-c", tt.script}, proc.Options{Stdout: &out, Grace: time.Second, PTY: tt.pty, Dir: t.TempDir()})
 			if err != nil {
 				t.Fatal(err)
@@ -360,7 +343,7 @@ func TestOutputFailed(t *testing.T) {
 // must still finish.
 func TestStderrDrainedWhenSinkFails(t *testing.T) {
 	argv, env := child("-flood-err", "5000000", "-print", `done\n`)
-	var out syncBuffer
+	var out iostreams.Buffer
 	c, err := proc.Start(argv, proc.Options{Stdout: &out, Stderr: failWriter{}, Grace: time.Second, Env: env})
 	if err != nil {
 		t.Fatal(err)

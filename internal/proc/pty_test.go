@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pipecli/pipecli/internal/iostreams"
 	"github.com/pipecli/pipecli/internal/proc"
 )
 
@@ -19,7 +20,7 @@ func TestPTYStdoutOnly(t *testing.T) {
 test -t 1 && printf 'stdout is a terminal\n\tbytes\r kept\n'
 test -t 2 && echo "stderr is a terminal" >&2
 read line; echo "got $line"`
-	var out, errOut syncBuffer
+	var out, errOut iostreams.Buffer
 	c, err := proc.Start([]string{"sh", "-c", script}, proc.Options{
 		Stdin: strings.NewReader("typed\n"), Stdout: &out, Stderr: &errOut, Grace: 5 * time.Second, PTY: true,
 	})
@@ -50,7 +51,7 @@ func TestPTYLineBuffers(t *testing.T) {
 	env := slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "PYTHONUNBUFFERED=") })
 	for _, pty := range []bool{false, true} {
 		pr, pw := io.Pipe()
-		var out syncBuffer
+		var out iostreams.Buffer
 		c, err := proc.Start([]string{"python3", "-c", prog}, proc.Options{
 			Stdin: pr, Stdout: &out, Grace: 5 * time.Second, PTY: pty, Env: env,
 		})
@@ -81,7 +82,7 @@ func TestPTYLineBuffers(t *testing.T) {
 // A grandchild holding the terminal open cannot hold us past Grace, as with
 // a pipe.
 func TestPTYGrandchildHoldsTerminal(t *testing.T) {
-	var out syncBuffer
+	var out iostreams.Buffer
 	start := time.Now()
 	c, err := proc.Start([]string{"sh", "-c", "sleep 30 & echo x"}, proc.Options{
 		Stdout: &out, Grace: 200 * time.Millisecond, PTY: true,
