@@ -73,10 +73,11 @@ func ReadFile(path string) ([]byte, error) {
 }
 
 var (
-	notes    = regexp.MustCompile(`(?s)<note\b.*?</note>`)
-	tags     = regexp.MustCompile(`<[^>]*>`)
-	spaces   = regexp.MustCompile(`[ \t\r]+`)
-	blankRun = regexp.MustCompile(`\n\s*\n+`)
+	notes     = regexp.MustCompile(`(?s)<note\b.*?</note>`)
+	blockTags = regexp.MustCompile(`<(div|chapter|title|l|lg|p)\b[^>]*>`)
+	tags      = regexp.MustCompile(`<[^>]*>`)
+	spaces    = regexp.MustCompile(`[ \t\r]+`)
+	blankRun  = regexp.MustCompile(`\n\s*\n+`)
 )
 
 // Bible returns the World English Bible (public domain) as plain text, a
@@ -119,7 +120,7 @@ func Bible(dir string) ([]byte, error) {
 // chapter starts a line.
 func osisText(b []byte) []byte {
 	b = notes.ReplaceAll(b, nil)
-	b = regexp.MustCompile(`<(div|chapter|title|l|lg|p)\b[^>]*>`).ReplaceAll(b, []byte("\n"))
+	b = blockTags.ReplaceAll(b, []byte("\n"))
 	b = tags.ReplaceAll(b, nil)
 	b = []byte(html.UnescapeString(string(b)))
 	return tidy(b)

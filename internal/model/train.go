@@ -203,9 +203,6 @@ type entry struct {
 // vocabulary merges the n-gram model's words and the word list's, most
 // probable first.
 func vocabulary(d TrainData) ([]entry, error) {
-	if len(d.Words) >= 1<<24 {
-		return nil, fmt.Errorf("%d words: pairs index words in 24 bits", len(d.Words))
-	}
 	if len(d.Backoff) != len(d.Words) {
 		return nil, fmt.Errorf("%d backoff weights for %d words", len(d.Backoff), len(d.Words))
 	}
@@ -219,22 +216,25 @@ func vocabulary(d TrainData) ([]entry, error) {
 			capital[strings.ToLower(w)] = true
 		}
 	}
-	byWord := map[string]*entry{}
+	known := map[string]bool{}
 	var vocab []entry
 	for i, w := range d.Words {
-		if !isWord(w.Word) || byWord[w.Word] != nil {
+		if !isWord(w.Word) || known[w.Word] {
 			continue
 		}
 		vocab = append(vocab, entry{word: w.Word, logp: w.LogP, backoff: d.Backoff[i], index: int32(i)})
-		byWord[w.Word] = &vocab[len(vocab)-1]
+		known[w.Word] = true
 	}
 	for _, set := range []map[string]bool{lower, capital} {
 		for w := range set {
-			if byWord[w] == nil {
+			if !known[w] {
 				vocab = append(vocab, entry{word: w, logp: listLogP, index: -1})
-				byWord[w] = &vocab[len(vocab)-1]
+				known[w] = true
 			}
 		}
+	}
+	if len(vocab) >= 1<<24 {
+		return nil, fmt.Errorf("%d words: pairs index words in 24 bits", len(vocab))
 	}
 	for i := range vocab {
 		if capital[vocab[i].word] && !lower[vocab[i].word] {
