@@ -118,12 +118,7 @@ fi
 right=$(paste -d '\n' "$tmp/stream.out" "$tmp/plain.txt" | awk 'NR % 2 { a = $0; next } a == $0 { n++ } END { print n + 0 }')
 
 declare -A wall=() cpu=()
-for ((i = 0; i < reps; i++)); do
-	for side in "${sides[@]}"; do
-		read -ra f <<<"$(run_once "$side")"
-		wall[$side]+="${f[0]} " cpu[$side]+="${f[1]} "
-	done
-done
+interleave "$reps" run_once wall cpu "${sides[@]}"
 declare -A med=()
 for side in "${sides[@]}"; do
 	# shellcheck disable=SC2086 # word splitting wanted: the runs

@@ -248,12 +248,7 @@ if [[ $pipeline != 0 ]]; then
 		pl_once "$side" >/dev/null # warm up the page cache and each side
 	done
 	declare -A pl_t=() pl_c=() # SIDE -> the runs' seconds, CPU seconds
-	for ((i = 0; i < reps; i++)); do
-		for side in "${pl_sides[@]}"; do
-			read -ra f <<<"$(pl_once "$side")"
-			pl_t[$side]+="${f[0]} " pl_c[$side]+="${f[1]} "
-		done
-	done
+	interleave "$reps" pl_once pl_t pl_c "${pl_sides[@]}"
 	bytes=$(stat -c %s "$tmp/pl.txt")
 	[[ -n $cpus ]] && echo "  every side pinned to CPUs $cpus (BENCH_CPUS)"
 	# Three processes or more on few cores: a run is fast or slow as the

@@ -22,3 +22,20 @@ build_base() {
 	trap 'git worktree remove --force "$tmp/base-src" 2>/dev/null; rm -rf "$tmp"' EXIT
 	(cd "$tmp/base-src" && go build -o "$tmp/pipecli-base" ./cmd/pipecli)
 }
+
+# interleave REPS RUN WALL CPU SIDE... runs "RUN SIDE" for every side, REPS
+# rounds with the sides interleaved so that the machine's drift falls on all
+# of them alike; RUN prints "SECONDS CPU_SECONDS", appended to the
+# associative arrays named WALL and CPU under the side's key.
+interleave() {
+	local reps=$1 run=$2 side i
+	local -n _wall=$3 _cpu=$4
+	local -a f
+	shift 4
+	for ((i = 0; i < reps; i++)); do
+		for side in "$@"; do
+			read -ra f <<<"$("$run" "$side")"
+			_wall[$side]+="${f[0]} " _cpu[$side]+="${f[1]} "
+		done
+	done
+}
