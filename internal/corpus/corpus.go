@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 )
 
@@ -149,6 +150,48 @@ func WordNet(dir string) ([]byte, error) {
 			if _, gloss, ok := bytes.Cut(line, []byte(" | ")); ok {
 				out.Write(bytes.TrimSpace(gloss))
 				out.WriteByte('\n')
+			}
+		}
+	}
+	return out.Bytes(), nil
+}
+
+// personFile is WordNet's lexicographer file number of nouns that
+// name people (noun.person).
+const personFile = "18"
+
+// GivenNames returns, one per line, the given names and initials of the
+// people WordNet names ("John" and "Ronald" of John_Ronald_Reuel_Tolkien,
+// "J" and "R" of J._R._R._Tolkien): every part of a multi-word person's
+// name before the last that is capitalised. They say which letters begin
+// a person's initials ("J. R. R. Tolkien"), which names of places in the
+// word list do not.
+func GivenNames(dir string) ([]byte, error) {
+	b, err := ReadFile(filepath.Join(dir, "data.noun"))
+	if err != nil {
+		return nil, err
+	}
+	var out bytes.Buffer
+	for line := range bytes.Lines(b) {
+		// offset lex_filenum ss_type w_cnt (word lex_id)...
+		f := bytes.Fields(line)
+		if len(f) < 4 || bytes.HasPrefix(line, []byte("  ")) || string(f[1]) != personFile {
+			continue
+		}
+		n, err := strconv.ParseUint(string(f[3]), 16, 8)
+		if err != nil {
+			return nil, fmt.Errorf("%s: bad word count %q", filepath.Join(dir, "data.noun"), f[3])
+		}
+		for i := range int(n) {
+			if 4+2*i >= len(f) {
+				break
+			}
+			parts := bytes.Split(f[4+2*i], []byte("_"))
+			for _, p := range parts[:len(parts)-1] {
+				if len(p) > 0 && 'A' <= p[0] && p[0] <= 'Z' {
+					out.Write(bytes.TrimSuffix(p, []byte(".")))
+					out.WriteByte('\n')
+				}
 			}
 		}
 	}

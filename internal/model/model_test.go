@@ -263,7 +263,8 @@ func TestTrainFormat(t *testing.T) {
 			{First: 1, Second: 2, LogP: -1},   // we need: +2 over need, far from we's backoff: kept
 			{First: 3, Second: 2, LogP: -3.1}, // be need: -0.1, within pairKeep of be's -0.4: dropped
 		},
-		List: []byte("Juliet\nmark\nMark\ncat\n"),
+		List:       []byte("Juliet\nmark\nMark\ncat\n"),
+		GivenNames: []byte("John\nJ\nR\nWilliam\n"),
 	}
 	b, err := Train(d)
 	if err != nil {
@@ -272,6 +273,11 @@ func TestTrainFormat(t *testing.T) {
 	st, err := parseStats(b)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Initials: J began two names of four, R and W one each, the other
+	// letters none (but they may still be initials).
+	if j, r, x := st.initial['j'-'a'], st.initial['r'-'a'], st.initial['x'-'a']; !(j > r && r > x) || x < -3 {
+		t.Errorf("initials: log10 P(J) %.2f, P(R) %.2f, P(X) %.2f; want J > R > X > -3", j, r, x)
 	}
 	find := func(w string) *wordSlot {
 		sym := make([]byte, len(w))
@@ -326,5 +332,31 @@ func TestTrainFormat(t *testing.T) {
 	}
 	if p := find("need").logp; p < -1 {
 		t.Errorf("need: log10 p %.2f with half the weight on a text where it is 1 word in 7, want more than -1", p)
+	}
+}
+
+// The solver scores the words of a line: identifiers made of words count
+// as those words, other mixtures of case as one word.
+func TestWordsOfLine(t *testing.T) {
+	p := DefaultParams()
+	for _, tt := range []struct{ line, want string }{
+		{"TypeSwitchGuard = x", "type switch guard x"},
+		{"SubjectKeyId", "subject key id"},
+		{"TeX and iPhone", "tex and iphone"},
+		{"D'Arcy said McGee", "d'arcy said mc gee"},
+		{"HTTPServer", "httpserver"},
+	} {
+		s := newSubst(english(), &p, []byte(tt.line))
+		var words []string
+		for _, w := range s.words {
+			var b strings.Builder
+			for _, c := range w {
+				b.WriteByte("abcdefghijklmnopqrstuvwxyz'"[min(int(c), 26)])
+			}
+			words = append(words, b.String())
+		}
+		if got := strings.Join(words, " "); got != tt.want {
+			t.Errorf("words of %q: %q, want %q", tt.line, got, tt.want)
+		}
 	}
 }

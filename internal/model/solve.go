@@ -193,6 +193,12 @@ func newSubst(st *stats, p *Params, line []byte) *subst {
 		d := symbolOf[x]
 		switch {
 		case d != boundary:
+			if x < 'a' && len(word) > 1 && isLower(line[i-1]) && i+1 < len(line) && isLower(line[i+1]) {
+				// "TypeSwitchGuard" or "SubjectKeyId": an identifier made
+				// of words, which are scored one by one (but not "TeX"
+				// or "iPhone").
+				endWord(x)
+			}
 			if len(word) == 0 {
 				wordStart = i
 			}
@@ -242,6 +248,8 @@ func newSubst(st *stats, p *Params, line []byte) *subst {
 
 // sentenceBreaks end the chain of neighbouring words that pairs are made
 // of.
+func isLower(c byte) bool { return 'a' <= c && c <= 'z' }
+
 const sentenceBreaks = ".!?;:()\"[]{}\n"
 
 // window is the stats.cond score of window t decrypted with k.

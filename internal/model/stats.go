@@ -29,7 +29,7 @@ type stats struct {
 	vocab wordTable
 	words []wordInfo
 	// initial is log10 P(letter) of the initial of a name ("J."): the
-	// first letters of the vocabulary's names, smoothed.
+	// first letters of people's given names and initials.
 	initial [26]float32
 	// pairStart and pairs are the pairs section of english.bin, see
 	// Train: a uint32 per word and 4 bytes a pair, read where they lie.
@@ -96,10 +96,12 @@ func parseStats(b []byte) (*stats, error) {
 		s.unigram[i] = -float32(c) / costScale
 	}
 	s.cond = r.bytes(nQuads)
+	for i, c := range r.bytes(26) {
+		s.initial[i] = -float32(c) / costScale
+	}
 	s.nonLetter = nonLetterScores(&s.unigram)
 
 	n := r.uvarint()
-	var initials [26]float64
 	s.words = make([]wordInfo, 0, n)
 	s.vocab = newWordTable(n)
 	var sym []byte
@@ -120,16 +122,6 @@ func parseStats(b []byte) (*stats, error) {
 		}
 		s.vocab.add(sym, int32(len(s.words)), info)
 		s.words = append(s.words, info)
-		if info.name && sym[0] < 26 {
-			initials[sym[0]]++
-		}
-	}
-	var names float64
-	for _, c := range initials {
-		names += c
-	}
-	for i, c := range initials {
-		s.initial[i] = float32(math.Log10((c + 10) / (names + 260)))
 	}
 	s.pairStart = r.bytes(4 * (n + 1))
 	if r.err != nil {

@@ -13,10 +13,12 @@ import (
 
 // The trained statistics live in one generated file, english.bin:
 //
-//	magic      "PIPECLI3"
+//	magic      "PIPECLI4"
 //	unigrams   256 bytes, the cost of each byte value in running text
 //	letters    27^4 bytes, the cost of each symbol (see symbolOf) given
 //	           the three before it: log10 P(d | abc)
+//	initials   26 bytes, the cost of each letter a-z as a person's
+//	           initial ("J." in "J. R. R. Tolkien")
 //	words      uvarint n, then n words, most probable first, each as
 //	           uvarint length, its letters and apostrophes, its cost, its
 //	           flags (wordName) and its backoff as a signed byte
@@ -35,7 +37,7 @@ import (
 // never platform-dependent float formatting, so it is byte-for-byte
 // reproducible.
 const (
-	tableMagic = "PIPECLI3"
+	tableMagic = "PIPECLI4"
 	costScale  = 32
 	pairScale  = 16
 	nSymbols   = 27 // a-z and the word boundary
@@ -84,6 +86,10 @@ type TrainData struct {
 	// the rest the n-gram model's: the model learnt from speech ("just"
 	// 15 times as often as "must"), the books are written.
 	TextShare float64
+	// GivenNames are people's given names and initials, one per line:
+	// the letters they begin with are those of initials ("J. R. R.
+	// Tolkien").
+	GivenNames []byte
 	// List is a word list, one word per line as it is written. A word it
 	// has only capitalised is a name; its words missing from Words join
 	// the vocabulary as rare words.
@@ -156,6 +162,21 @@ func Train(d TrainData) ([]byte, error) {
 	}
 	for i := range nQuads {
 		out.WriteByte(cost(tokenWeight*pt[i]+textWeight*px[i]+typeWeight*py[i], 0))
+	}
+	var initials [26]float64
+	var names float64
+	for name := range bytes.Lines(d.GivenNames) {
+		if c := symbolOf[name[0]]; c < 26 {
+			initials[c]++
+			names++
+		}
+	}
+	if names == 0 {
+		return nil, errors.New("no given names to learn initials from")
+	}
+	for _, n := range initials {
+		// Add-3 smoothing: every letter can be an initial ("X. Y. Zhang").
+		out.WriteByte(cost((n+3)/(names+3*26), 0))
 	}
 	out.Write(binary.AppendUvarint(nil, uint64(len(vocab))))
 	for _, w := range vocab {
