@@ -4,64 +4,35 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"regexp"
 	"runtime"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
-	"mvdan.cc/sh/v3/shell"
 
-	"github.com/pipecli/pipecli/internal/container"
 	"github.com/pipecli/pipecli/internal/frame"
 	"github.com/pipecli/pipecli/internal/iostreams"
-	"github.com/pipecli/pipecli/internal/launch"
 	"github.com/pipecli/pipecli/internal/session"
 )
 
+// runOpts are `pipecli run`'s options: the target's, and its own (where the
+// input comes from, where the output goes, and how it is shown).
 type runOpts struct {
-	IO          *iostreams.IOStreams
-	Argv        []string
+	IO *iostreams.IOStreams
+	targetOpts
 	File        string
 	Output      string
-	Grace       time.Duration
 	EOFTimeout  time.Duration
 	NoHistory   bool
 	NoColor     bool
 	RawTerminal bool
-	PTY         bool
-	Image       string
-	DockerArgs  []string
-
-	Framing      frame.Mode
-	Marker       string
-	MarkerRE     string
-	Prompt       string
-	Sentinel     string
-	SentinelSet  bool
-	SkipEmpty    bool
-	Partials     bool
-	ReadyTimeout time.Duration
-	Window       int
-	Timeout      time.Duration
-	Retries      int
-	Restart      string
-	MaxRestarts  int
-	JSON         bool
-	Stats        bool
-	Ready        string
-	SkipBanner   int
-	MaxLine      int
-	Replicas     int
-	ReplicaCmds  []string
-	Unordered    bool
-	Quiet        bool
-
-	replicaArgv [][]string // ReplicaCmds, split
+	JSON        bool
+	Stats       bool
+	Quiet       bool
 }
 
 func newRunCmd(io *iostreams.IOStreams, runF func(*runOpts) error) *cobra.Command {
 	o := &runOpts{IO: io}
+	o.FramedOnly = []string{"json", "stats"}
 	cmd := &cobra.Command{
 		Use:   "run [flags] [-- COMMAND ARGS...]",
 		Short: "Start COMMAND (default: the demo model) and talk to it: at a prompt, from a file or from stdin",
@@ -103,28 +74,11 @@ Exit status:
   cat input.txt | pipecli run -- sort > sorted.txt`,
 		RunE: func(c *cobra.Command, args []string) error {
 			o.Argv = args
-			o.SentinelSet = c.Flags().Changed("sentinel")
-			if c.Flags().Changed("prompt") {
-				// A REPL's prompt frames its answers: marker framing.
-				if c.Flags().Changed("framing") && o.Framing != frame.Marker {
-					return usageError(fmt.Errorf("--prompt frames answers by the prompt that follows each: it goes with --framing marker (or no --framing), not %s", o.Framing))
-				}
-				o.Framing = frame.Marker
-			}
-			if err := o.checkReplicas(c); err != nil {
-				return usageError(err)
-			}
-			if o.Grace <= 0 {
-				return usageError(fmt.Errorf("--grace must be more than 0, not %s", o.Grace))
+			if err := o.check(c); err != nil {
+				return err
 			}
 			if o.EOFTimeout < 0 {
 				return usageError(fmt.Errorf("--eof-timeout must not be negative"))
-			}
-			if err := o.checkFraming(c); err != nil {
-				return usageError(err)
-			}
-			if err := o.checkContainer(c); err != nil {
-				return usageError(err)
 			}
 			if runF != nil {
 				return runF(o)
@@ -135,164 +89,18 @@ Exit status:
 	f := cmd.Flags()
 	// Flags stop at the command, so `pipecli run sort -r` works without --.
 	f.SetInterspersed(false)
+	o.addFlags(f)
+	o.addCompletions(cmd)
 	f.StringVarP(&o.File, "file", "f", "", "read input from `PATH` (\"-\" for stdin) instead of the prompt")
 	f.StringVarP(&o.Output, "output", "o", "", "write the child's output to `PATH` instead of stdout")
-	f.DurationVar(&o.Grace, "grace", 5*time.Second, "when stopping the child: wait this long after closing its stdin, then after SIGTERM, before SIGKILL")
 	f.DurationVar(&o.EOFTimeout, "eof-timeout", 0, "stop the child if it still runs this long after its input ended (0: wait for it)")
 	f.BoolVar(&o.NoHistory, "no-history", false, "do not read or write the prompt's history file")
 	f.BoolVar(&o.NoColor, "no-color", false, "no colours (also: NO_COLOR=1)")
 	f.BoolVar(&o.RawTerminal, "raw-terminal", false, "let the child's control characters reach the terminal instead of showing them escaped")
-	f.BoolVar(&o.PTY, "pty", false, "make the child's stdout a pseudo-terminal, so that programs that buffer on a pipe (C stdio, Python) answer each line at once")
-	f.StringVar(&o.Image, "image", "", "run `IMAGE` in a container of its own (docker run -i --rm --init), removed however pipecli ends; COMMAND ARGS go after the image")
-	f.StringArrayVar(&o.DockerArgs, "docker-arg", nil, "with --image: one more argument for docker run, before the image (repeat it: --docker-arg -v --docker-arg /data:/data)")
-
-	f.Var(&o.Framing, "framing", "how answers are told apart: raw (none), line, marker or jsonl")
-	f.StringVar(&o.Marker, "marker", "", "with --framing marker: the line that ends each answer (may be empty)")
-	f.StringVar(&o.MarkerRE, "marker-regexp", "", "with --framing marker: a line matching `REGEXP` (whole) ends each answer; so does a prompt it matches with no newline after it")
-	f.StringVar(&o.Prompt, "prompt", "", "the child is a REPL whose prompt matches `REGEXP` (whole; no newline needed): requests wait for its first prompt, and each answer ends at the next (implies --framing marker)")
-	f.StringVar(&o.Sentinel, "sentinel", "", "with --framing marker: write this `LINE` after each request, to make a REPL print the marker (sqlite3: '.print --END--'; bc: 'print \"--END--\\n\"')")
-	f.BoolVar(&o.SkipEmpty, "skip-empty", false, "blank input lines are not requests: they are not sent")
-	f.BoolVar(&o.Partials, "partials", false, "write the parts of an answer (jsonl \"partial\":true messages) to stdout as they come, not only on a terminal")
-	f.IntVar(&o.Window, "window", 0, "requests in flight at once (default 1 at the prompt, 64 otherwise)")
-	f.DurationVar(&o.Timeout, "timeout", 0, "fail a request with no answer this long after it was sent (line and marker framing: after the requests before it were answered); the child is kept (0: none)")
-	f.IntVar(&o.Retries, "retries", 2, "send a request again this many times when its child died handling it")
-	f.StringVar(&o.Restart, "restart", "on-failure", "on-failure: restart a child that died unexpectedly; never")
-	f.IntVar(&o.MaxRestarts, "max-restarts", 5, "give up on a child that died this many times in a row without answering")
 	f.BoolVar(&o.JSON, "json", false, "write one JSON record per request: id, input, output, latency_ms, attempts, error")
 	f.BoolVar(&o.Stats, "stats", false, "print request counts, throughput and latency percentiles on stderr at the end")
-	f.StringVar(&o.Ready, "ready", "", "hold input until the child prints a line matching `REGEXP`; lines before are its banner")
-	f.DurationVar(&o.ReadyTimeout, "ready-timeout", 0, "with --ready or --skip-banner: give up if the banner has not ended this long after the child started (0: wait)")
-	f.IntVar(&o.SkipBanner, "skip-banner", 0, "the child's first `N` lines are a banner, not answers")
-	f.IntVar(&o.MaxLine, "max-line", 0, "fail when the child writes a line (or marker answer) longer than `BYTES` (0: no cap)")
-	f.IntVarP(&o.Replicas, "replicas", "j", 1, "start `N` replicas of the command (of each --replica), each with its own --window; answers keep input order (implies --framing line)")
-	f.StringArrayVar(&o.ReplicaCmds, "replica", nil, "a replica's `COMMAND`, split like a shell would (never run by one); repeat it for each host or device: --replica 'ssh gpu1 docker run -i --rm pipe_api'")
-	f.BoolVar(&o.Unordered, "unordered", false, "write each answer as it comes, not in input order")
 	f.BoolVarP(&o.Quiet, "quiet", "q", false, "no progress bar (shown on stderr, when it is a terminal, in framed runs from a file or stdin)")
-
-	framings := []string{
-		frame.Raw.String() + "\tnone: output shown as it arrives",
-		frame.Line.String() + "\tone line in, one line out",
-		frame.Marker.String() + "\tanswers end at the --marker line",
-		frame.JSONL.String() + "\tJSON objects, answers matched by id",
-	}
-	mustComplete(cmd, "framing", framings...)
-	mustComplete(cmd, "restart", "on-failure\trestart a child that died unexpectedly", "never\tdo not restart: fail what it was handling")
 	return cmd
-}
-
-// mustComplete makes shell completion offer values for the flag name.
-func mustComplete(cmd *cobra.Command, name string, values ...string) {
-	if err := cmd.RegisterFlagCompletionFunc(name, cobra.FixedCompletions(values, cobra.ShellCompDirectiveNoFileComp)); err != nil {
-		panic(err) // no such flag, or registered twice: a mistake here
-	}
-}
-
-// checkContainer validates --image, --docker-arg and --pty.
-func (o *runOpts) checkContainer(c *cobra.Command) error {
-	switch {
-	case c.Flags().Changed("image") && strings.TrimSpace(o.Image) == "":
-		return fmt.Errorf("--image needs an image name, such as pipe_api")
-	case strings.HasPrefix(o.Image, "-"):
-		return fmt.Errorf("--image %q is not an image name; docker run options go in --docker-arg", o.Image)
-	case len(o.DockerArgs) > 0 && o.Image == "":
-		return fmt.Errorf("--docker-arg goes with --image; without it, give the whole docker command after --")
-	case o.PTY && o.Image != "":
-		return fmt.Errorf("--pty cannot reach the process in a container, only the docker CLI; --image already sets PYTHONUNBUFFERED=1 (other programs: make them flush each answer)")
-	}
-	return nil
-}
-
-// checkReplicas validates -j and --replica, and picks line framing for
-// several replicas when none was given: their answers must be told apart
-// to be put back in order.
-func (o *runOpts) checkReplicas(c *cobra.Command) error {
-	switch {
-	case o.Replicas < 1:
-		return fmt.Errorf("-j/--replicas must be 1 or more, not %d", o.Replicas)
-	case len(o.ReplicaCmds) > 0 && len(o.Argv) > 0:
-		return fmt.Errorf("give the command once: after -- for every replica, or as --replica for each, not both")
-	case len(o.ReplicaCmds) > 0 && o.Image != "":
-		return fmt.Errorf("--image starts its containers itself; with --replica, give each replica's whole command (docker -H HOST run -i --rm IMAGE)")
-	}
-	for _, cmd := range o.ReplicaCmds {
-		argv, err := splitCommand(cmd)
-		if err != nil {
-			return err
-		}
-		o.replicaArgv = append(o.replicaArgv, argv)
-	}
-	n := o.Replicas * max(len(o.ReplicaCmds), 1)
-	if n == 1 {
-		return nil
-	}
-	switch {
-	case c.Flags().Changed("framing") || c.Flags().Changed("prompt"):
-	case c.Flags().Changed("marker") || c.Flags().Changed("marker-regexp"):
-		o.Framing = frame.Marker // what they say goes with it
-	default:
-		o.Framing = frame.Line
-	}
-	if o.Framing == frame.Raw {
-		return fmt.Errorf("%d replicas need --framing line, marker or jsonl: with raw framing their answers cannot be told apart, so they could not be put back in input order", n)
-	}
-	return nil
-}
-
-// splitCommand splits a --replica command into its arguments as a shell
-// would (quotes, backslashes, $VARIABLES, ~), without running one.
-func splitCommand(cmd string) ([]string, error) {
-	argv, err := shell.Fields(cmd, nil)
-	switch {
-	case err != nil:
-		return nil, fmt.Errorf("--replica %q: %v; it is split like a shell would, but not run by one: for pipes or redirections, give sh -c '...'", cmd, err)
-	case len(argv) == 0:
-		return nil, fmt.Errorf("--replica needs a command, such as 'ssh gpu1 docker run -i --rm pipe_api'")
-	}
-	return argv, nil
-}
-
-// checkFraming validates the framing flags, which make sense only together.
-func (o *runOpts) checkFraming(c *cobra.Command) error {
-	framed := o.Framing != frame.Raw
-	for _, name := range []string{"marker", "marker-regexp", "sentinel", "skip-empty", "partials", "window", "timeout", "retries", "restart", "max-restarts", "json", "stats", "ready", "ready-timeout", "skip-banner", "max-line", "unordered"} {
-		if c.Flags().Changed(name) && !framed {
-			return fmt.Errorf("--%s needs --framing line, marker or jsonl", name)
-		}
-	}
-	marker, markerRE, prompt := c.Flags().Changed("marker"), c.Flags().Changed("marker-regexp"), c.Flags().Changed("prompt")
-	switch {
-	case marker && markerRE || prompt && (marker || markerRE):
-		return fmt.Errorf("--marker, --marker-regexp and --prompt each say what ends an answer; give one")
-	case prompt && c.Flags().Changed("window") && o.Window > 1:
-		return fmt.Errorf("--prompt sends requests one at a time: a REPL's prompt is recognised only at the end of what it printed, so with more in flight its answers could not be told apart")
-	case prompt && (c.Flags().Changed("ready") || c.Flags().Changed("skip-banner")):
-		return fmt.Errorf("--prompt waits for the child's first prompt already; --ready and --skip-banner go without it")
-	case o.Framing == frame.Marker && !marker && !markerRE && !prompt:
-		return fmt.Errorf("--framing marker needs --marker S (the line that ends each answer; --marker '' for an empty line) or --marker-regexp REGEXP")
-	case (marker || markerRE) && o.Framing != frame.Marker:
-		return fmt.Errorf("--marker and --marker-regexp go with --framing marker")
-	case c.Flags().Changed("sentinel") && o.Framing != frame.Marker:
-		return fmt.Errorf("--sentinel is a line that makes the child print the marker that ends each answer: it goes with --framing marker (--marker or --marker-regexp)")
-	case c.Flags().Changed("ready-timeout") && !c.Flags().Changed("ready") && !c.Flags().Changed("skip-banner"):
-		return fmt.Errorf("--ready-timeout goes with --ready or --skip-banner")
-	case o.ReadyTimeout < 0:
-		return fmt.Errorf("--ready-timeout must not be negative")
-	}
-	switch {
-	case o.Window < 1 && c.Flags().Changed("window"):
-		// 0 is the default's value, meaning "pick for me", not a
-		// window anyone can ask for.
-		return fmt.Errorf("--window must be 1 or more, not %d", o.Window)
-	case o.Timeout < 0:
-		return fmt.Errorf("--timeout must not be negative")
-	case o.Retries < 0:
-		return fmt.Errorf("--retries must be 0 or more")
-	case o.MaxRestarts < 0:
-		return fmt.Errorf("--max-restarts must be 0 or more")
-	case o.Restart != "on-failure" && o.Restart != "never":
-		return fmt.Errorf("--restart must be on-failure or never, not %q", o.Restart)
-	}
-	return nil
 }
 
 func runRun(ctx context.Context, o *runOpts) error {
@@ -300,9 +108,11 @@ func runRun(ctx context.Context, o *runOpts) error {
 	cfg := session.Config{
 		File:        o.File,
 		Output:      o.Output,
-		Grace:       o.Grace,
 		EOFTimeout:  o.EOFTimeout,
 		RawTerminal: o.RawTerminal,
+		JSON:        o.JSON,
+		Stats:       o.Stats,
+		Quiet:       o.Quiet,
 	}
 	if o.Framing != frame.Raw {
 		// A framed run is a chain of short steps by a few goroutines,
@@ -314,74 +124,10 @@ func runRun(ctx context.Context, o *runOpts) error {
 		if o.IO.Getenv("GOMAXPROCS") == "" {
 			runtime.GOMAXPROCS(1)
 		}
-		cfg.Framing = frame.Options{Mode: o.Framing, Marker: o.Marker, MaxMessage: o.MaxLine, SkipLines: o.SkipBanner, MarkerPartials: true}
-		if o.Ready != "" {
-			re, err := regexp.Compile(o.Ready)
-			if err != nil {
-				return usageError(fmt.Errorf("bad --ready regexp: %w", err))
-			}
-			cfg.Framing.Ready = re
-		}
-		for _, m := range []struct{ flag, re string }{{"marker-regexp", o.MarkerRE}, {"prompt", o.Prompt}} {
-			if m.re == "" {
-				continue
-			}
-			re, err := regexp.Compile(`^(?:` + m.re + `)$`)
-			if err != nil {
-				return usageError(fmt.Errorf("bad --%s: %w", m.flag, err))
-			}
-			cfg.Framing.MarkerRE, cfg.Framing.PromptReady = re, true
-			if m.flag == "prompt" {
-				cfg.Framing.Ready = re
-				cfg.Window = 1 // see checkFraming
-			}
-		}
-		if err := cfg.Framing.Validate(); err != nil {
-			return usageError(err)
-		}
-		cfg.Timeout, cfg.Retries = o.Timeout, o.Retries
-		if cfg.Window == 0 {
-			cfg.Window = o.Window
-		}
-		cfg.Restart, cfg.MaxRestarts = o.Restart == "on-failure", o.MaxRestarts
-		cfg.JSON, cfg.Stats = o.JSON, o.Stats
-		cfg.SkipEmpty, cfg.Partials, cfg.ReadyTimeout = o.SkipEmpty, o.Partials, o.ReadyTimeout
-		if o.SentinelSet {
-			cfg.Sentinel = &o.Sentinel
-		}
 	}
-	switch {
-	case o.Image != "":
-		cfg.Target = launch.Image(container.Spec{Image: o.Image, DockerArgs: o.DockerArgs, Args: o.Argv})
-	case len(o.Argv) > 0:
-		cfg.Target = launch.Command(o.Argv)
-	case len(o.replicaArgv) > 0:
-		cfg.Target = launch.Command(o.replicaArgv[0])
-	default:
-		// No command: the built-in demo model, this very binary.
-		exe, err := os.Executable()
-		if err != nil {
-			return fmt.Errorf("finding pipecli's own binary to run the demo model: %w", err)
-		}
-		cfg.Target, cfg.Framing = launch.Model(exe, cfg.Framing)
+	if err := o.fill(&cfg); err != nil {
+		return err
 	}
-	cfg.Target.PTY = o.PTY
-	for _, argv := range o.replicaArgv {
-		t := launch.Command(argv)
-		t.PTY = o.PTY
-		for range o.Replicas {
-			cfg.Replicas = append(cfg.Replicas, t)
-		}
-	}
-	if len(cfg.Replicas) == 0 && o.Replicas > 1 {
-		for range o.Replicas {
-			cfg.Replicas = append(cfg.Replicas, cfg.Target)
-		}
-	}
-	if len(cfg.Replicas) > 0 {
-		cfg.Target = cfg.Replicas[0]
-	}
-	cfg.Unordered, cfg.Quiet = o.Unordered, o.Quiet
 	if !o.NoHistory {
 		cfg.HistoryFile = session.HistoryPath(o.IO.Getenv)
 	}

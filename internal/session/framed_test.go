@@ -20,6 +20,7 @@ import (
 	"github.com/pipecli/pipecli/internal/frame"
 	"github.com/pipecli/pipecli/internal/iostreams"
 	"github.com/pipecli/pipecli/internal/launch"
+	"github.com/pipecli/pipecli/internal/track"
 )
 
 // Framed runs with streams that are not terminals: answers in input order,
@@ -74,6 +75,72 @@ func TestRunFramed(t *testing.T) {
 			}
 			if out.String() != tt.want {
 				t.Errorf("stdout = %q, want %q", out.String(), tt.want)
+			}
+		})
+	}
+}
+
+// Observe is told of every request once, as it ends, with its answer or
+// why it failed, in the order the requests are written out.
+func TestRunFramedObserve(t *testing.T) {
+	type seen struct {
+		seq           uint64
+		input, answer string
+		failed        bool
+	}
+	tests := []struct {
+		name      string
+		framing   frame.Options
+		unordered bool
+		argv      []string
+		input     string
+		want      []seen
+	}{
+		{
+			// The last request is never answered: the child reads
+			// EOF and exits, and it fails.
+			name:    "line, one failed",
+			framing: frame.Options{Mode: frame.Line},
+			argv:    []string{"sh", "-c", `while read l; do [ "$l" = drop ] || echo "$l!"; done`},
+			input:   "a\nb\ndrop\n",
+			want:    []seen{{1, "a", "a!", false}, {2, "b", "b!", false}, {3, "drop", "", true}},
+		},
+		{
+			name:    "jsonl answered out of order",
+			framing: frame.Options{Mode: frame.JSONL},
+			argv:    []string{"sh", "-c", `read a; read b; echo "$b"; echo "$a"`},
+			input:   "{\"id\":\"x\"}\n{\"id\":\"y\"}\n",
+			want:    []seen{{1, `{"id":"x"}`, `{"id":"x"}`, false}, {2, `{"id":"y"}`, `{"id":"y"}`, false}},
+		},
+		{
+			name:      "jsonl unordered: as they end",
+			framing:   frame.Options{Mode: frame.JSONL},
+			unordered: true,
+			argv:      []string{"sh", "-c", `read a; read b; echo "$b"; echo "$a"`},
+			input:     "{\"id\":\"x\"}\n{\"id\":\"y\"}\n",
+			want:      []seen{{2, `{"id":"y"}`, `{"id":"y"}`, false}, {1, `{"id":"x"}`, `{"id":"x"}`, false}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ios, in, _, _ := iostreams.Test()
+			in.WriteString(tt.input)
+			var got []seen
+			res, _ := Run(context.Background(), Config{
+				Target:    launch.Command(tt.argv),
+				Grace:     time.Second,
+				Framing:   tt.framing,
+				Unordered: tt.unordered,
+				Observe: func(r *track.Request) {
+					// Copied: r and its slices are reused.
+					got = append(got, seen{r.Seq, string(r.Input), string(r.Answer), r.Err != nil})
+				},
+			}, ios)
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("observed %+v, want %+v", got, tt.want)
+			}
+			if res.Requests != len(tt.want) {
+				t.Errorf("%d requests, observed %d", res.Requests, len(got))
 			}
 		})
 	}

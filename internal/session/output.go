@@ -136,6 +136,9 @@ func (o *output) one(r *track.Request) {
 	if r.Err != nil {
 		o.failed++
 	}
+	if o.cfg.Observe != nil {
+		o.cfg.Observe(r)
+	}
 	if o.err != nil {
 		return
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/pipecli/pipecli/internal/launch"
 	"github.com/pipecli/pipecli/internal/proc"
 	"github.com/pipecli/pipecli/internal/progress"
+	"github.com/pipecli/pipecli/internal/track"
 )
 
 // Config is what `pipecli run` was asked to do.
@@ -81,6 +82,12 @@ type Config struct {
 	// Quiet: no progress bar, which a framed run not at the prompt shows
 	// on stderr when it is a terminal (and stdout is not).
 	Quiet bool
+	// Observe, if not nil, is told of each request as it ends, in the
+	// order requests are written out (input order unless Unordered),
+	// before its answer or record is written. It must not keep r or its
+	// slices after it returns: they are reused. A raw run has no
+	// requests, so it is never called there.
+	Observe func(r *track.Request)
 }
 
 // Result is how a run ended.
