@@ -4,12 +4,10 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"runtime"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/pipecli/pipecli/internal/frame"
 	"github.com/pipecli/pipecli/internal/iostreams"
 	"github.com/pipecli/pipecli/internal/session"
 )
@@ -114,17 +112,7 @@ func runRun(ctx context.Context, o *runOpts) error {
 		Stats:       o.Stats,
 		Quiet:       o.Quiet,
 	}
-	if o.Framing != frame.Raw {
-		// A framed run is a chain of short steps by a few goroutines,
-		// each waiting for the one before; with a second P idle, each
-		// step also wakes a thread to look for work, which on a small
-		// machine, where the child needs the other core, costs more than
-		// the steps: ping-pong requests/s at windows 8 and 64 were 25-30%
-		// lower with GOMAXPROCS 2 than 1. GOMAXPROCS set by the user wins.
-		if o.IO.Getenv("GOMAXPROCS") == "" {
-			runtime.GOMAXPROCS(1)
-		}
-	}
+	o.limitProcs(o.IO.Getenv)
 	if err := o.fill(&cfg); err != nil {
 		return err
 	}
