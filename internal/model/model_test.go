@@ -360,3 +360,46 @@ func TestWordsOfLine(t *testing.T) {
 		}
 	}
 }
+
+func TestPattern(t *testing.T) {
+	for _, tt := range []struct{ word, want string }{
+		{"that", "0120"},
+		{"high", "0120"},
+		{"the", "012"},
+		{"don't", "012'3"},
+		{"see", "011"},
+	} {
+		sym := make([]byte, len(tt.word))
+		for i := range len(tt.word) {
+			sym[i] = wordSymbol(tt.word[i])
+		}
+		var got strings.Builder
+		for _, c := range pattern(sym) {
+			if c == '\'' {
+				got.WriteByte(c)
+			} else {
+				got.WriteByte('0' + c)
+			}
+		}
+		if got.String() != tt.want {
+			t.Errorf("pattern(%q) = %q, want %q", tt.word, got.String(), tt.want)
+		}
+	}
+}
+
+// A line that repeats a few words leads every climb to the same wrong
+// optimum ("A side so fair, arm a side so gone"), several letters away
+// from the right key; the word kicks reach it.
+func TestRepetitiveLine(t *testing.T) {
+	const (
+		plain  = "A time to gain, and a time to lose; A time to keep, and a time to throw away; A time to tear, and a time to sew; A time to keep"
+		cipher = "C kpvs kw acpl, clo c kpvs kw bwus; C kpvs kw gssm, clo c kpvs kw kjfwq cqch; C kpvs kw kscf, clo c kpvs kw usq; C kpvs kw gssm"
+	)
+	res, err := Decrypt(cipher, FamilySubstitution)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Text != plain {
+		t.Errorf("Decrypt(%q)\n = %q\nwant %q", cipher, res.Text, plain)
+	}
+}

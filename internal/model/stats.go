@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 )
@@ -31,6 +32,10 @@ type stats struct {
 	// initial is log10 P(letter) of the initial of a name ("J."): the
 	// first letters of people's given names and initials.
 	initial [26]float32
+	// byPattern lists the commonest words by their pattern of letters
+	// ("that" and "high" share "abca"), most probable first, for the
+	// solver's word kicks.
+	byPattern map[string][][]byte
 	// pairStart and pairs are the pairs section of english.bin, see
 	// Train: a uint32 per word and 4 bytes a pair, read where they lie.
 	pairStart []byte
@@ -104,6 +109,7 @@ func parseStats(b []byte) (*stats, error) {
 	n := r.uvarint()
 	s.words = make([]wordInfo, 0, n)
 	s.vocab = newWordTable(n)
+	s.byPattern = map[string][][]byte{}
 	var sym []byte
 	for range n {
 		w := r.bytes(r.uvarint())
@@ -121,6 +127,12 @@ func parseStats(b []byte) (*stats, error) {
 			backoff: float32(int8(v[2])) / pairScale,
 		}
 		s.vocab.add(sym, int32(len(s.words)), info)
+		if len(s.words) < patternWords && len(sym) > 1 {
+			pat := pattern(sym)
+			if l := s.byPattern[string(pat)]; len(l) < patternKeep {
+				s.byPattern[string(pat)] = append(l, slices.Clone(sym))
+			}
+		}
 		s.words = append(s.words, info)
 	}
 	s.pairStart = r.bytes(4 * (n + 1))
@@ -295,4 +307,32 @@ func nonLetterScores(unigram *[256]float32) (w [256]float32) {
 		w[b] = float32(math.Log10(0.95*p[b]/sum + smooth))
 	}
 	return w
+}
+
+const (
+	// patternWords is how many of the most probable words byPattern
+	// holds, and patternKeep how many of a pattern at most.
+	patternWords = 5000
+	patternKeep  = 20
+)
+
+// pattern is word's pattern of symbols: each letter as the order in which
+// it first occurs in the word ("that" is "\x00\x01\x02\x00"), an
+// apostrophe as itself.
+func pattern(word []byte) []byte {
+	var first [27]byte
+	var next byte = 1
+	out := make([]byte, len(word))
+	for i, c := range word {
+		if c >= 26 {
+			out[i] = '\''
+			continue
+		}
+		if first[c] == 0 {
+			first[c] = next
+			next++
+		}
+		out[i] = first[c] - 1
+	}
+	return out
 }
