@@ -265,6 +265,10 @@ func TestTrainFormat(t *testing.T) {
 		},
 		List:       []byte("Juliet\nmark\nMark\ncat\n"),
 		GivenNames: []byte("John\nJ\nR\nWilliam\n"),
+		Trigrams: []Trigram{
+			{A: 3, B: 1, C: 2, LogP: -0.1, Bigram: -1}, // be we need: +0.9 over we need: kept
+			{A: 0, B: 1, C: 2, LogP: -0.5, Bigram: -1}, // the we need: +0.5, under tripleKeep: dropped
+		},
 	}
 	b, err := Train(d)
 	if err != nil {
@@ -316,6 +320,15 @@ func TestTrainFormat(t *testing.T) {
 	}
 	if got := st.assoc(be, need); got != -0.375 { // be's backoff, quantised
 		t.Errorf("assoc(be, need) = %.3f, want be's backoff -0.375", got)
+	}
+	the := find("the").id
+	if got := st.assoc3(be, we, need); got < 0.8 || got > 1 {
+		t.Errorf("assoc3(be, we, need) = %.2f, want 0.9", got)
+	}
+	for _, tr := range [][3]int32{{the, we, need}, {we, be, need}, {-1, we, need}} {
+		if got := st.assoc3(tr[0], tr[1], tr[2]); got != 0 {
+			t.Errorf("assoc3%v = %.2f, want 0: not listed", tr, got)
+		}
 	}
 	if got := st.assoc(-1, need); got != 0 {
 		t.Errorf("assoc(unknown, need) = %.2f, want 0", got)

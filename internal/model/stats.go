@@ -40,6 +40,9 @@ type stats struct {
 	// Train: a uint32 per word and 4 bytes a pair, read where they lie.
 	pairStart []byte
 	pairs     []byte
+	// tripleStart and triples are the triples section, likewise.
+	tripleStart []byte
+	triples     []byte
 }
 
 // wordInfo is what the solver knows of a word.
@@ -140,6 +143,10 @@ func parseStats(b []byte) (*stats, error) {
 		return nil, r.err
 	}
 	s.pairs = r.bytes(4 * int(binary.LittleEndian.Uint32(s.pairStart[4*n:])))
+	s.tripleStart = r.bytes(4 * (n + 1))
+	if r.err == nil {
+		s.triples = r.bytes(tripleSize * int(binary.LittleEndian.Uint32(s.tripleStart[4*n:])))
+	}
 	if r.err != nil {
 		return nil, r.err
 	}
@@ -178,6 +185,31 @@ func (st *stats) assoc(first, second int32) float32 {
 		}
 	}
 	return st.words[first].backoff
+}
+
+// assoc3 is log10 P(c | a b) / P(c | b) for three words by index, when
+// the triples list it, else 0.
+func (st *stats) assoc3(a, b, c int32) float32 {
+	if a < 0 || b < 0 || c < 0 {
+		return 0
+	}
+	key := uint64(b)<<tripleBits | uint64(c)
+	lo := binary.LittleEndian.Uint32(st.tripleStart[4*a:])
+	hi := binary.LittleEndian.Uint32(st.tripleStart[4*a+4:])
+	for lo < hi {
+		m := lo + (hi-lo)/2
+		t := st.triples[tripleSize*m : tripleSize*m+tripleSize]
+		v := uint64(t[0]) | uint64(t[1])<<8 | uint64(t[2])<<16 | uint64(t[3])<<24 | uint64(t[4])<<32 | uint64(t[5])<<40
+		switch k := v >> 8; {
+		case k == key:
+			return float32(int8(v)) / pairScale
+		case k < key:
+			lo = m + 1
+		default:
+			hi = m
+		}
+	}
+	return 0
 }
 
 // condAt is log10 P(d | abc) for the quadgram index i.
