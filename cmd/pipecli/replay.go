@@ -132,11 +132,11 @@ func (o *replayOpts) parseArgs(c *cobra.Command, args []string) error {
 			return err
 		}
 	}
-	if o.Framing == frame.Raw {
-		return usageError(fmt.Errorf("replay tells each answer from the next: it needs --framing line, marker or jsonl, not raw"))
-	}
 	if err := o.check(c); err != nil {
 		return err
+	}
+	if o.Framing == frame.Raw {
+		return usageError(fmt.Errorf("replay tells each answer from the next: it needs --framing line, marker or jsonl, not raw"))
 	}
 	o.rules = replay.Rules{JSONL: o.Framing == frame.JSONL, IgnoreSpace: o.IgnoreSpace}
 	for _, name := range o.IgnoreFields {
