@@ -55,10 +55,7 @@ func TestReplayFlags(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			io, _, _, _ := iostreams.Test()
 			var got *replayOpts
-			cmd := newReplayCmd(io, func(o *replayOpts) error { got = o; return nil })
-			cmd.SilenceErrors, cmd.SilenceUsage = true, true // as under the root
-			cmd.SetArgs(tt.args)
-			err := cmd.Execute()
+			err := execFlags(newReplayCmd(io, func(o *replayOpts) error { got = o; return nil }), tt.args)
 			if tt.err == "" {
 				if err != nil {
 					t.Fatalf("err = %v, want none", err)
@@ -71,12 +68,7 @@ func TestReplayFlags(t *testing.T) {
 				}
 				return
 			}
-			if code := exitCodeOf(err); code != exitUsage {
-				t.Errorf("exit code %d, want %d", code, exitUsage)
-			}
-			if err == nil || !strings.Contains(err.Error(), tt.err) {
-				t.Errorf("err = %v, want %q", err, tt.err)
-			}
+			wantUsage(t, err, tt.err)
 		})
 	}
 }

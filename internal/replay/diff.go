@@ -1,8 +1,6 @@
 package replay
 
 import (
-	"bytes"
-	"encoding/json"
 	"slices"
 	"strings"
 	"unicode"
@@ -221,23 +219,17 @@ func cut(text string, after, before bool) string {
 // escape writes s as the inside of a JSON string: quotes, backslashes and
 // control characters escaped, <, > and & as they are.
 func escape(s string) string {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(s) // a string always encodes
-	out := strings.TrimSuffix(b.String(), "\n")
-	return out[1 : len(out)-1]
+	b, _ := marshal(s) // a string always encodes
+	return string(b[1 : len(b)-1])
 }
 
 // compact writes v as compact JSON, cut to maxShown characters.
 func compact(v any) string {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
+	b, err := marshal(v)
+	if err != nil {
 		return "?"
 	}
-	return clip(strings.TrimSuffix(b.String(), "\n"), maxShown)
+	return clip(string(b), maxShown)
 }
 
 // maxShown is how many characters of a value, or of an input, are shown.
