@@ -155,6 +155,9 @@ const around = 24
 // git's --word-diff markers, [-removed-]{+added+}.
 type style struct {
 	del, add *color.Color // nil: no colour
+	// delSpace and addSpace show white space, invisible in a foreground
+	// colour, as a background.
+	delSpace, addSpace *color.Color
 }
 
 // newStyle returns the style for a stream with colour on or off.
@@ -162,22 +165,29 @@ func newStyle(on bool) style {
 	if !on {
 		return style{}
 	}
-	del, add := color.New(color.FgRed), color.New(color.FgGreen)
-	del.EnableColor()
-	add.EnableColor()
-	return style{del: del, add: add}
+	s := style{del: color.New(color.FgRed), add: color.New(color.FgGreen), delSpace: color.New(color.BgRed), addSpace: color.New(color.BgGreen)}
+	for _, c := range []*color.Color{s.del, s.add, s.delSpace, s.addSpace} {
+		c.EnableColor() // decided by the stream, not by fatih/color's look at stdout
+	}
+	return s
 }
 
 func (s style) removed(text string) string {
-	if s.del == nil {
+	switch {
+	case s.del == nil:
 		return "[-" + text + "-]"
+	case strings.TrimSpace(text) == "":
+		return s.delSpace.Sprint(text)
 	}
 	return s.del.Sprint(text)
 }
 
 func (s style) added(text string) string {
-	if s.add == nil {
+	switch {
+	case s.add == nil:
 		return "{+" + text + "+}"
+	case strings.TrimSpace(text) == "":
+		return s.addSpace.Sprint(text)
 	}
 	return s.add.Sprint(text)
 }

@@ -85,4 +85,9 @@ func TestShowColor(t *testing.T) {
 	if want := "a \x1b[31mb\x1b[0m\x1b[32mc\x1b[0m"; got != want {
 		t.Errorf("got %q, want %q", got, want)
 	}
+	// White space, invisible in red or green, has a background instead.
+	got = newStyle(true).show(Change{Recorded: "a b", Got: "a  b"}, false)
+	if want := "a\x1b[41m \x1b[0m\x1b[42m  \x1b[0mb"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
 }
