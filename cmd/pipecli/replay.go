@@ -66,7 +66,7 @@ Exit status:
   126    COMMAND cannot be executed
   127    COMMAND not found
   128+N  pipecli got signal N (130: Ctrl-C)`,
-		Example: `  pipecli run --json --file testdata/crypt.txt > testdata/crypt.records.jsonl
+		Example: `  pipecli run --framing line --json --file testdata/crypt.txt > testdata/crypt.records.jsonl
   pipecli replay testdata/crypt.records.jsonl
   pipecli replay testdata/crypt.records.jsonl --update
   pipecli replay golden.jsonl -j 4 --timeout 30s -- python3 -u model.py
@@ -84,6 +84,16 @@ Exit status:
 	f := cmd.Flags()
 	o.addFlags(f)
 	o.addCompletions(cmd)
+	// The framing's default is the records' (see parseArgs), never raw.
+	framing := f.Lookup("framing")
+	framing.Usage, framing.DefValue = "how answers are told apart: line, marker or jsonl (default: jsonl when the recorded answers are JSON objects, else line)", ""
+	// --partials and --unordered change only how answers are written,
+	// which replay does not do; --skip-empty is refused (parseArgs).
+	for _, name := range []string{"partials", "unordered", "skip-empty"} {
+		if err := f.MarkHidden(name); err != nil {
+			panic(err) // no such flag: a mistake here
+		}
+	}
 	f.BoolVar(&o.JSON, "json", false, "write the report as one JSON document: the counts, the latencies and a result per record")
 	f.BoolVar(&o.Update, "update", false, "rewrite the records that changed with their new answers (not when a request failed)")
 	f.StringArrayVar(&o.IgnoreFields, "ignore-field", nil, "with --framing jsonl: leave the answers' member `NAME` out of the comparison (repeat it; a dotted path such as meta.time reaches inside)")
