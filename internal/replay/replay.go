@@ -121,13 +121,14 @@ func Run(ctx context.Context, recs *Records, cfg session.Config, o Options, ios 
 	if o.Update {
 		rep.update(recs, err)
 	}
+	var werr error
 	if o.JSON {
-		err2 := rep.writeJSON(ios.Out, err)
-		if err2 != nil {
-			return fmt.Errorf("writing the report: %w", err2)
-		}
-	} else if err2 := rep.writeText(ios.Out, newStyle(ios.OutColor), o.Rules.JSONL); err2 != nil {
-		return fmt.Errorf("writing the report: %w", err2)
+		werr = rep.writeJSON(ios.Out, err)
+	} else {
+		werr = rep.writeText(ios.Out, newStyle(ios.OutColor), o.Rules.JSONL)
+	}
+	if werr != nil {
+		return fmt.Errorf("writing the report: %w", werr)
 	}
 	switch {
 	case rep.updateErr != nil:

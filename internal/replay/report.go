@@ -74,7 +74,8 @@ func (rep *report) update(recs *Records, runErr error) {
 	}
 	n, err := recs.Update(rep.results)
 	if err != nil {
-		rep.updateErr = err
+		// Said as the run's error, once, on stderr; in --json also here.
+		rep.updateErr, rep.notUpdated = err, err.Error()
 		return
 	}
 	rep.updated = n
@@ -128,6 +129,7 @@ func (rep *report) writeText(w io.Writer, s style, jsonl bool) error {
 		fmt.Fprintf(&b, "latency: median %s, p90 %s; none recorded\n", ms(pct(rep.answeredLat, 0.5)), ms(pct(rep.answeredLat, 0.9)))
 	}
 	switch {
+	case rep.updateErr != nil:
 	case rep.notUpdated != "":
 		fmt.Fprintf(&b, "%s not updated: %s\n", rep.path, rep.notUpdated)
 	case rep.updated == 0:
