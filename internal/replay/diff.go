@@ -172,24 +172,19 @@ func newStyle(on bool) style {
 	return s
 }
 
-func (s style) removed(text string) string {
-	switch {
-	case s.del == nil:
-		return "[-" + text + "-]"
-	case strings.TrimSpace(text) == "":
-		return s.delSpace.Sprint(text)
-	}
-	return s.del.Sprint(text)
-}
+func (s style) removed(text string) string { return mark(text, "[-", "-]", s.del, s.delSpace) }
+func (s style) added(text string) string   { return mark(text, "{+", "+}", s.add, s.addSpace) }
 
-func (s style) added(text string) string {
+// mark shows text removed or added: between the markers open and end
+// without colour, else in fg, or, white space alone, on bg.
+func mark(text, open, end string, fg, bg *color.Color) string {
 	switch {
-	case s.add == nil:
-		return "{+" + text + "+}"
+	case fg == nil:
+		return open + text + end
 	case strings.TrimSpace(text) == "":
-		return s.addSpace.Sprint(text)
+		return bg.Sprint(text)
 	}
-	return s.add.Sprint(text)
+	return fg.Sprint(text)
 }
 
 // render shows es on one line: each text escaped as in a JSON string
