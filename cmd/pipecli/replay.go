@@ -129,7 +129,7 @@ func (o *replayOpts) parseArgs(c *cobra.Command, args []string) error {
 		return err
 	}
 	o.recs = recs
-	if !f.Changed("framing") && !f.Changed("prompt") {
+	if !f.Changed("framing") && !f.Changed("prompt") && !f.Changed("connect") {
 		mode := frame.Line
 		switch {
 		case f.Changed("marker") || f.Changed("marker-regexp"):
@@ -148,7 +148,7 @@ func (o *replayOpts) parseArgs(c *cobra.Command, args []string) error {
 	if o.Framing == frame.Raw {
 		return usageError(fmt.Errorf("replay tells each answer from the next: it needs --framing line, marker or jsonl, not raw"))
 	}
-	o.rules = replay.Rules{JSONL: o.Framing == frame.JSONL, IgnoreSpace: o.IgnoreSpace}
+	o.rules = replay.Rules{JSONL: o.Framing == frame.JSONL || o.Framing == frame.Serve && recs.JSONL, IgnoreSpace: o.IgnoreSpace}
 	for _, name := range o.IgnoreFields {
 		if !o.rules.JSONL {
 			return usageError(fmt.Errorf("--ignore-field %s: with --framing %s the answers are text, which has no fields; it goes with --framing jsonl (--ignore-space ignores white space in text)", name, o.Framing))

@@ -10,6 +10,7 @@ import (
 	"github.com/pipecli/pipecli/internal/iostreams"
 	"github.com/pipecli/pipecli/internal/proc"
 	"github.com/pipecli/pipecli/internal/replay"
+	"github.com/pipecli/pipecli/internal/serve"
 	"github.com/pipecli/pipecli/internal/session"
 )
 
@@ -81,6 +82,8 @@ func exitCodeOf(err error) int {
 		ma *session.Misaligned
 		rd *replay.Differs
 		bi *replay.BadInput
+		ns *serve.NotServing
+		sb *serve.BusyError
 	)
 	switch {
 	case errors.As(err, &ee):
@@ -89,7 +92,7 @@ func exitCodeOf(err error) int {
 		// Before the run's own errors it may hold: a replay that
 		// compared its records ends 0, 1 or 2.
 		return exitRequestsFailed
-	case errors.As(err, &bi):
+	case errors.As(err, &bi), errors.As(err, &ns), errors.As(err, &sb):
 		return exitUsage
 	case errors.As(err, &se):
 		return se.ExitCode()
@@ -136,7 +139,7 @@ and editing, from a file, or as part of a shell pipeline.`,
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return usageError(fmt.Errorf("%w; see '%s --help'", err, cmd.CommandPath()))
 	})
-	root.AddCommand(newRunCmd(io, nil), newReplayCmd(io, nil), newModelCmd(io), newEncryptCmd(io), newVersionCmd(io))
+	root.AddCommand(newRunCmd(io, nil), newReplayCmd(io, nil), newServeCmd(io, nil), newStatusCmd(io), newConnectCmd(io), newModelCmd(io), newEncryptCmd(io), newVersionCmd(io))
 	return root
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/pipecli/pipecli/internal/container"
 	"github.com/pipecli/pipecli/internal/frame"
 	"github.com/pipecli/pipecli/internal/launch"
+	"github.com/pipecli/pipecli/internal/serve"
 	"github.com/pipecli/pipecli/internal/session"
 )
 
@@ -52,6 +53,9 @@ type targetOpts struct {
 	Replicas     int
 	ReplicaCmds  []string
 	Unordered    bool
+	// Connect is the server to use instead of a child (--connect NAME or
+	// PATH): its replicas answer, over the serve protocol.
+	Connect string
 
 	// FramedOnly names the command's own flags that, like --window, make
 	// sense only in a framed run (run: --json, --stats): check refuses
@@ -90,6 +94,29 @@ func (o *targetOpts) addFlags(f *pflag.FlagSet) {
 	f.IntVarP(&o.Replicas, "replicas", "j", 1, "start `N` replicas of the command (of each --replica), each with its own --window; answers keep input order (implies --framing line)")
 	f.StringArrayVar(&o.ReplicaCmds, "replica", nil, "a replica's `COMMAND`, split like a shell would (never run by one); repeat it for each host or device: --replica 'ssh gpu1 docker run -i --rm pipe_api'")
 	f.BoolVar(&o.Unordered, "unordered", false, "write each answer as it comes, not in input order")
+	f.StringVar(&o.Connect, "connect", "", "use the warm replicas of the server called `NAME` (or listening on the socket at PATH) instead of starting a child: see pipecli serve")
+}
+
+// serverOnly are the target's flags that say what to start and how it
+// frames its answers: with --connect, the server has decided those.
+var serverOnly = []string{"replicas", "replica", "image", "docker-arg", "pty", "framing", "marker", "marker-regexp", "prompt", "sentinel", "ready", "ready-timeout", "skip-banner", "max-line", "partials"}
+
+// checkConnect validates --connect: a server's replicas are started and
+// framed by the server, so the flags that say how are its own.
+func (o *targetOpts) checkConnect(c *cobra.Command) error {
+	if strings.TrimSpace(o.Connect) == "" {
+		return fmt.Errorf("--connect needs a server's name, or its socket's path")
+	}
+	for _, name := range serverOnly {
+		if c.Flags().Changed(name) {
+			return fmt.Errorf("--%s is the server's: give it to pipecli serve; with --connect its replicas are running already", name)
+		}
+	}
+	if len(o.Argv) > 0 {
+		return fmt.Errorf("with --connect, the server's replicas answer: give the command to pipecli serve, not after --")
+	}
+	o.Framing = frame.Serve
+	return nil
 }
 
 // addCompletions makes shell completion offer the values of the target's
@@ -117,6 +144,11 @@ func mustComplete(cmd *cobra.Command, name string, values ...string) {
 // replicas pick a framing when none was given. Its errors are usage
 // errors.
 func (o *targetOpts) check(c *cobra.Command) error {
+	if c.Flags().Changed("connect") {
+		if err := o.checkConnect(c); err != nil {
+			return usageError(err)
+		}
+	}
 	o.SentinelSet = c.Flags().Changed("sentinel")
 	if c.Flags().Changed("prompt") {
 		// A REPL's prompt frames its answers: marker framing.
@@ -257,6 +289,9 @@ func (o *targetOpts) checkFraming(c *cobra.Command) error {
 // Partials and ReadyTimeout. A bad regexp is a usage error.
 func (o *targetOpts) fill(cfg *session.Config) error {
 	cfg.Grace, cfg.Unordered = o.Grace, o.Unordered
+	if o.Connect != "" {
+		return o.fillConnect(cfg)
+	}
 	if o.Framing != frame.Raw {
 		cfg.Framing = frame.Options{Mode: o.Framing, Marker: o.Marker, MaxMessage: o.MaxLine, SkipLines: o.SkipBanner, MarkerPartials: true}
 		if o.Ready != "" {
@@ -322,6 +357,31 @@ func (o *targetOpts) fill(cfg *session.Config) error {
 	if len(cfg.Replicas) > 0 {
 		cfg.Target = cfg.Replicas[0]
 	}
+	return nil
+}
+
+// fillConnect is fill with --connect: the child is a connection to the
+// server (pipecli connect), which is checked to be listening, so that a
+// server not started says so at once, not after restarts.
+func (o *targetOpts) fillConnect(cfg *session.Config) error {
+	path, err := serve.Resolve(o.Connect, os.Getenv, false)
+	if err != nil {
+		return usageError(fmt.Errorf("--connect: %w", err))
+	}
+	conn, err := serve.Dial(path)
+	if err != nil {
+		return err
+	}
+	conn.Close()
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("finding pipecli's own binary to connect with: %w", err)
+	}
+	cfg.Target = launch.Server(exe, path, "the connection to "+o.Connect)
+	cfg.Framing = frame.Options{Mode: frame.Serve}
+	cfg.Window, cfg.Timeout, cfg.Retries = o.Window, o.Timeout, o.Retries
+	cfg.Restart, cfg.MaxRestarts = o.Restart == "on-failure", o.MaxRestarts
+	cfg.SkipEmpty = o.SkipEmpty
 	return nil
 }
 

@@ -255,10 +255,13 @@ func (d *Decoder) line(b []byte, buffered bool) use {
 			return unused
 		}
 		return d.emit(Answer, b, buffered, false, 0, 0)
-	case JSONL:
+	case JSONL, Serve:
 		if max > 0 && len(b) > max {
 			d.err = &tooLong{"line", max}
 			return unused
+		}
+		if d.o.Mode == Serve {
+			return d.serve(b, buffered)
 		}
 		return d.jsonl(b, buffered)
 	}

@@ -15,6 +15,10 @@ import (
 //	line    one line                 after exactly one line               FIFO
 //	marker  one line                 at a line equal to Options.Marker    FIFO
 //	jsonl   a JSON object per line   at the message with the same "id"    by Key, any order
+//	serve   {"id":N,"input":LINE}    at the answer with the same "id"     by Key, any order
+//
+// Serve is no --framing value: it is how `pipecli run --connect` talks to a
+// `pipecli serve` (see serve.go).
 //
 // Everything in this package is a pure function of bytes, with no
 // goroutines and no I/O: the conversation writes what EncodeRequest
@@ -29,9 +33,10 @@ const (
 	Line               // one line in, exactly one line out, FIFO
 	Marker             // one line in, lines up to a marker line out, FIFO
 	JSONL              // a JSON object per line both ways, matched by "id"
+	Serve              // pipecli serve's protocol: answers by "id", "output" or "error"
 )
 
-var modeNames = [...]string{Raw: "raw", Line: "line", Marker: "marker", JSONL: "jsonl"}
+var modeNames = [...]string{Raw: "raw", Line: "line", Marker: "marker", JSONL: "jsonl", Serve: "serve"}
 
 // String returns the mode's --framing name.
 func (m Mode) String() string {
@@ -41,10 +46,11 @@ func (m Mode) String() string {
 	return modeNames[m]
 }
 
-// ParseMode returns the mode called s (raw, line, marker or jsonl).
+// ParseMode returns the mode called s (raw, line, marker or jsonl; Serve is
+// no --framing value).
 func ParseMode(s string) (Mode, error) {
 	for m, name := range modeNames {
-		if s == name {
+		if s == name && Mode(m) != Serve {
 			return Mode(m), nil
 		}
 	}
@@ -100,7 +106,7 @@ type Options struct {
 // Validate reports options no decoder can work with.
 func (o Options) Validate() error {
 	switch {
-	case o.Mode < Raw || o.Mode > JSONL:
+	case o.Mode < Raw || o.Mode > Serve:
 		return fmt.Errorf("unknown framing %v", o.Mode)
 	case o.Mode == Marker && containsNewline(o.Marker):
 		return fmt.Errorf("marker %q contains a newline, so no line can equal it; use a single line", o.Marker)
@@ -128,7 +134,7 @@ type Kind int
 // never taken for an answer.
 const (
 	// Answer ends a request: the oldest in flight in Line and Marker mode,
-	// the one with the message's Key in JSONL mode.
+	// the one with the message's Key in JSONL and Serve mode.
 	Answer Kind = iota + 1
 	// Partial is part of an answer that does not end the request: a JSONL
 	// message with "partial":true, or (with Options.MarkerPartials) one
@@ -145,9 +151,12 @@ const (
 	// came: all its lines, like an Answer's, but the request is not
 	// answered.
 	Unfinished
+	// Failed, in Serve mode, ends the request with Key as a failure: the
+	// server's "error", whose text is Data.
+	Failed
 )
 
-var kindNames = [...]string{Answer: "answer", Partial: "partial", Event: "event", Banner: "banner", Ready: "ready", Unfinished: "unfinished"}
+var kindNames = [...]string{Answer: "answer", Partial: "partial", Event: "event", Banner: "banner", Ready: "ready", Unfinished: "unfinished", Failed: "failed"}
 
 func (k Kind) String() string {
 	if k <= 0 || int(k) >= len(kindNames) {

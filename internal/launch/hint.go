@@ -26,6 +26,8 @@ func (t *Target) HintAs(name string, silent time.Duration, getenv func(string) s
 	what := fmt.Sprintf("%s has answered nothing for %s since it was sent input", name, silent.Truncate(time.Second))
 	argv := t.argv
 	switch {
+	case t.server:
+		return what + "; the server's replicas may all be busy, or loading: 'pipecli status' shows them"
 	case t.image != nil:
 		return what + "; if the program in the container buffers its output, make it flush each answer (Python is already told to: PYTHONUNBUFFERED=1; C stdio: stdbuf -oL in the image's entrypoint)"
 	case isDockerRun(argv):

@@ -30,6 +30,7 @@ type Target struct {
 	path  string // the program to run; "" looks argv[0] up in $PATH
 	name  string // what messages call it
 	image *container.Spec
+	server bool // a relay to a pipecli server (Server)
 	// containers are the names of the containers started, for Cleanup.
 	containers []string
 }
@@ -70,6 +71,13 @@ func Model(exe string, o frame.Options) (*Target, frame.Options) {
 		o.Mode, o.Marker, o.MarkerRE, o.PromptReady = frame.Marker, ModelAnswerEnd, nil, false
 	}
 	return t, o
+}
+
+// Server is a connection to the pipecli server listening on the socket at
+// path, as a child: `pipecli connect PATH`, this very binary (exe), which
+// relays its stdin and stdout to the socket. Messages call it name.
+func Server(exe, path, name string) *Target {
+	return &Target{argv: []string{"pipecli", "connect", path}, path: exe, name: name, server: true}
 }
 
 // Name is what messages call the child.

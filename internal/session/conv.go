@@ -278,6 +278,7 @@ func newConv(s *session) *conv {
 		// that wait for a slow one's: beyond, the input waits.
 		Reorder:   max(reorderMin, 2*window*len(cv.reps)),
 		Unordered: cfg.Unordered,
+		Lookahead: cfg.Lookahead,
 	})
 	for range cv.reps {
 		cv.book.Attach() // numbered as cv.reps

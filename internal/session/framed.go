@@ -238,6 +238,9 @@ func (cv *conv) turn() {
 		if cv.s.bar != nil {
 			cv.s.bar.Load(r.n, cv.book.InFlight(r.n))
 		}
+		if cv.cfg.Replica != nil {
+			cv.cfg.Replica(r.n, ReplicaState{Running: r.running(), Ready: r.running() && r.ready, InFlight: cv.book.InFlight(r.n), Restarts: r.restartN})
+		}
 		if !r.running() {
 			continue
 		}

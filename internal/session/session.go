@@ -88,6 +88,26 @@ type Config struct {
 	// slices after it returns: they are reused. A raw run has no
 	// requests, so it is never called there.
 	Observe func(r *track.Request)
+	// CallerSignals: the caller handles SIGINT, SIGTERM and SIGHUP (a
+	// server drains on them): the run neither catches nor forwards them,
+	// and ends when its input does, or when ctx is done.
+	CallerSignals bool
+	// Lookahead, if not 0, bounds the requests taken from the input
+	// beyond what the children have room for now (track.Config): a server
+	// picks which caller's request is next only when a child can take it.
+	Lookahead int
+	// Replica, if not nil, is told the state of each replica of a framed
+	// run (numbered from 0) each time the run has handled what came: a
+	// server's status. It must not block.
+	Replica func(n int, st ReplicaState)
+}
+
+// ReplicaState is what Config.Replica is told of a replica.
+type ReplicaState struct {
+	Running  bool // it has a child, started and not gone
+	Ready    bool // its child's banner is over: it takes requests
+	InFlight int  // requests it is handling
+	Restarts int  // times it was started again after it died
 }
 
 // Result is how a run ended.
@@ -192,8 +212,10 @@ func run(ctx context.Context, cfg Config, ios *iostreams.IOStreams) (res Result,
 	// SIGPIPE turns a write to a closed stdout into an EPIPE error we
 	// handle, instead of the runtime killing us before we stop the child.
 	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
-	defer signal.Stop(sigs)
+	if !cfg.CallerSignals {
+		signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+		defer signal.Stop(sigs)
+	}
 	pipes := make(chan os.Signal, 1)
 	signal.Notify(pipes, syscall.SIGPIPE)
 	defer signal.Stop(pipes)

@@ -72,6 +72,12 @@ type Config struct {
 	// Unordered makes Done hand back requests as they end, not in input
 	// order.
 	Unordered bool
+	// Lookahead, if not 0, also bounds the requests pending: Wants says no
+	// once they are this many more than the ready children have room for
+	// now. A server that shares its children among callers then decides
+	// which caller's request comes next only when a child can take it,
+	// instead of queueing windows of one caller's ahead of the others.
+	Lookahead int
 }
 
 // Request is one input line, from when it is added until it is handed back
@@ -228,7 +234,7 @@ func New(cfg Config) *Book {
 	return &Book{
 		cfg:         cfg,
 		keep:        2*cfg.Window + 512,
-		fifo:        cfg.Framing.Mode != frame.JSONL,
+		fifo:        cfg.Framing.Mode == frame.Line || cfg.Framing.Mode == frame.Marker,
 		byKey:       map[string]*Request{},
 		pendingKeys: map[string]int{},
 		userKeys:    map[string]struct{}{},
@@ -286,6 +292,10 @@ func (b *Book) Add(line []byte) bool {
 		b.pending = append(b.pending, r)
 		return true
 	}
+	if b.cfg.Framing.Mode == frame.Serve {
+		b.pending = append(b.pending, r) // any line can be sent: no id of its own
+		return true
+	}
 	// Encoded here to check it and learn its id; Send encodes it again,
 	// with the id it then chooses, straight into what is written.
 	wire, key, src, err := frame.EncodeJSONL(b.scratch[:0], r.Seq, line)
@@ -318,7 +328,21 @@ func (b *Book) Wants() bool {
 	if b.cfg.Reorder > 0 && !b.cfg.Unordered && b.nextIdx-b.nextOut >= b.cfg.Reorder {
 		return false // the reorder buffer is full: the oldest holds it up
 	}
+	if b.cfg.Lookahead > 0 && len(b.pending) >= b.cfg.Lookahead+b.room() {
+		return false
+	}
 	return len(b.pending)+b.inflight < b.cfg.Window*max(b.live, 1)
+}
+
+// room is how many more requests the ready children's windows take now.
+func (b *Book) room() int {
+	n := 0
+	for _, ch := range b.children {
+		if ch.live && ch.ready && !ch.closed {
+			n += max(0, b.window(ch)-len(ch.inflight))
+		}
+	}
+	return n
 }
 
 // Send appends to dst what to write to child c at now: pending requests,
@@ -503,6 +527,9 @@ func (b *Book) send(c int, ch *child, r *Request, dst []byte, now time.Time) ([]
 		if b.cfg.Sentinel != nil {
 			dst = append(append(dst, b.cfg.Sentinel...), '\n')
 		}
+	} else if b.cfg.Framing.Mode == frame.Serve {
+		r.Key = b.ownKey(r.Seq)
+		dst = frame.EncodeServe(dst, r.Key, r.Input)
 	} else {
 		switch {
 		case r.Notification:
@@ -601,6 +628,14 @@ func (b *Book) Deliver(c int, m frame.Message, now time.Time) (Outcome, *Request
 		r.Latency = now.Sub(r.sent)
 		r.suspect = false
 		b.finish(r)
+		return Answered, r
+	case frame.Failed:
+		// The child answered that it failed (a server's "error"): it
+		// is alive and well, the request is not sent again.
+		ch.served(r, now)
+		b.unqueue(c, r, now)
+		r.suspect = false
+		b.fail(r, errors.New(string(m.Data)))
 		return Answered, r
 	}
 	return Unowned, nil
