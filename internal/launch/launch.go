@@ -26,10 +26,10 @@ type Target struct {
 	// PTY makes the child's stdout a pseudo-terminal (proc.Options.PTY).
 	PTY bool
 
-	argv  []string
-	path  string // the program to run; "" looks argv[0] up in $PATH
-	name  string // what messages call it
-	image *container.Spec
+	argv   []string
+	path   string // the program to run; "" looks argv[0] up in $PATH
+	name   string // what messages call it
+	image  *container.Spec
 	server bool // a relay to a pipecli server (Server)
 	// containers are the names of the containers started, for Cleanup.
 	containers []string

@@ -187,7 +187,7 @@ func jsonWhy(err error) string {
 		return fmt.Sprintf("%q is a %s, which does not belong there", ut.Field, ut.Value)
 	}
 	s := err.Error()
-s = strings.TrimPrefix(s, "json: ")
+	s = strings.TrimPrefix(s, "json: ")
 	return s
 }
 
