@@ -18,7 +18,7 @@ type msg struct {
 	data string
 }
 
-var kindLetters = map[Kind]byte{Answer: 'A', Partial: 'P', Event: 'E', Banner: 'B', Ready: 'R', Unfinished: 'U'}
+var kindLetters = map[Kind]byte{Answer: 'A', Partial: 'P', Event: 'E', Banner: 'B', Ready: 'R', Unfinished: 'U', Failed: 'F'}
 
 func (m msg) String() string { return fmt.Sprintf("%c[%s]%q", m.k, m.key, m.data) }
 
@@ -167,6 +167,19 @@ var decodeTests = []decodeTest{
 	{"cap marker longer than cap", Options{Mode: Marker, Marker: "LONGMARKER", MaxMessage: 3}, "ab\nLONGMARKER\r\nLONGMARKERX\n", []msg{{'A', "", "ab"}}, true},
 	{"cap banner", Options{Mode: Line, MaxMessage: 3, SkipLines: 1}, "long banner\n", nil, true},
 	{"cap raw ignored", Options{Mode: Raw, MaxMessage: 1}, "", nil, false},
+
+	// Serve: a server's answers, by id; "output" is the answer, "error" fails it.
+	{"serve text", Options{Mode: Serve}, `{"id":1,"output":"hi\nthere","latency_ms":1,"replica":2}` + "\n",
+		[]msg{{'A', "1", "hi\nthere"}}, false},
+	{"serve object", Options{Mode: Serve}, `{"id":"a","output":{"id":3,"text":"x"}}` + "\n",
+		[]msg{{'A', `"a"`, `{"id":3,"text":"x"}`}}, false},
+	{"serve null", Options{Mode: Serve}, `{"id":2,"output":null}` + "\n", []msg{{'A', "2", ""}}, false},
+	{"serve error", Options{Mode: Serve}, `{"id":3,"error":"no answer within --timeout 1s"}` + "\n",
+		[]msg{{'F', "3", "no answer within --timeout 1s"}}, false},
+	{"serve no id", Options{Mode: Serve}, `{"id":null,"error":"not a JSON object"}` + "\n" + `{"pipecli":"serve"}` + "\n",
+		[]msg{{'E', "", `{"id":null,"error":"not a JSON object"}`}, {'E', "", `{"pipecli":"serve"}`}}, false},
+	{"serve not JSON", Options{Mode: Serve}, "oops\n", []msg{{'N', "", "oops"}}, false},
+	{"serve error not a string", Options{Mode: Serve}, `{"id":1,"error":3}` + "\n", []msg{{'E', "", `{"id":1,"error":3}`}}, false},
 }
 
 func TestDecode(t *testing.T) {

@@ -96,7 +96,8 @@ func readRequest(br *bufio.Reader, limit int, buf []byte) (line []byte, over boo
 		case over:
 		case len(buf)+len(frag) > limit:
 			over = true
-			buf = append(buf, frag[:min(len(frag), max(0, headLen-len(buf)))]...)
+			buf = buf[:min(len(buf), headLen)]
+			buf = append(buf, frag[:min(len(frag), headLen-len(buf))]...)
 		default:
 			buf = append(buf, frag...)
 		}

@@ -112,10 +112,9 @@ func Listen(path string) (ln *net.UnixListener, release func(), stale bool, err 
 		}
 		return nil, nil, false, fmt.Errorf("locking %s.lock: %w", path, err)
 	}
-	release = func() { lock.Close() }
 	defer func() {
 		if err != nil {
-			release()
+			lock.Close()
 		}
 	}()
 	if fi, err := os.Lstat(path); err == nil {
@@ -146,7 +145,7 @@ func Listen(path string) (ln *net.UnixListener, release func(), stale bool, err 
 		return nil, nil, false, fmt.Errorf("cannot listen on %s: %w", path, err)
 	}
 	ln.SetUnlinkOnClose(true)
-	return ln, release, stale, nil
+	return ln, func() { lock.Close() }, stale, nil
 }
 
 // peerUID is the uid of the process at the other end of c.

@@ -141,7 +141,7 @@ func inputLine(s []byte, mode frame.Mode) ([]byte, error) {
 			_ = json.Compact(&c, t)
 			return c.Bytes(), nil
 		}
-		return frame.AppendJSONString([]byte(`{"text":`), s), nil
+		return append(frame.AppendJSONString([]byte(`{"text":`), s), '}'), nil
 	}
 	if bytes.IndexByte(s, '\n') < 0 {
 		return nil, fmt.Errorf(`"input" ends with "\r", which a line cannot keep; leave it out`)
