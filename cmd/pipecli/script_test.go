@@ -39,7 +39,10 @@ func TestScript(t *testing.T) {
 			// Under -race every process sleeps 1s at exit by default
 			// (golang/go#20364); the scripts start hundreds.
 			env.Setenv("GORACE", "atexit_sleep_ms=0")
-			return nil
+			// Servers' sockets: the script's own.
+			run := env.WorkDir + "/run"
+			env.Setenv("XDG_RUNTIME_DIR", run)
+			return os.Mkdir(run, 0o700)
 		},
 	})
 }
@@ -51,6 +54,11 @@ var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []str
 	"exitcode": cmdExitcode,
 	"term":     cmdTerm,
 	"counts":   cmdCounts,
+	// serve_test.go
+	"waitserve": cmdWaitserve,
+	"rawclient": cmdRawclient,
+	"seqfile":   cmdSeqfile,
+	"sigserve":  cmdSigserve,
 }
 
 // gen FILE SIZE [LINELEN] writes SIZE bytes of lines of LINELEN bytes

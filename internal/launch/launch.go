@@ -87,6 +87,11 @@ func (t *Target) Name() string { return t.name }
 // its own for an image, which Cleanup removes should docker not have.
 func (t *Target) Start(o proc.Options) (*proc.Child, error) {
 	o.Path, o.PTY = t.path, t.PTY
+	if t.server {
+		// Killed with us, the relay hangs up at once: the server drops
+		// what we queued, instead of answering it to no one.
+		o.ParentDeathSignal = syscall.SIGTERM
+	}
 	if t.image == nil {
 		return proc.Start(t.argv, o)
 	}

@@ -21,7 +21,12 @@ type NotServing struct {
 }
 
 func (e *NotServing) Error() string {
-	return fmt.Sprintf("no server is listening on %s (%v); start one with 'pipecli serve'", e.Path, errors.Unwrap(e.Err))
+	why := e.Err
+	var errno syscall.Errno
+	if errors.As(e.Err, &errno) {
+		why = errno
+	}
+	return fmt.Sprintf("no server is listening on %s (%v); start one with 'pipecli serve'", e.Path, why)
 }
 
 func (e *NotServing) Unwrap() error { return e.Err }

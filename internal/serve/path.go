@@ -34,7 +34,11 @@ func Dir(getenv func(string) string, create bool) (string, error) {
 			return "", fmt.Errorf("making the sockets' directory: %w", err)
 		}
 	}
-	return dir, checkDir(dir, os.Getuid())
+	err := checkDir(dir, os.Getuid())
+	if !create && errors.Is(err, fs.ErrNotExist) {
+		err = nil // no server made it yet: connecting says so
+	}
+	return dir, err
 }
 
 // checkDir checks that dir is a directory (not a link to one) that uid
@@ -87,6 +91,10 @@ func checkName(name string) error {
 	return nil
 }
 
+// maxSocketPath is the longest path a Unix socket can have (sun_path,
+// less its NUL).
+const maxSocketPath = 107
+
 // BusyError: a server already listens on the socket.
 type BusyError struct{ Path string }
 
@@ -101,6 +109,9 @@ func (e *BusyError) Error() string {
 // once cannot both take the place; release lets it go (the lock file
 // stays: removing it would let a third server lock another file).
 func Listen(path string) (ln *net.UnixListener, release func(), stale bool, err error) {
+	if len(path) > maxSocketPath {
+		return nil, nil, false, fmt.Errorf("socket path %s is %d bytes long; a Unix socket's can be at most %d: give a shorter --socket, or set XDG_RUNTIME_DIR to a shorter directory", path, len(path), maxSocketPath)
+	}
 	lock, err := os.OpenFile(path+".lock", os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, nil, false, fmt.Errorf("cannot listen on %s: %w", path, unwrapPath(err))
