@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -145,11 +146,10 @@ func runServe(ctx context.Context, o *serveOpts) error {
 	if cfg.Window == 0 {
 		cfg.Window = serveWindow
 	}
-	where := o.Name
+	path, err := serve.Resolve(o.Name, o.IO.Getenv, true)
 	if o.Socket != "" {
-		where = o.Socket
+		path, err = filepath.Abs(o.Socket) // a path, "/" or not
 	}
-	path, err := serve.Resolve(where, o.IO.Getenv, true)
 	if err != nil {
 		return usageError(err)
 	}
