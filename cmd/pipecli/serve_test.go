@@ -15,17 +15,22 @@ import (
 	"github.com/pipecli/pipecli/internal/serve"
 )
 
-// waitserve NAME|PATH waits until the server there says it is ready.
+// waitserve [-inflight N] NAME|PATH waits until the server there says it
+// is ready (and has N requests in flight).
 func cmdWaitserve(ts *testscript.TestScript, neg bool, args []string) {
+	inflight := -1
+	if len(args) == 3 && args[0] == "-inflight" {
+		inflight, args = atoi(ts, args[1]), args[2:]
+	}
 	if neg || len(args) != 1 {
-		ts.Fatalf("usage: waitserve NAME|PATH")
+		ts.Fatalf("usage: waitserve [-inflight N] NAME|PATH")
 	}
 	path, err := serve.Resolve(args[0], ts.Getenv, false)
 	ts.Check(err)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		st, err := serve.QueryStatus(path)
-		if err == nil && st.Ready {
+		if err == nil && st.Ready && (inflight < 0 || st.InFlight == inflight) {
 			return
 		}
 		if time.Now().After(deadline) {
@@ -104,19 +109,21 @@ func cmdSeqfile(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(os.WriteFile(ts.MkAbs(args[0]), []byte(b.String()), 0o666))
 }
 
-// sigserve SIGNAL NAME|PATH sends SIGNAL (TERM, INT, HUP, KILL) to the
-// server there, found by its status's pid.
+// sigserve SIGNAL... NAME|PATH sends each SIGNAL (TERM, INT, HUP, KILL), in
+// turn, to the server there, found by its status's pid.
 func cmdSigserve(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) != 2 {
-		ts.Fatalf("usage: sigserve SIGNAL NAME|PATH")
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: sigserve SIGNAL... NAME|PATH")
 	}
-	sig, ok := map[string]syscall.Signal{"TERM": syscall.SIGTERM, "INT": syscall.SIGINT, "HUP": syscall.SIGHUP, "KILL": syscall.SIGKILL}[args[0]]
-	if !ok {
-		ts.Fatalf("sigserve: unknown signal %s", args[0])
-	}
-	path, err := serve.Resolve(args[1], ts.Getenv, false)
+	path, err := serve.Resolve(args[len(args)-1], ts.Getenv, false)
 	ts.Check(err)
 	st, err := serve.QueryStatus(path)
 	ts.Check(err)
-	ts.Check(syscall.Kill(st.PID, sig))
+	for _, name := range args[:len(args)-1] {
+		sig, ok := map[string]syscall.Signal{"TERM": syscall.SIGTERM, "INT": syscall.SIGINT, "HUP": syscall.SIGHUP, "KILL": syscall.SIGKILL}[name]
+		if !ok {
+			ts.Fatalf("sigserve: unknown signal %s", name)
+		}
+		ts.Check(syscall.Kill(st.PID, sig))
+	}
 }

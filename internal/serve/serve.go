@@ -89,6 +89,7 @@ type server struct {
 	total     int                     // callers connected since the start
 	draining  bool                    // stopping: no new requests
 	closed    error                   // the pool is gone: requests fail with this
+	stopping  string                  // why the pool is being stopped, if it is: what fails then says so
 	reps      []session.ReplicaState
 	announced bool // the ready line was said
 	served    int64
@@ -164,6 +165,7 @@ func Run(ctx context.Context, cfg Config) error {
 			}
 			s.log.say("%v again: stopping now; the requests under way fail", sig)
 			why = &session.Interrupted{Signal: sig.(syscall.Signal)}
+			s.stopFor(fmt.Sprintf("a second %v", sig))
 			stopPool()
 			sigs = nil
 		case <-graceC:
@@ -171,6 +173,7 @@ func Run(ctx context.Context, cfg Config) error {
 			if n := s.underWay(); n > 0 {
 				s.log.say("--grace %s is over: stopping the replicas; the %d request(s) still under way fail", cfg.Grace, n)
 			}
+			s.stopFor(fmt.Sprintf("--grace %s was over", cfg.Grace))
 			stopPool()
 		case err := <-poolDone:
 			poolDone = nil
@@ -182,6 +185,14 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	s.shutdown(why)
 	return why
+}
+
+// stopFor says why the pool is being stopped: the requests it fails now fail
+// for that.
+func (s *server) stopFor(why string) {
+	s.mu.Lock()
+	s.stopping = why
+	s.mu.Unlock()
 }
 
 func orNoReason(err error) error {
@@ -341,6 +352,10 @@ func (s *server) observe(r *track.Request) {
 		return
 	}
 	sl := t.c.slot(t.k)
+	if r.Err != nil && s.stopping != "" {
+		t.c.answer(sl, appendError(sl.ans[:0], sl.id, "not answered: the server stopped ("+s.stopping+")"))
+		return
+	}
 	t.c.answer(sl, appendAnswer(sl.ans[:0], sl.id, r, s.mode))
 }
 
