@@ -197,3 +197,49 @@ func waitReady(t *testing.T, sock string) {
 	}
 	t.Fatalf("the server on %s never got ready", sock)
 }
+
+// TestServeOtherUser: a caller of another uid is refused by the server
+// (SO_PEERCRED), even when the socket's mode would let it in; and the
+// caller refuses a server of another uid. It needs root, to be another
+// user.
+func TestServeOtherUser(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("being another user takes root")
+	}
+	pipecli, err := exec.LookPath("pipecli")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for d := dir; d != filepath.Dir(d) && d != os.TempDir(); d = filepath.Dir(d) {
+		os.Chmod(d, 0o755) // the other user must reach the binary and the socket
+	}
+	sock := filepath.Join(dir, "s.sock")
+	var log bytes.Buffer
+	srv := exec.Command(pipecli, "serve", "--socket", sock, "--", "testchild", "-upper")
+	srv.Stderr = &log
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitReady(t, sock)
+	// The file mode keeps others out; open it, as a careless chmod
+	// would, to see that the server's own check holds.
+	os.Chmod(sock, 0o666)
+	exe := filepath.Join(dir, "pipecli")
+	data, err := os.ReadFile(pipecli)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(exe, data, 0o755)
+	status := exec.Command(exe, "status", sock)
+	status.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := status.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "runs as uid 0, not as you (uid 65534)") {
+		t.Errorf("status as uid 65534: %v, %s; want the caller to refuse a server of another uid", err, out)
+	}
+	srv.Process.Signal(syscall.SIGTERM)
+	srv.Wait()
+	if !strings.Contains(log.String(), "refused a caller: uid 65534 may not use this server: only its own user, uid 0, may") {
+		t.Errorf("the server did not refuse uid 65534; its log:\n%s", log.String())
+	}
+}
