@@ -123,8 +123,12 @@ func (o *serveOpts) checkServe(c *cobra.Command) error {
 			return usageError(fmt.Errorf("--%s is the caller's, not the server's: give it to pipecli run --connect", name))
 		}
 	}
-	if !f.Changed("framing") && !f.Changed("prompt") && !f.Changed("marker") && !f.Changed("marker-regexp") {
-		if err := f.Set("framing", frame.Line.String()); err != nil {
+	if !f.Changed("framing") && !f.Changed("prompt") {
+		mode := frame.Line
+		if f.Changed("marker") || f.Changed("marker-regexp") {
+			mode = frame.Marker // what they say goes with it
+		}
+		if err := f.Set("framing", mode.String()); err != nil {
 			return err
 		}
 	}
