@@ -342,6 +342,18 @@ func (c *Child) Wait() (Status, error) {
 	return c.status, c.stdinErr
 }
 
+// PeakRSS is the child's peak resident set size in bytes, once it has
+// been waited for (Wait): the largest of the process and of the children
+// it waited for itself, as wait4(2) reports it. 0 if not known.
+func (c *Child) PeakRSS() int64 {
+	select {
+	case <-c.exited:
+	default:
+		return 0
+	}
+	return peakRSS(c.cmd.ProcessState)
+}
+
 // StopStage says which stage of Stop ended the child.
 type StopStage int
 

@@ -375,3 +375,34 @@ var errFull = errors.New("sink full")
 type failWriter struct{}
 
 func (failWriter) Write(p []byte) (int, error) { return 0, errFull }
+
+// PeakRSS is the child's peak memory once it has been waited for, that
+// of the processes it waited for itself included: a model behind a
+// wrapper (sh -c, a launcher script) counts.
+func TestPeakRSS(t *testing.T) {
+	const mib = 1 << 20
+	tests := []struct {
+		name     string
+		argv     []string
+		min, max int64
+	}{
+		{"go child", []string{os.Args[0], "-exit", "0"}, 1 * mib, 512 * mib},
+		// dd touches its 64 MiB buffer; sh waits for it.
+		{"behind sh", []string{"sh", "-c", "dd if=/dev/zero of=/dev/null bs=64M count=1 2>/dev/null; exit 0"}, 64 * mib, 512 * mib},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, env := child()
+			c, err := proc.Start(tt.argv, proc.Options{Stdout: io.Discard, Stderr: io.Discard, Grace: 5 * time.Second, Env: env})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.Wait(); err != nil {
+				t.Fatal(err)
+			}
+			if got := c.PeakRSS(); got < tt.min || got > tt.max {
+				t.Errorf("PeakRSS() = %d bytes; want %d to %d", got, tt.min, tt.max)
+			}
+		})
+	}
+}

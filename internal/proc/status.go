@@ -50,6 +50,17 @@ func statusOf(ps *os.ProcessState, err error) Status {
 	return Status{Code: ps.ExitCode()}
 }
 
+// peakRSS is ps's ru_maxrss in bytes (Linux gives KiB), 0 if unknown.
+func peakRSS(ps *os.ProcessState) int64 {
+	if ps == nil {
+		return 0
+	}
+	if ru, ok := ps.SysUsage().(*syscall.Rusage); ok && ru != nil {
+		return int64(ru.Maxrss) * 1024
+	}
+	return 0
+}
+
 // StartError says why a command could not be started.
 type StartError struct {
 	Name string
