@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# scripts/bench-bench.sh measures what `pipecli bench` itself costs: the
+# ping-pong of scripts/bench.sh (requests of 128 characters through
+# scripts/pingpong/echo, a child that answers each line at once) played by
+# scripts/pingpong/direct, the minimal client over the pipes, by `pipecli
+# run --framing line`, and by `pipecli bench`, at windows 1, 8 and 64. The
+# three sides are run in turn, REPS rounds, and the medians compared: a
+# bench that costs little measures close to what direct does.
+#
+# Each run is timed from outside, start-up included (requests/s = requests
+# / wall time), as bench.sh does; bench's own figures (requests/s from the
+# end of its warm-up to its last answer, and p50) are shown beside, from
+# its --json report. It prints figures and ratios, and never fails because
+# of them: timings vary with the machine and its load. It fails when a
+# side fails.
+#
+# Usage, from the repository root:
+#
+#	bash scripts/bench-bench.sh
+#
+# Environment:
+#
+#	BENCH_REPS=7            rounds; medians are reported
+#	BENCH_REQUESTS=500000   requests in each run
+#	BENCH_WINDOWS="1 8 64"  the windows
+set -euo pipefail
+shopt -s inherit_errexit
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+reps=${BENCH_REPS:-7}
+requests=${BENCH_REQUESTS:-500000}
+read -r -a windows <<<"${BENCH_WINDOWS:-1 8 64}"
+
+die() { echo "bench-bench.sh: $*" >&2; exit 1; }
+
+[[ $reps =~ ^[1-9][0-9]*$ ]] || die "BENCH_REPS must be a positive whole number, not \"$reps\""
+[[ $requests =~ ^[1-9][0-9]*$ ]] || die "BENCH_REQUESTS must be a positive whole number, not \"$requests\""
+for w in "${windows[@]}"; do
+	[[ $w =~ ^[1-9][0-9]*$ ]] || die "BENCH_WINDOWS must be positive whole numbers, not \"$w\""
+done
+[[ -n ${EPOCHREALTIME:-} ]] || die "needs bash 5 or later for \$EPOCHREALTIME"
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/pipecli-bench.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+# shellcheck source=scripts/benchlib.sh
+. scripts/benchlib.sh
+
+echo "building pipecli and scripts/pingpong (echo, direct)..."
+go build -o "$tmp/pipecli" ./cmd/pipecli
+go build -o "$tmp/echo" ./scripts/pingpong/echo
+go build -o "$tmp/direct" ./scripts/pingpong/direct
+gen_lines "$tmp/pp.txt" "$requests" 117
+
+# once SIDE W runs SIDE at window W and prints "SECONDS P50_US RATE", RATE
+# being bench's own requests/s (0 for the others).
+once() {
+	local start end
+	start=$EPOCHREALTIME
+	case $1 in
+	direct) "$tmp/direct" -window "$2" -file "$tmp/pp.txt" -- "$tmp/echo" >/dev/null 2>"$tmp/err" ;;
+	run) "$tmp/pipecli" run --framing line --window "$2" --stats --file "$tmp/pp.txt" -- "$tmp/echo" >/dev/null 2>"$tmp/err" ;;
+	bench) "$tmp/pipecli" bench --warmup 0 --window "$2" --json --file "$tmp/pp.txt" -- "$tmp/echo" >"$tmp/err" 2>&1 ;;
+	esac || die "$1 failed at window $2: $(cat "$tmp/err")"
+	end=$EPOCHREALTIME
+	if [[ $1 == bench ]]; then
+		# The first "p50" and "requests_per_s" of the report are the
+		# point's; "answered" must be every request.
+		awk -v s="$start" -v e="$end" -v n="$requests" '
+			{ v = $0; sub(/^[^:]*: */, "", v); sub(/,$/, "", v) }
+			/"answered":/ && a == "" { a = v }
+			/"requests_per_s":/ && r == "" { r = v }
+			/"p50":/ && p == "" { p = v * 1000 }
+			END { if (a != n) exit 1; printf "%.4f %.1f %.0f\n", e - s, p, r }' "$tmp/err" ||
+			die "bench did not answer all $requests requests: $(cat "$tmp/err")"
+		return
+	fi
+	awk -v s="$start" -v e="$end" '
+		match($0, /p50 [0-9.e+-]+(ms|us|µs|s)/) {
+			v = substr($0, RSTART + 4, RLENGTH - 4)
+			n = v + 0
+			u = v; sub(/^[0-9.e+-]+/, "", u)
+			p = n * (u == "ms" ? 1000 : u == "s" ? 1e6 : 1)
+		}
+		END { if (p == "") exit 1; printf "%.4f %.1f 0\n", e - s, p }' "$tmp/err" ||
+		die "no p50 in what $1 printed: $(cat "$tmp/err")"
+}
+
+echo "machine: $(nproc) cores, $(uname -sr), $(go version | awk '{ print $3 }')"
+echo "load average at start: $(cut -d ' ' -f 1-3 /proc/loadavg)"
+sides=(direct run bench)
+for side in "${sides[@]}"; do
+	once "$side" 64 >/dev/null # warm the page cache and each side
+done
+
+declare -A wall=() p50=() own=() # "SIDE W" -> the runs' figures
+for ((i = 0; i < reps; i++)); do
+	for w in "${windows[@]}"; do
+		for side in "${sides[@]}"; do
+			read -ra f <<<"$(once "$side" "$w")"
+			wall["$side $w"]+="${f[0]} " p50["$side $w"]+="${f[1]} " own["$side $w"]+="${f[2]} "
+		done
+	done
+done
+
+echo
+echo "ping-pong: $requests requests of 128 characters through scripts/pingpong/echo; $reps rounds, sides in turn, medians"
+for w in "${windows[@]}"; do
+	echo "  window $w"
+	declare -A rate=()
+	for side in "${sides[@]}"; do
+		# shellcheck disable=SC2086 # word splitting wanted: the runs
+		rate[$side]=$(awk -v n="$requests" -v t="$(median ${wall["$side $w"]})" 'BEGIN { printf "%.0f", n / t }')
+		extra=""
+		if [[ $side == bench ]]; then
+			# shellcheck disable=SC2086
+			extra="; its own figure $(median ${own["$side $w"]}) req/s"
+		fi
+		# shellcheck disable=SC2086
+		printf '    %-8s %9s req/s   p50 %6.1f us%s   (all, s: %s)\n' "$side" "${rate[$side]}" "$(median ${p50["$side $w"]})" "$extra" "${wall["$side $w"]% }"
+	done
+	printf '    %-8s %9s   bench/run %s\n' "bench/direct" \
+		"$(awk -v b="${rate[bench]}" -v d="${rate[direct]}" 'BEGIN { printf "%.3f", b / d }')" \
+		"$(awk -v b="${rate[bench]}" -v r="${rate[run]}" 'BEGIN { printf "%.3f", b / r }')"
+done
