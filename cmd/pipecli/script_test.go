@@ -45,12 +45,13 @@ func TestScript(t *testing.T) {
 }
 
 var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []string){
-	"gen":      cmdGen,
-	"filesize": cmdFilesize,
-	"waitfor":  cmdWaitfor,
-	"exitcode": cmdExitcode,
-	"term":     cmdTerm,
-	"counts":   cmdCounts,
+	"gen":       cmdGen,
+	"filesize":  cmdFilesize,
+	"waitfor":   cmdWaitfor,
+	"exitcode":  cmdExitcode,
+	"term":      cmdTerm,
+	"counts":    cmdCounts,
+	"benchjson": cmdBenchJSON,
 }
 
 // gen FILE SIZE [LINELEN] writes SIZE bytes of lines of LINELEN bytes

@@ -47,7 +47,7 @@ func Buckets(bars []hdrhistogram.Bar) []Bucket {
 		if lo < 0 {
 			lo = b.From
 		}
-		hi = b.To
+		hi = b.From // bars go where they start, below
 	}
 	if lo < 0 {
 		return nil
@@ -118,7 +118,7 @@ func DrawHistogram(w io.Writer, bs []Bucket, width int, useColor bool) {
 		total += b.Count
 		most = max(most, b.Count)
 		labels[i] = session.Brief(b.From) + " – " + session.Brief(b.To)
-		labelW = max(labelW, utf8.RuneCountInString(labels[i]))
+		labelW = max(labelW, utf8.RuneCountInString(labels[i])) // fmt pads by runes too
 		countW = max(countW, len(thousands(b.Count)))
 	}
 	// "  label  bar  count  100.0%"
@@ -137,7 +137,7 @@ func DrawHistogram(w io.Writer, bs []Bucket, width int, useColor bool) {
 		if cells != "" {
 			cells = bar.Sprint(cells)
 		}
-		fmt.Fprintf(w, "  %*s  %s%s  %*s  %5.1f%%\n", labelW+len(labels[i])-utf8.RuneCountInString(labels[i]), labels[i], cells, pad, countW, thousands(b.Count), 100*float64(cum)/float64(total))
+		fmt.Fprintf(w, "  %*s  %s%s  %*s  %5.1f%%\n", labelW, labels[i], cells, pad, countW, thousands(b.Count), 100*float64(cum)/float64(total))
 	}
 }
 

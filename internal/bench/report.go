@@ -254,11 +254,7 @@ func (r *Report) Write(w io.Writer, t Text) error {
 		r.writeTable(bw)
 	}
 	r.writeErrors(bw)
-	points := 0
-	for _, s := range r.Sides {
-		points += len(s.Points)
-	}
-	if points == 1 || t.Verbose {
+	if len(r.Sides[0].Points) == 1 || t.Verbose {
 		for _, s := range r.Sides {
 			for _, p := range s.Points {
 				if p.hist == nil || p.hist.TotalCount() == 0 {
@@ -295,11 +291,11 @@ func (r *Report) writeHeader(w io.Writer) {
 		}
 	}
 	if len(r.Sides) == 1 {
-		fmt.Fprintf(w, "%s:", r.Sides[0].Name)
+		fmt.Fprintf(w, "%s: ", r.Sides[0].Name)
 	} else {
 		fmt.Fprintf(w, "A: %s\nB: %s\n", r.Sides[0].Name, r.Sides[1].Name)
 	}
-	fmt.Fprintf(w, " %s%s, after %s warm-up per run; %s, framing %s\n", what, rounds, thousands(int64(r.Warmup)), plural(r.Replicas, "replica"), r.Framing)
+	fmt.Fprintf(w, "%s%s, after %s warm-up per run; %s, framing %s\n", what, rounds, thousands(int64(r.Warmup)), plural(r.Replicas, "replica"), r.Framing)
 	if r.Interrupted {
 		fmt.Fprintln(w, "interrupted: the figures are of what was measured before")
 	}
