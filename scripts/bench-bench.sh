@@ -8,9 +8,12 @@
 # bench that costs little measures close to what direct does.
 #
 # Each run is timed from outside, start-up included (requests/s = requests
-# / wall time), as bench.sh does; bench's own figures (requests/s from the
-# end of its warm-up to its last answer, and p50) are shown beside, from
-# its --json report. It prints figures and ratios, and never fails because
+# / wall time), as bench.sh does, and each side's own figures are shown
+# beside: the requests/s and p50 each reports (direct's and run --stats'
+# from the start of the child to the last answer; bench's, with --warmup 0,
+# the same, from its --json report). Bench reads its requests into memory
+# before it starts the child, which the wall time counts and its own
+# figure does not. It prints figures and ratios, and never fails because
 # of them: timings vary with the machine and its load. It fails when a
 # side fails.
 #
@@ -53,7 +56,8 @@ go build -o "$tmp/direct" ./scripts/pingpong/direct
 gen_lines "$tmp/pp.txt" "$requests" 117
 
 # once SIDE W runs SIDE at window W and prints "SECONDS P50_US RATE", RATE
-# being bench's own requests/s (0 for the others).
+# being the requests/s the side reports itself: direct and run from the
+# start of the child to the last answer, bench (with --warmup 0) the same.
 once() {
 	local start end
 	start=$EPOCHREALTIME
@@ -75,14 +79,17 @@ once() {
 			die "bench did not answer all $requests requests: $(cat "$tmp/err")"
 		return
 	fi
+	# "... (81023.5/s); latency p50 8.53µs, ..." (run --stats) or "p50
+	# 10.5us" (direct).
 	awk -v s="$start" -v e="$end" '
+		match($0, /\([0-9.]+\/s\)/) { r = substr($0, RSTART + 1, RLENGTH - 4) }
 		match($0, /p50 [0-9.e+-]+(ms|us|µs|s)/) {
 			v = substr($0, RSTART + 4, RLENGTH - 4)
 			n = v + 0
 			u = v; sub(/^[0-9.e+-]+/, "", u)
 			p = n * (u == "ms" ? 1000 : u == "s" ? 1e6 : 1)
 		}
-		END { if (p == "") exit 1; printf "%.4f %.1f 0\n", e - s, p }' "$tmp/err" ||
+		END { if (p == "" || r == "") exit 1; printf "%.4f %.1f %.0f\n", e - s, p, r }' "$tmp/err" ||
 		die "no p50 in what $1 printed: $(cat "$tmp/err")"
 }
 
@@ -107,19 +114,18 @@ echo
 echo "ping-pong: $requests requests of 128 characters through scripts/pingpong/echo; $reps rounds, sides in turn, medians"
 for w in "${windows[@]}"; do
 	echo "  window $w"
-	declare -A rate=()
+	declare -A rate=() ownrate=()
 	for side in "${sides[@]}"; do
 		# shellcheck disable=SC2086 # word splitting wanted: the runs
 		rate[$side]=$(awk -v n="$requests" -v t="$(median ${wall["$side $w"]})" 'BEGIN { printf "%.0f", n / t }')
-		extra=""
-		if [[ $side == bench ]]; then
-			# shellcheck disable=SC2086
-			extra="; its own figure $(median ${own["$side $w"]}) req/s"
-		fi
+		# shellcheck disable=SC2086 # word splitting wanted: the runs
+		ownrate[$side]=$(median ${own["$side $w"]})
 		# shellcheck disable=SC2086
-		printf '    %-8s %9s req/s   p50 %6.1f us%s   (all, s: %s)\n' "$side" "${rate[$side]}" "$(median ${p50["$side $w"]})" "$extra" "${wall["$side $w"]% }"
+		printf '    %-8s %9s req/s, its own figure %9s req/s, p50 %6.1f us   (all, s: %s)\n' "$side" "${rate[$side]}" \
+			"${ownrate[$side]}" "$(median ${p50["$side $w"]})" "${wall["$side $w"]% }"
 	done
-	printf '    %-8s %9s   bench/run %s\n' "bench/direct" \
-		"$(awk -v b="${rate[bench]}" -v d="${rate[direct]}" 'BEGIN { printf "%.3f", b / d }')" \
-		"$(awk -v b="${rate[bench]}" -v r="${rate[run]}" 'BEGIN { printf "%.3f", b / r }')"
+	ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
+	printf '    bench/direct: %s (own figures: %s); bench/run: %s (own figures: %s)\n' \
+		"$(ratio "${rate[bench]}" "${rate[direct]}")" "$(ratio "${ownrate[bench]}" "${ownrate[direct]}")" \
+		"$(ratio "${rate[bench]}" "${rate[run]}")" "$(ratio "${ownrate[bench]}" "${ownrate[run]}")"
 done

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
@@ -131,10 +132,11 @@ func (o *benchOpts) addBenchTargetFlags(f *pflag.FlagSet) {
 func (o *benchOpts) checkBench(c *cobra.Command) error {
 	fl := c.Flags()
 	switch {
-	case fl.Changed("framing") || fl.Changed("prompt"):
+	case fl.Changed("framing"):
 		if o.Framing == frame.Raw {
 			return usageError(fmt.Errorf("bench needs to tell the answers apart: --framing line, marker or jsonl, not raw"))
 		}
+	case fl.Changed("prompt"): // check picks marker framing
 	case fl.Changed("marker") || fl.Changed("marker-regexp"):
 		o.Framing = frame.Marker
 	default:
@@ -270,21 +272,23 @@ func (o *benchOpts) lines() ([][]byte, error) {
 		}
 		return [][]byte{[]byte(o.Line)}, nil
 	}
-	in, name := o.IO.In, "stdin"
+	var (
+		data []byte
+		err  error
+		name = "stdin"
+	)
 	if o.File != "" && o.File != "-" {
-		f, err := os.Open(o.File)
+		name = o.File
+		data, err = os.ReadFile(o.File) // sized once, not grown
 		if err != nil {
 			return nil, &session.InputError{Err: fmt.Errorf("cannot read --file: %w", err)}
 		}
-		defer f.Close()
-		in, name = f, o.File
+	} else if data, err = io.ReadAll(o.IO.In); err != nil {
+		return nil, &session.InputError{Err: fmt.Errorf("reading stdin: %w", err)}
 	}
-	lines, err := bench.ReadLines(in, o.SkipEmpty)
+	lines, err := bench.SplitLines(data, o.SkipEmpty)
 	if err != nil {
-		if errors.Is(err, bench.ErrNoLines) {
-			return nil, &session.InputError{Err: fmt.Errorf("%s holds no requests: give one request a line", name)}
-		}
-		return nil, &session.InputError{Err: fmt.Errorf("reading %s: %w", name, err)}
+		return nil, &session.InputError{Err: fmt.Errorf("%s holds no requests: give one request a line", name)}
 	}
 	return lines, nil
 }

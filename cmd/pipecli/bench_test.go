@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -88,13 +87,7 @@ func TestBenchFlags(t *testing.T) {
 				tt.check(t, got)
 				return
 			}
-			var ee *ExitError
-			if !errors.As(err, &ee) || ee.Code != exitUsage {
-				t.Fatalf("err = %v, want a usage error", err)
-			}
-			if !strings.Contains(err.Error(), tt.err) {
-				t.Errorf("err = %q, want %q", err, tt.err)
-			}
+			wantUsageError(t, err, tt.err)
 		})
 	}
 }

@@ -40,13 +40,19 @@ func TestRunFlags(t *testing.T) {
 				}
 				return
 			}
-			var ee *ExitError
-			if !errors.As(err, &ee) || ee.Code != exitUsage {
-				t.Fatalf("err = %v, want a usage error", err)
-			}
-			if !strings.Contains(err.Error(), tt.err) {
-				t.Errorf("err = %q, want %q", err, tt.err)
-			}
+			wantUsageError(t, err, tt.err)
 		})
+	}
+}
+
+// wantUsageError checks that err is a usage error (exit 2) that says want.
+func wantUsageError(t *testing.T, err error, want string) {
+	t.Helper()
+	var ee *ExitError
+	if !errors.As(err, &ee) || ee.Code != exitUsage {
+		t.Fatalf("err = %v, want a usage error", err)
+	}
+	if !strings.Contains(err.Error(), want) {
+		t.Errorf("err = %q, want %q", err, want)
 	}
 }

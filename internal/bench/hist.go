@@ -8,8 +8,8 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/fatih/color"
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/fatih/color"
 
 	"github.com/pipecli/pipecli/internal/session"
 )

@@ -43,7 +43,7 @@ func TestParseWindows(t *testing.T) {
 	}
 }
 
-func TestReadLines(t *testing.T) {
+func TestSplitLines(t *testing.T) {
 	tests := []struct {
 		name      string
 		in        string
@@ -61,7 +61,7 @@ func TestReadLines(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := ReadLines(strings.NewReader(tt.in), tt.skipEmpty)
+			got, err := SplitLines([]byte(tt.in), tt.skipEmpty)
 			if !errors.Is(err, tt.err) {
 				t.Fatalf("error %v; want %v", err, tt.err)
 			}
@@ -75,7 +75,7 @@ func TestReadLines(t *testing.T) {
 		})
 	}
 	// A line cannot grow into the next.
-	got, _ := ReadLines(strings.NewReader("ab\ncd\n"), false)
+	got, _ := SplitLines([]byte("ab\ncd\n"), false)
 	_ = append(got[0], 'X')
 	if string(got[1]) != "cd" {
 		t.Errorf("appending to a line changed the next: %q", got[1])
