@@ -198,13 +198,14 @@ func (o *benchOpts) checkBench(c *cobra.Command) error {
 
 func runBench(ctx context.Context, o *benchOpts) error {
 	o.IO.SetColor(o.NoColor)
-	lines, err := o.lines()
+	src, closer, err := o.source(ctx)
 	if err != nil {
 		return err
 	}
+	defer closer.Close()
 	cfg := bench.Config{
 		Windows:  o.windows,
-		Lines:    lines,
+		Source:   src,
 		Requests: o.Requests,
 		Duration: o.Duration,
 		Warmup:   o.Warmup,
@@ -218,7 +219,7 @@ func runBench(ctx context.Context, o *benchOpts) error {
 	case cfg.Requests == 0 && o.Line != "":
 		cfg.Requests = 1000
 	case cfg.Requests == 0:
-		cfg.Requests = len(lines)
+		cfg.Requests = src.Requests()
 	}
 	if cfg.Requests > 0 {
 		cfg.Rounds = min(cfg.Rounds, cfg.Requests)
@@ -260,37 +261,53 @@ func (o *benchOpts) side(t targetOpts) (bench.Side, error) {
 	return bench.Side{Name: name, Session: cfg, NoRSS: t.Image != ""}, nil
 }
 
-// lines reads the requests: --line, --file, or stdin when it is not a
-// terminal.
-func (o *benchOpts) lines() ([][]byte, error) {
+// source is where the requests come from: --line, --file, or stdin when
+// it is not a terminal. The file it opens is read as the requests are
+// sent: closer closes it, after the run.
+func (o *benchOpts) source(ctx context.Context) (src *bench.Source, closer io.Closer, err error) {
 	if o.Line != "" || o.File == "" && o.IO.InTTY {
 		if o.Line == "" {
-			return nil, usageError(errors.New("no requests to send: give --file PATH (one request a line) or --line TEXT"))
+			return nil, nil, usageError(errors.New("no requests to send: give --file PATH (one request a line) or --line TEXT"))
 		}
 		if strings.ContainsAny(o.Line, "\r\n") {
-			return nil, usageError(errors.New("--line is one request: it cannot hold a line break; put several in a --file"))
+			return nil, nil, usageError(errors.New("--line is one request: it cannot hold a line break; put several in a --file"))
 		}
-		return [][]byte{[]byte(o.Line)}, nil
+		if o.SkipEmpty && strings.TrimSpace(o.Line) == "" {
+			return nil, nil, usageError(errors.New("--line is blank, and --skip-empty sends no blank lines: give a request"))
+		}
+		src, err = bench.BytesSource([]byte(o.Line+"\n"), o.SkipEmpty)
+		return src, io.NopCloser(nil), err
 	}
-	var (
-		data []byte
-		err  error
-		name = "stdin"
-	)
+	in, name := o.IO.In, "stdin"
 	if o.File != "" && o.File != "-" {
-		name = o.File
-		data, err = os.ReadFile(o.File) // sized once, not grown
+		f, err := os.Open(o.File)
 		if err != nil {
-			return nil, &session.InputError{Err: fmt.Errorf("cannot read --file: %w", err)}
+			return nil, nil, &session.InputError{Err: fmt.Errorf("cannot read --file: %w", err)}
 		}
-	} else if data, err = io.ReadAll(o.IO.In); err != nil {
-		return nil, &session.InputError{Err: fmt.Errorf("reading stdin: %w", err)}
+		in, name, closer = f, o.File, f
 	}
-	lines, err := bench.SplitLines(data, o.SkipEmpty)
+	if f, ok := in.(*os.File); ok {
+		src, err = bench.FileSource(ctx, f, o.SkipEmpty)
+	} else {
+		var data []byte
+		if data, err = io.ReadAll(in); err == nil {
+			src, err = bench.BytesSource(data, o.SkipEmpty)
+		}
+	}
+	if closer == nil {
+		closer = io.NopCloser(nil)
+	}
+	switch {
+	case errors.Is(err, bench.ErrNoLines):
+		err = &session.InputError{Err: fmt.Errorf("%s holds no requests: give one request a line", name)}
+	case err != nil:
+		err = &session.InputError{Err: fmt.Errorf("reading %s: %w", name, err)}
+	}
 	if err != nil {
-		return nil, &session.InputError{Err: fmt.Errorf("%s holds no requests: give one request a line", name)}
+		closer.Close()
+		return nil, nil, err
 	}
-	return lines, nil
+	return src, closer, nil
 }
 
 // width is how wide the histogram is drawn: the terminal's, else $COLUMNS,

@@ -53,8 +53,8 @@ type Config struct {
 	Sides []Side
 	// Windows are the requests in flight per child, one measurement each.
 	Windows []int
-	// Lines are the requests, sent in a loop.
-	Lines [][]byte
+	// Source gives the requests, sent in a loop.
+	Source *Source
 	// Requests is how many measured requests each side is sent at each
 	// window, split over the rounds; Duration, if Requests is 0, how
 	// long they are sent for.
@@ -170,7 +170,7 @@ func (b *bencher) measure(ctx context.Context) error {
 	cfg := b.cfg
 	rounds := max(cfg.Rounds, 1)
 	for wi, w := range cfg.Windows {
-		from := 0 // the first measured request's line in this round
+		from := 0 // the request of the source this round starts at
 		for round := range rounds {
 			n := share(cfg.Requests, rounds, round)
 			d := cfg.Duration / time.Duration(rounds)
@@ -195,7 +195,7 @@ func (b *bencher) measure(ctx context.Context) error {
 					b.runs++
 				}
 				if si == 0 {
-					sent = int(m.c.answered + m.c.errors())
+					sent = int(m.c.warm + m.c.answered + m.c.errors())
 				}
 				var in *session.Interrupted
 				switch {
@@ -249,7 +249,7 @@ func btoi(b bool) int {
 
 // once runs side at window w once: the warm-up, then n measured requests
 // (n 0: for d), from line from on.
-func (b *bencher) once(ctx context.Context, side Side, w, from, n int, d time.Duration, label string) (*meter, session.Result, error) {
+func (b *bencher) once(ctx context.Context, side Side, w, from, n int, d time.Duration, label string) (m *meter, res session.Result, err error) {
 	cfg := b.cfg
 	scfg := side.Session
 	children := max(len(scfg.Replicas), 1)
@@ -258,8 +258,11 @@ func (b *bencher) once(ctx context.Context, side Side, w, from, n int, d time.Du
 		warm = children // one each: its start-up
 	}
 	fr := scfg.Framing
-	m := newMeter(time.Now(), warm, children, fr.Ready != nil || fr.SkipLines > 0)
-	f := newFeed(cfg.Lines, from, warm, n, d, m)
+	m = newMeter(warm, children, fr.Ready != nil || fr.SkipLines > 0)
+	f, err := newFeed(cfg.Source, from, warm, n, d, m)
+	if err != nil {
+		return m, session.Result{}, &session.InputError{Err: fmt.Errorf("reading the requests: %w", err)}
+	}
 	scfg.File, scfg.Output = "", ""
 	scfg.Window = w
 	// Answers are not shown: waiting to write them in input order would
@@ -272,7 +275,8 @@ func (b *bencher) once(ctx context.Context, side Side, w, from, n int, d time.Du
 		ErrTTY: b.ios.ErrTTY, ErrColor: b.ios.ErrColor, Getenv: b.ios.Getenv,
 	}
 	b.now.Store(&progressOf{label: label, m: m, want: n})
-	res, err := session.Run(ctx, scfg, ios)
+	m.begin(time.Now()) // the children start now
+	res, err = session.Run(ctx, scfg, ios)
 	b.now.Store(nil)
 	return m, res, err
 }

@@ -41,10 +41,16 @@ type meter struct {
 	warmDone uint64
 	steadyAt time.Time // when measuring started; written before gate is closed
 
-	hist    *hdrhistogram.Histogram // measured answers' latencies, ns
-	c       counts
-	lastEnd time.Time // when the last measured request ended
-	// Each child's first request sent and first answer (zero: none).
+	hist *hdrhistogram.Histogram // measured answers' latencies, ns
+	c    counts
+	// The last measured request to end, answered (sent at lastSent,
+	// answered lastLatency after) or failed (at lastEnd): the session
+	// tells of them as they end (Unordered), so the last is the latest.
+	lastSent    time.Time
+	lastLatency time.Duration
+	lastEnd     time.Time
+	// Each child's first answer: when its request was sent, and when it
+	// was answered (zero: none yet).
 	firstSent, firstEnd []time.Time
 
 	ended   atomic.Int64 // measured requests ended, for the progress line and perRead
@@ -69,9 +75,10 @@ func (c *counts) add(o counts) {
 // errors is how many measured requests failed.
 func (c counts) errors() int64 { return c.timeouts + c.deaths + c.notSent }
 
-func newMeter(start time.Time, warmup, children int, ready bool) *meter {
+// newMeter makes the meter of a run with warmup warm-up requests and
+// children children; begin tells it when the run starts.
+func newMeter(warmup, children int, ready bool) *meter {
 	m := &meter{
-		start:     start,
 		warmup:    uint64(warmup),
 		ready:     ready,
 		gate:      make(chan struct{}),
@@ -80,27 +87,26 @@ func newMeter(start time.Time, warmup, children int, ready bool) *meter {
 		firstEnd:  make([]time.Time, children),
 	}
 	if warmup == 0 {
-		m.steadyAt = start
-		close(m.gate)
+		close(m.gate) // steadyAt is set by begin, before the feed is read
 	}
 	return m
 }
 
-// observe is session.Config.Observe.
+// begin is called as the run starts its children: start-up counts from
+// now, and so does measuring when there is no warm-up.
+func (m *meter) begin(now time.Time) {
+	m.start = now
+	if m.warmup == 0 {
+		m.steadyAt = now
+	}
+}
+
+// observe is session.Config.Observe. It is on the path of every request:
+// what it does for each is a few stores and the histogram's.
 func (m *meter) observe(r *track.Request) {
-	var end time.Time
-	if r.Attempts > 0 && int(r.Child) < len(m.firstSent) {
-		c := r.Child
+	if r.Err == nil && int(r.Child) < len(m.firstEnd) && m.firstEnd[r.Child].IsZero() {
 		sent := r.SentAt()
-		if m.firstSent[c].IsZero() || sent.Before(m.firstSent[c]) {
-			m.firstSent[c] = sent
-		}
-		if r.Err == nil {
-			end = sent.Add(r.Latency)
-			if m.firstEnd[c].IsZero() || end.Before(m.firstEnd[c]) {
-				m.firstEnd[c] = end
-			}
-		}
+		m.firstSent[r.Child], m.firstEnd[r.Child] = sent, sent.Add(r.Latency)
 	}
 	if r.Seq <= m.warmup {
 		m.c.warm++
@@ -117,22 +123,20 @@ func (m *meter) observe(r *track.Request) {
 			m.c.retried++
 		}
 		m.hist.RecordValue(min(max(int64(r.Latency), histMin), histMax))
+		m.lastSent, m.lastLatency, m.lastEnd = r.SentAt(), r.Latency, time.Time{}
 	case session.CutShort(r.Err):
 		m.c.cutShort++ // not a failure: we stopped
-		end = time.Now()
+		m.lastEnd = time.Now()
 	case errors.Is(r.Err, track.ErrTimeout):
 		m.c.timeouts++
+		m.lastEnd = time.Now()
 	case r.Attempts > 0:
 		m.c.deaths++ // its child died, or ended, without answering it
+		m.lastEnd = time.Now()
 	default:
 		m.c.notSent++ // no child left to send it to
 		m.noChild.Store(true)
-	}
-	if end.IsZero() {
-		end = time.Now()
-	}
-	if end.After(m.lastEnd) {
-		m.lastEnd = end
+		m.lastEnd = time.Now()
 	}
 	m.ended.Add(1)
 }
@@ -140,23 +144,26 @@ func (m *meter) observe(r *track.Request) {
 // elapsed is how long the measured requests took: from the gate to the
 // last one's end.
 func (m *meter) elapsed() time.Duration {
-	if m.lastEnd.IsZero() {
+	end := m.lastEnd
+	if end.IsZero() && !m.lastSent.IsZero() {
+		end = m.lastSent.Add(m.lastLatency)
+	}
+	if end.IsZero() {
 		return 0
 	}
-	return max(m.lastEnd.Sub(m.steadyAt), 0)
+	return max(end.Sub(m.steadyAt), 0)
 }
 
 // startups are the children's start-up times: from the start of the run to
-// the first answer of each child that answered, or to the first request
-// sent to it when it says when it is ready.
+// the first answer of each child that answered, or, when it says when it
+// is ready, to the request sent with that answer, the first it was sent.
 func (m *meter) startups() []time.Duration {
 	var ds []time.Duration
-	for c := range m.firstSent {
-		t := m.firstEnd[c]
+	for c, t := range m.firstEnd {
 		if m.ready {
 			t = m.firstSent[c]
 		}
-		if !t.IsZero() && !m.firstEnd[c].IsZero() {
+		if !t.IsZero() {
 			ds = append(ds, t.Sub(m.start))
 		}
 	}

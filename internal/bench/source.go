@@ -1,40 +1,128 @@
 package bench
 
 import (
+	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/pipecli/pipecli/internal/progress"
 )
 
-// SplitLines splits data into the requests, one a line, without line
-// endings ("\n" or "\r\n"); a last line without "\n" counts. With
-// skipEmpty, blank lines are left out, as the run leaves them out
-// (--skip-empty): they would be no requests. It is an error (ErrNoLines)
-// for data to hold none. The lines are data's: a file of a million lines
-// costs no allocation per line.
-func SplitLines(data []byte, skipEmpty bool) ([][]byte, error) {
-	lines := make([][]byte, 0, bytes.Count(data, []byte("\n"))+1)
-	for len(data) > 0 {
-		line, rest, _ := bytes.Cut(data, []byte("\n"))
-		data = rest
-		line = bytes.TrimSuffix(line, []byte("\r"))
-		if !skipEmpty || len(bytes.TrimSpace(line)) > 0 {
-			lines = append(lines, line[:len(line):len(line)])
-		}
-	}
-	if len(lines) == 0 {
-		return nil, ErrNoLines
-	}
-	return lines, nil
+// Source is where the requests come from, one a line, sent in a loop: a
+// regular file, read as the requests are sent, so that a file of any size
+// costs no memory and no time before the children start; or bytes held in
+// memory (--line, stdin, a pipe), which must be kept to be sent again.
+type Source struct {
+	r         io.ReaderAt
+	size      int64
+	requests  int  // in one pass
+	skipEmpty bool // blank lines are no requests (--skip-empty)
 }
 
-// ErrNoLines: ReadLines found no request.
+// ErrNoLines: the source holds no request.
 var ErrNoLines = errors.New("no requests in it")
+
+// FileSource is f's lines: read as they are sent if f is a regular file,
+// else read whole now. With skipEmpty, blank lines are no requests, as in
+// the run (--skip-empty). It counts the requests of one pass, by track's
+// rule, and says ErrNoLines when there are none. f must stay open while
+// the source is used.
+func FileSource(ctx context.Context, f *os.File, skipEmpty bool) (*Source, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		data, err := io.ReadAll(f)
+		if err != nil {
+			return nil, err
+		}
+		return BytesSource(data, skipEmpty)
+	}
+	// Every pass reads it from the start, whatever its offset.
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	n, err := progress.CountLines(ctx, f, skipEmpty)
+	if err != nil {
+		return nil, err
+	}
+	return newSource(f, fi.Size(), int(n), skipEmpty)
+}
+
+// BytesSource is the lines of data; see FileSource.
+func BytesSource(data []byte, skipEmpty bool) (*Source, error) {
+	n := 0
+	for rest := data; len(rest) > 0; {
+		var line []byte
+		line, rest, _ = bytes.Cut(rest, []byte("\n"))
+		if !skipEmpty || len(bytes.TrimSpace(line)) > 0 {
+			n++
+		}
+	}
+	if n > 0 && len(data) < minMemory && data[len(data)-1] == '\n' {
+		// A short text comes again and again: so many copies of it that
+		// a read brings many requests, not one.
+		data = bytes.Repeat(data, minMemory/len(data)+1)
+	}
+	return newSource(bytes.NewReader(data), int64(len(data)), n, skipEmpty)
+}
+
+// minMemory is the least a source held in memory is made of.
+const minMemory = 32 << 10
+
+func newSource(r io.ReaderAt, size int64, requests int, skipEmpty bool) (*Source, error) {
+	if requests == 0 {
+		return nil, ErrNoLines
+	}
+	return &Source{r: r, size: size, requests: requests, skipEmpty: skipEmpty}, nil
+}
+
+// Requests is how many requests one pass over s makes.
+func (s *Source) Requests() int { return s.requests }
+
+// loop reads a source's bytes from an offset, again from the start once
+// at the end, with a newline between the passes where the last line has
+// none.
+type loop struct {
+	s   *Source
+	off int64
+	nl  bool // the last line's missing newline was given
+}
+
+func (l *loop) Read(p []byte) (int, error) {
+	if l.off >= l.s.size {
+		if !l.nl && l.s.size > 0 {
+			var last [1]byte
+			if _, err := l.s.r.ReadAt(last[:], l.s.size-1); err != nil {
+				return 0, err
+			}
+			if last[0] != '\n' && len(p) > 0 {
+				l.nl = true
+				p[0] = '\n'
+				return 1, nil
+			}
+		}
+		l.off, l.nl = 0, false
+	}
+	n, err := l.s.r.ReadAt(p[:min(int64(len(p)), l.s.size-l.off)], l.off)
+	l.off += int64(n)
+	if errors.Is(err, io.EOF) && n > 0 {
+		err = nil // the end of a pass
+	}
+	if n == 0 && err == nil {
+		err = io.ErrUnexpectedEOF // the file shrank as it was read
+	}
+	return n, err
+}
 
 // ParseWindows parses --window's list, "1,8,64": each a whole number of
 // requests in flight, 1 or more, none twice.
@@ -64,18 +152,25 @@ func ParseWindows(s string) ([]int, error) {
 // feed is the input of one run, an io.Reader the session reads its
 // requests from: the warm-up requests first, then, once every one of them
 // has ended (the meter's gate), the measured ones, until there have been
-// enough of them or their time is up. The lines are given in a loop from
-// a starting place, each followed by "\n".
+// enough of them or their time is up. They are the source's lines, in a
+// loop from a place given.
 //
 // One goroutine reads it (the session's reader); Close, from another,
 // ends a Read that waits at the gate.
 type feed struct {
-	lines [][]byte
-	pos   int // the line being given, or next
-	off   int // bytes of lines[pos] given, 0 between lines; len+1 never
-	warm  int // warm-up requests not yet started
-	left  int // measured requests not yet started; -1: until the deadline
-	m     *meter
+	src *Source
+	br  *bufio.Reader // over a loop of the source
+	// rest is what is left to give of the line being given, lent by br;
+	// more: the line goes on in br beyond it (longer than br's buffer).
+	rest []byte
+	more bool
+	// next is the line to give next, read but not yet started (lent by
+	// br, as rest), with more as for rest.
+	next     []byte
+	nextMore bool
+	warm     int // warm-up requests not yet started
+	left     int // measured requests not yet started; -1: until the deadline
+	m        *meter
 
 	dur      time.Duration // with left -1: how long the measured requests are sent
 	deadline time.Time     // set once past the gate
@@ -85,16 +180,75 @@ type feed struct {
 	closeOnce sync.Once
 }
 
-// newFeed gives warm requests then n measured ones (n 0: for dur), the
-// first measured one being lines[from % len(lines)] and the warm-up ones
-// the lines before it.
-func newFeed(lines [][]byte, from, warm, n int, dur time.Duration, m *meter) *feed {
-	l := len(lines)
-	f := &feed{lines: lines, pos: ((from-warm)%l + l) % l, warm: warm, left: n, m: m, dur: dur, stop: make(chan struct{})}
+// feedBuffer is how much of the source a feed reads at a time; a line
+// longer than this is given in pieces.
+const feedBuffer = 64 << 10
+
+// newFeed gives warm requests then n measured ones (n 0: for dur), from
+// the source's request from on (counted in a loop over it).
+func newFeed(src *Source, from, warm, n int, dur time.Duration, m *meter) (*feed, error) {
+	f := &feed{src: src, br: bufio.NewReaderSize(&loop{s: src}, feedBuffer), warm: warm, left: n, m: m, dur: dur, stop: make(chan struct{})}
 	if n == 0 {
 		f.left = -1
 	}
-	return f
+	for range from % src.requests {
+		if err := f.skip(); err != nil {
+			return nil, err
+		}
+	}
+	return f, nil
+}
+
+// skip passes over the next request, and the blank lines before it.
+func (f *feed) skip() error {
+	for {
+		if err := f.peek(); err != nil {
+			return err
+		}
+		counts := f.counts()
+		if err := f.drop(); err != nil || counts {
+			return err
+		}
+	}
+}
+
+// drop passes over the next line.
+func (f *feed) drop() error {
+	more := f.nextMore
+	f.next = nil
+	for more {
+		var err error
+		if _, more, err = f.piece(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// piece reads the next piece of a line: the whole line with its "\n", or
+// as much of it as br holds (more: the line goes on).
+func (f *feed) piece() ([]byte, bool, error) {
+	p, err := f.br.ReadSlice('\n')
+	if errors.Is(err, bufio.ErrBufferFull) {
+		return p, true, nil
+	}
+	return p, false, err
+}
+
+// peek reads the next line, if it is not read yet.
+func (f *feed) peek() error {
+	if f.next != nil {
+		return nil
+	}
+	var err error
+	f.next, f.nextMore, err = f.piece()
+	return err
+}
+
+// counts reports whether the next line is a request: not a blank one
+// with --skip-empty (a line longer than the buffer counts).
+func (f *feed) counts() bool {
+	return !f.src.skipEmpty || f.nextMore || len(bytes.TrimSpace(f.next)) > 0
 }
 
 // Close ends the feed: a Read waiting at the gate, and all after, return
@@ -110,7 +264,8 @@ func (f *feed) Read(p []byte) (int, error) {
 		return 0, io.EOF
 	default:
 	}
-	if f.off == 0 && f.warm == 0 && !f.gated {
+	between := len(f.rest) == 0 && !f.more
+	if between && f.warm == 0 && !f.gated {
 		// The measured requests wait for the warm-up to be over, so
 		// that they find the children started and the pipes empty.
 		select {
@@ -123,32 +278,48 @@ func (f *feed) Read(p []byte) (int, error) {
 			f.deadline = f.m.steadyAt.Add(f.dur)
 		}
 	}
-	limit := len(p) // lines at most in this read
+	limit := len(p) // requests at most in this read
 	if f.gated && f.left < 0 {
 		if f.m.noChild.Load() || !time.Now().Before(f.deadline) {
 			f.left = 0 // time is up, or no child is left to answer
 		}
-		// A few milliseconds' worth of requests at a time, so that few
-		// are still queued in the session when time is up.
+		// A millisecond's worth of requests at a time, so that few are
+		// still queued in the session when time is up.
 		limit = f.m.perRead()
 	}
 	n, lines := 0, 0
 	for n < len(p) {
-		if f.off == 0 {
-			if lines == limit || !f.take() {
-				break
+		switch {
+		case len(f.rest) > 0:
+			c := copy(p[n:], f.rest)
+			n, f.rest = n+c, f.rest[c:]
+			continue
+		case f.more:
+			var err error
+			if f.rest, f.more, err = f.piece(); err != nil {
+				return n, err
 			}
-			lines++
-		}
-		line := f.lines[f.pos]
-		if f.off < len(line) {
-			c := copy(p[n:], line[f.off:])
-			n, f.off = n+c, f.off+c
 			continue
 		}
-		p[n] = '\n'
-		n++
-		f.off, f.pos = 0, (f.pos+1)%len(f.lines)
+		// Between lines: may another start?
+		if lines == limit {
+			break
+		}
+		if err := f.peek(); err != nil {
+			return n, err
+		}
+		if !f.counts() {
+			// A blank line with --skip-empty: the run would drop it.
+			if err := f.drop(); err != nil {
+				return n, err
+			}
+			continue
+		}
+		if !f.take() {
+			break
+		}
+		lines++
+		f.rest, f.more, f.next = f.next, f.nextMore, nil
 	}
 	if n == 0 {
 		return 0, io.EOF
@@ -156,7 +327,7 @@ func (f *feed) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// take starts another line, if one may be: a warm-up one, or, past the
+// take starts another request, if one may be: a warm-up one, or, past the
 // gate, a measured one.
 func (f *feed) take() bool {
 	switch {

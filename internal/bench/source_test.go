@@ -1,8 +1,11 @@
 package bench
 
 import (
+	"context"
 	"errors"
 	"io"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -43,99 +46,135 @@ func TestParseWindows(t *testing.T) {
 	}
 }
 
-func TestSplitLines(t *testing.T) {
+// A source counts the requests of one pass, by the run's rule: a last
+// line without "\n" counts; with --skip-empty, blank lines do not.
+func TestSourceRequests(t *testing.T) {
 	tests := []struct {
 		name      string
 		in        string
 		skipEmpty bool
-		want      []string
-		err       error
+		want      int
 	}{
-		{"lines", "a\nb\n", false, []string{"a", "b"}, nil},
-		{"no final newline", "a\nb", false, []string{"a", "b"}, nil},
-		{"CRLF", "a\r\nb\r\n", false, []string{"a", "b"}, nil},
-		{"blank lines are requests", "a\n\nb\n", false, []string{"a", "", "b"}, nil},
-		{"unless skipped", "a\n\n  \nb\n", true, []string{"a", "b"}, nil},
-		{"empty", "", false, nil, ErrNoLines},
-		{"only blank, skipped", "\n\n", true, nil, ErrNoLines},
+		{"lines", "a\nb\n", false, 2},
+		{"no final newline", "a\nb", false, 2},
+		{"CRLF", "a\r\nb\r\n", false, 2},
+		{"blank lines are requests", "a\n\nb\n", false, 3},
+		{"unless skipped", "a\n\n \r\n\t\nb\n", true, 2},
+		{"empty", "", false, 0},
+		{"only blank, skipped", "\n \n", true, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := SplitLines([]byte(tt.in), tt.skipEmpty)
-			if !errors.Is(err, tt.err) {
-				t.Fatalf("error %v; want %v", err, tt.err)
-			}
-			var s []string
-			for _, l := range got {
-				s = append(s, string(l))
-			}
-			if !slices.Equal(s, tt.want) {
-				t.Errorf("lines %q; want %q", s, tt.want)
+			for _, file := range []bool{false, true} {
+				var src *Source
+				var err error
+				if file {
+					src, err = FileSource(context.Background(), tempFile(t, tt.in), tt.skipEmpty)
+				} else {
+					src, err = BytesSource([]byte(tt.in), tt.skipEmpty)
+				}
+				if tt.want == 0 {
+					if !errors.Is(err, ErrNoLines) {
+						t.Errorf("file %v: error %v; want ErrNoLines", file, err)
+					}
+					continue
+				}
+				if err != nil || src.Requests() != tt.want {
+					t.Errorf("file %v: %v requests, %v; want %d", file, src, err, tt.want)
+				}
 			}
 		})
 	}
-	// A line cannot grow into the next.
-	got, _ := SplitLines([]byte("ab\ncd\n"), false)
-	_ = append(got[0], 'X')
-	if string(got[1]) != "cd" {
-		t.Errorf("appending to a line changed the next: %q", got[1])
-	}
 }
 
-func lines(s ...string) [][]byte {
-	var ls [][]byte
-	for _, l := range s {
-		ls = append(ls, []byte(l))
+func tempFile(t *testing.T, text string) *os.File {
+	t.Helper()
+	f, err := os.Create(filepath.Join(t.TempDir(), "in.txt"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	return ls
+	t.Cleanup(func() { f.Close() })
+	if _, err := f.WriteString(text); err != nil {
+		t.Fatal(err)
+	}
+	return f
 }
 
-// The feed gives the warm-up requests, waits for the gate, then the
-// measured ones, looping over the lines from the place asked.
+// The feed gives the warm-up requests, stops at the gate, then gives the
+// measured ones, looping over the source from the request asked.
 func TestFeed(t *testing.T) {
 	tests := []struct {
 		name           string
-		lines          []string
+		in             string
+		skipEmpty      bool
 		from, warm, n  int
 		wantWarm, want string
 	}{
-		{"no warm-up", []string{"a", "b", "c"}, 0, 0, 3, "", "a\nb\nc\n"},
-		{"looped", []string{"a", "b"}, 0, 0, 5, "", "a\nb\na\nb\na\n"},
-		{"warm-up: the lines before", []string{"a", "b", "c"}, 0, 1, 3, "c\n", "a\nb\nc\n"},
-		{"warm-up longer than the file", []string{"a", "b"}, 0, 3, 2, "b\na\nb\n", "a\nb\n"},
-		{"a later round", []string{"a", "b", "c"}, 4, 1, 2, "a\n", "b\nc\n"},
-		{"empty lines", []string{"", "x"}, 0, 0, 3, "", "\nx\n\n"},
+		{"no warm-up", "a\nb\nc\n", false, 0, 0, 3, "", "a\nb\nc\n"},
+		{"looped", "a\nb\n", false, 0, 0, 5, "", "a\nb\na\nb\na\n"},
+		{"no final newline: one between passes", "a\nb", false, 0, 0, 3, "", "a\nb\na\n"},
+		{"warm-up first", "a\nb\nc\n", false, 0, 1, 3, "a\n", "b\nc\na\n"},
+		{"warm-up longer than the source", "a\nb\n", false, 0, 3, 2, "a\nb\na\n", "b\na\n"},
+		{"from a later request", "a\nb\nc\n", false, 4, 1, 2, "b\n", "c\na\n"},
+		{"blank lines are requests", "\nx\n", false, 0, 0, 3, "", "\nx\n\n"},
+		{"skipped blank lines are not sent", "a\n\nb\n\n", true, 0, 1, 2, "a\n", "b\na\n"},
+		{"skipped from", "a\n \nb\n", true, 1, 0, 2, "", "b\na\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m := newMeter(time.Now(), tt.warm, 1, false)
-			f := newFeed(lines(tt.lines...), tt.from, tt.warm, tt.n, 0, m)
-			if tt.warm > 0 {
-				// The warm-up requests come in one read, which stops
-				// at the gate: the next would wait for it to open.
-				buf := make([]byte, 1000)
-				n, err := f.Read(buf)
-				if err != nil || string(buf[:n]) != tt.wantWarm {
-					t.Fatalf("before the gate: %q, %v; want %q", buf[:n], err, tt.wantWarm)
+			for _, file := range []bool{false, true} {
+				var src *Source
+				var err error
+				if file {
+					src, err = FileSource(context.Background(), tempFile(t, tt.in), tt.skipEmpty)
+				} else {
+					src, err = BytesSource([]byte(tt.in), tt.skipEmpty)
 				}
-				m.steadyAt = time.Now()
-				close(m.gate)
-			}
-			got, err := io.ReadAll(f)
-			if err != nil || string(got) != tt.want {
-				t.Fatalf("after the gate: %q, %v; want %q", got, err, tt.want)
+				if err != nil {
+					t.Fatal(err)
+				}
+				m := newMeter(tt.warm, 1, false)
+				f, err := newFeed(src, tt.from, tt.warm, tt.n, 0, m)
+				if err != nil {
+					t.Fatal(err)
+				}
+				m.begin(time.Now())
+				if tt.warm > 0 {
+					// The warm-up requests come in one read, which
+					// stops at the gate: the next would wait for it.
+					buf := make([]byte, 1000)
+					n, err := f.Read(buf)
+					if err != nil || string(buf[:n]) != tt.wantWarm {
+						t.Fatalf("file %v: before the gate: %q, %v; want %q", file, buf[:n], err, tt.wantWarm)
+					}
+					m.steadyAt = time.Now()
+					close(m.gate)
+				}
+				got, err := io.ReadAll(f)
+				if err != nil || string(got) != tt.want {
+					t.Fatalf("file %v: after the gate: %q, %v; want %q", file, got, err, tt.want)
+				}
 			}
 		})
 	}
 }
 
-// Lines longer than the reader's buffer come in pieces, whole.
+// Lines longer than the feed's buffer, or than a read, come in pieces,
+// whole, and count once.
 func TestFeedLongLines(t *testing.T) {
-	long := strings.Repeat("x", 10000)
-	m := newMeter(time.Now(), 0, 1, false)
-	f := newFeed(lines(long, "y"), 0, 0, 4, 0, m)
+	long := strings.Repeat("x", 3*feedBuffer/2)
+	src, err := BytesSource([]byte(long+"\ny\n"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := newMeter(0, 1, false)
+	f, err := newFeed(src, 1, 0, 3, 0, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.begin(time.Now())
 	got, err := io.ReadAll(iotest.OneByteReader(f))
-	want := long + "\ny\n" + long + "\ny\n"
+	want := "y\n" + long + "\ny\n"
 	if err != nil || string(got) != want {
 		t.Fatalf("got %d bytes, %v; want %d", len(got), err, len(want))
 	}
@@ -143,14 +182,17 @@ func TestFeedLongLines(t *testing.T) {
 
 // For a time: once it is up, or no child is left, the feed ends.
 func TestFeedDuration(t *testing.T) {
-	m := newMeter(time.Now().Add(-time.Hour), 0, 1, false)
-	f := newFeed(lines("a"), 0, 0, 0, time.Minute, m)
+	src, _ := BytesSource([]byte("a\n"), false)
+	m := newMeter(0, 1, false)
+	f, _ := newFeed(src, 0, 0, 0, time.Minute, m)
+	m.begin(time.Now().Add(-time.Hour))
 	if got, _ := io.ReadAll(f); len(got) != 0 {
 		t.Errorf("its time was up: it gave %q", got)
 	}
-	m = newMeter(time.Now(), 0, 1, false)
+	m = newMeter(0, 1, false)
+	f, _ = newFeed(src, 0, 0, 0, time.Hour, m)
+	m.begin(time.Now())
 	m.noChild.Store(true)
-	f = newFeed(lines("a"), 0, 0, 0, time.Hour, m)
 	if got, _ := io.ReadAll(f); len(got) != 0 {
 		t.Errorf("no child was left: it gave %q", got)
 	}
@@ -158,8 +200,10 @@ func TestFeedDuration(t *testing.T) {
 
 // Close ends a Read that waits at the gate.
 func TestFeedClose(t *testing.T) {
-	m := newMeter(time.Now(), 1, 1, false)
-	f := newFeed(lines("a"), 0, 1, 1, 0, m)
+	src, _ := BytesSource([]byte("a\n"), false)
+	m := newMeter(1, 1, false)
+	f, _ := newFeed(src, 0, 1, 1, 0, m)
+	m.begin(time.Now())
 	buf := make([]byte, 10)
 	if n, err := f.Read(buf); n != 2 || err != nil {
 		t.Fatalf("warm-up read: %d, %v", n, err)
