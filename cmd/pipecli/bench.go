@@ -198,7 +198,7 @@ func (o *benchOpts) checkBench(c *cobra.Command) error {
 
 func runBench(ctx context.Context, o *benchOpts) error {
 	o.IO.SetColor(o.NoColor)
-	src, closer, err := o.source(ctx)
+	src, closer, err := o.source()
 	if err != nil {
 		return err
 	}
@@ -219,7 +219,9 @@ func runBench(ctx context.Context, o *benchOpts) error {
 	case cfg.Requests == 0 && o.Line != "":
 		cfg.Requests = 1000
 	case cfg.Requests == 0:
-		cfg.Requests = src.Requests()
+		if cfg.Requests, err = src.Requests(ctx); err != nil {
+			return &session.InputError{Err: fmt.Errorf("reading the requests: %w", err)}
+		}
 	}
 	if cfg.Requests > 0 {
 		cfg.Rounds = min(cfg.Rounds, cfg.Requests)
@@ -264,7 +266,7 @@ func (o *benchOpts) side(t targetOpts) (bench.Side, error) {
 // source is where the requests come from: --line, --file, or stdin when
 // it is not a terminal. The file it opens is read as the requests are
 // sent: closer closes it, after the run.
-func (o *benchOpts) source(ctx context.Context) (src *bench.Source, closer io.Closer, err error) {
+func (o *benchOpts) source() (src *bench.Source, closer io.Closer, err error) {
 	if o.Line != "" || o.File == "" && o.IO.InTTY {
 		if o.Line == "" {
 			return nil, nil, usageError(errors.New("no requests to send: give --file PATH (one request a line) or --line TEXT"))
@@ -287,7 +289,7 @@ func (o *benchOpts) source(ctx context.Context) (src *bench.Source, closer io.Cl
 		in, name, closer = f, o.File, f
 	}
 	if f, ok := in.(*os.File); ok {
-		src, err = bench.FileSource(ctx, f, o.SkipEmpty)
+		src, err = bench.FileSource(f, o.SkipEmpty)
 	} else {
 		var data []byte
 		if data, err = io.ReadAll(in); err == nil {

@@ -259,7 +259,7 @@ func (b *bencher) once(ctx context.Context, side Side, w, from, n int, d time.Du
 	}
 	fr := scfg.Framing
 	m = newMeter(warm, children, fr.Ready != nil || fr.SkipLines > 0)
-	f, err := newFeed(cfg.Source, from, warm, n, d, m)
+	f, err := newFeed(ctx, cfg.Source, from, warm, n, d, m)
 	if err != nil {
 		return m, session.Result{}, &session.InputError{Err: fmt.Errorf("reading the requests: %w", err)}
 	}
@@ -269,7 +269,7 @@ func (b *bencher) once(ctx context.Context, side Side, w, from, n int, d time.Du
 	// only hold the input back behind a slow one.
 	scfg.Unordered = true
 	scfg.JSON, scfg.Stats, scfg.Quiet, scfg.Partials = false, false, true, false
-	scfg.Observe = m.observe
+	scfg.Observe, scfg.NoAnswers = m.observe, true
 	ios := &iostreams.IOStreams{
 		In: f, Out: io.Discard, ErrOut: b.errOut,
 		ErrTTY: b.ios.ErrTTY, ErrColor: b.ios.ErrColor, Getenv: b.ios.Getenv,

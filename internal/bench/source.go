@@ -23,8 +23,9 @@ import (
 type Source struct {
 	r         io.ReaderAt
 	size      int64
-	requests  int  // in one pass
-	skipEmpty bool // blank lines are no requests (--skip-empty)
+	file      *os.File // r, if it is a file: its requests are counted when asked
+	requests  int      // in one pass; 0 until counted
+	skipEmpty bool     // blank lines are no requests (--skip-empty)
 }
 
 // ErrNoLines: the source holds no request.
@@ -32,10 +33,9 @@ var ErrNoLines = errors.New("no requests in it")
 
 // FileSource is f's lines: read as they are sent if f is a regular file,
 // else read whole now. With skipEmpty, blank lines are no requests, as in
-// the run (--skip-empty). It counts the requests of one pass, by track's
-// rule, and says ErrNoLines when there are none. f must stay open while
-// the source is used.
-func FileSource(ctx context.Context, f *os.File, skipEmpty bool) (*Source, error) {
+// the run (--skip-empty). It says ErrNoLines when there is none. f must
+// stay open while the source is used.
+func FileSource(f *os.File, skipEmpty bool) (*Source, error) {
 	fi, err := f.Stat()
 	if err != nil {
 		return nil, err
@@ -47,15 +47,15 @@ func FileSource(ctx context.Context, f *os.File, skipEmpty bool) (*Source, error
 		}
 		return BytesSource(data, skipEmpty)
 	}
-	// Every pass reads it from the start, whatever its offset.
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
+	s := &Source{r: f, size: fi.Size(), file: f, skipEmpty: skipEmpty}
+	// Is there a request at all? The first one says.
+	if err := (&feed{src: s, br: bufio.NewReaderSize(io.NewSectionReader(f, 0, s.size), feedBuffer)}).skip(); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, ErrNoLines
+		}
 		return nil, err
 	}
-	n, err := progress.CountLines(ctx, f, skipEmpty)
-	if err != nil {
-		return nil, err
-	}
-	return newSource(f, fi.Size(), int(n), skipEmpty)
+	return s, nil
 }
 
 // BytesSource is the lines of data; see FileSource.
@@ -68,26 +68,39 @@ func BytesSource(data []byte, skipEmpty bool) (*Source, error) {
 			n++
 		}
 	}
-	if n > 0 && len(data) < minMemory && data[len(data)-1] == '\n' {
+	if n == 0 {
+		return nil, ErrNoLines
+	}
+	if len(data) < minMemory && data[len(data)-1] == '\n' {
 		// A short text comes again and again: so many copies of it that
 		// a read brings many requests, not one.
 		data = bytes.Repeat(data, minMemory/len(data)+1)
 	}
-	return newSource(bytes.NewReader(data), int64(len(data)), n, skipEmpty)
+	return &Source{r: bytes.NewReader(data), size: int64(len(data)), requests: n, skipEmpty: skipEmpty}, nil
 }
 
 // minMemory is the least a source held in memory is made of.
 const minMemory = 32 << 10
 
-func newSource(r io.ReaderAt, size int64, requests int, skipEmpty bool) (*Source, error) {
-	if requests == 0 {
-		return nil, ErrNoLines
+// Requests is how many requests one pass over s makes. A file's are
+// counted the first time they are asked for, by track's rule
+// (progress.CountLines): only what needs them pays for the reading.
+func (s *Source) Requests(ctx context.Context) (int, error) {
+	if s.requests == 0 && s.file != nil {
+		if _, err := s.file.Seek(0, io.SeekStart); err != nil {
+			return 0, err
+		}
+		n, err := progress.CountLines(ctx, s.file, s.skipEmpty)
+		if err != nil {
+			return 0, err
+		}
+		if n == 0 {
+			return 0, ErrNoLines // emptied since
+		}
+		s.requests = int(n)
 	}
-	return &Source{r: r, size: size, requests: requests, skipEmpty: skipEmpty}, nil
+	return s.requests, nil
 }
-
-// Requests is how many requests one pass over s makes.
-func (s *Source) Requests() int { return s.requests }
 
 // loop reads a source's bytes from an offset, again from the start once
 // at the end, with a newline between the passes where the last line has
@@ -186,12 +199,19 @@ const feedBuffer = 64 << 10
 
 // newFeed gives warm requests then n measured ones (n 0: for dur), from
 // the source's request from on (counted in a loop over it).
-func newFeed(src *Source, from, warm, n int, dur time.Duration, m *meter) (*feed, error) {
+func newFeed(ctx context.Context, src *Source, from, warm, n int, dur time.Duration, m *meter) (*feed, error) {
 	f := &feed{src: src, br: bufio.NewReaderSize(&loop{s: src}, feedBuffer), warm: warm, left: n, m: m, dur: dur, stop: make(chan struct{})}
 	if n == 0 {
 		f.left = -1
 	}
-	for range from % src.requests {
+	if from == 0 {
+		return f, nil
+	}
+	per, err := src.Requests(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for range from % per {
 		if err := f.skip(); err != nil {
 			return nil, err
 		}
@@ -229,8 +249,11 @@ func (f *feed) drop() error {
 // as much of it as br holds (more: the line goes on).
 func (f *feed) piece() ([]byte, bool, error) {
 	p, err := f.br.ReadSlice('\n')
-	if errors.Is(err, bufio.ErrBufferFull) {
+	switch {
+	case errors.Is(err, bufio.ErrBufferFull):
 		return p, true, nil
+	case errors.Is(err, io.EOF) && len(p) > 0:
+		return p, false, nil // a last line without "\n" (not in a loop)
 	}
 	return p, false, err
 }

@@ -57,6 +57,7 @@ func TestSourceRequests(t *testing.T) {
 	}{
 		{"lines", "a\nb\n", false, 2},
 		{"no final newline", "a\nb", false, 2},
+		{"one line, no newline", "a", false, 1},
 		{"CRLF", "a\r\nb\r\n", false, 2},
 		{"blank lines are requests", "a\n\nb\n", false, 3},
 		{"unless skipped", "a\n\n \r\n\t\nb\n", true, 2},
@@ -69,7 +70,7 @@ func TestSourceRequests(t *testing.T) {
 				var src *Source
 				var err error
 				if file {
-					src, err = FileSource(context.Background(), tempFile(t, tt.in), tt.skipEmpty)
+					src, err = FileSource(tempFile(t, tt.in), tt.skipEmpty)
 				} else {
 					src, err = BytesSource([]byte(tt.in), tt.skipEmpty)
 				}
@@ -79,8 +80,11 @@ func TestSourceRequests(t *testing.T) {
 					}
 					continue
 				}
-				if err != nil || src.Requests() != tt.want {
-					t.Errorf("file %v: %v requests, %v; want %d", file, src, err, tt.want)
+				if err != nil {
+					t.Fatalf("file %v: %v", file, err)
+				}
+				if n, err := src.Requests(context.Background()); err != nil || n != tt.want {
+					t.Errorf("file %v: %d requests, %v; want %d", file, n, err, tt.want)
 				}
 			}
 		})
@@ -126,7 +130,7 @@ func TestFeed(t *testing.T) {
 				var src *Source
 				var err error
 				if file {
-					src, err = FileSource(context.Background(), tempFile(t, tt.in), tt.skipEmpty)
+					src, err = FileSource(tempFile(t, tt.in), tt.skipEmpty)
 				} else {
 					src, err = BytesSource([]byte(tt.in), tt.skipEmpty)
 				}
@@ -134,7 +138,7 @@ func TestFeed(t *testing.T) {
 					t.Fatal(err)
 				}
 				m := newMeter(tt.warm, 1, false)
-				f, err := newFeed(src, tt.from, tt.warm, tt.n, 0, m)
+				f, err := newFeed(context.Background(), src, tt.from, tt.warm, tt.n, 0, m)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -168,7 +172,7 @@ func TestFeedLongLines(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := newMeter(0, 1, false)
-	f, err := newFeed(src, 1, 0, 3, 0, m)
+	f, err := newFeed(context.Background(), src, 1, 0, 3, 0, m)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,13 +188,13 @@ func TestFeedLongLines(t *testing.T) {
 func TestFeedDuration(t *testing.T) {
 	src, _ := BytesSource([]byte("a\n"), false)
 	m := newMeter(0, 1, false)
-	f, _ := newFeed(src, 0, 0, 0, time.Minute, m)
+	f, _ := newFeed(context.Background(), src, 0, 0, 0, time.Minute, m)
 	m.begin(time.Now().Add(-time.Hour))
 	if got, _ := io.ReadAll(f); len(got) != 0 {
 		t.Errorf("its time was up: it gave %q", got)
 	}
 	m = newMeter(0, 1, false)
-	f, _ = newFeed(src, 0, 0, 0, time.Hour, m)
+	f, _ = newFeed(context.Background(), src, 0, 0, 0, time.Hour, m)
 	m.begin(time.Now())
 	m.noChild.Store(true)
 	if got, _ := io.ReadAll(f); len(got) != 0 {
@@ -202,7 +206,7 @@ func TestFeedDuration(t *testing.T) {
 func TestFeedClose(t *testing.T) {
 	src, _ := BytesSource([]byte("a\n"), false)
 	m := newMeter(1, 1, false)
-	f, _ := newFeed(src, 0, 1, 1, 0, m)
+	f, _ := newFeed(context.Background(), src, 0, 1, 1, 0, m)
 	m.begin(time.Now())
 	buf := make([]byte, 10)
 	if n, err := f.Read(buf); n != 2 || err != nil {

@@ -451,3 +451,31 @@ func TestCutShort(t *testing.T) {
 		}
 	}
 }
+
+// NoAnswers: the answers are observed, not written; a failure is still
+// told.
+func TestRunFramedNoAnswers(t *testing.T) {
+	ios, in, out, errOut := iostreams.Test()
+	in.WriteString("a\nb\ndrop\n")
+	var answers []string
+	Run(context.Background(), Config{
+		Target:    launch.Command([]string{"sh", "-c", `while read l; do [ "$l" = drop ] || echo "$l!"; done`}),
+		Grace:     time.Second,
+		Framing:   frame.Options{Mode: frame.Line},
+		NoAnswers: true,
+		Observe: func(r *track.Request) {
+			if r.Err == nil {
+				answers = append(answers, string(r.Answer))
+			}
+		},
+	}, ios)
+	if !slices.Equal(answers, []string{"a!", "b!"}) {
+		t.Errorf("observed %q; want the answers", answers)
+	}
+	if out.Len() != 0 {
+		t.Errorf("output %q; want none", out)
+	}
+	if !strings.Contains(errOut.String(), `request #3 "drop" failed`) {
+		t.Errorf("stderr %q; want the failure told", errOut)
+	}
+}

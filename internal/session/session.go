@@ -88,6 +88,9 @@ type Config struct {
 	// slices after it returns: they are reused. A raw run has no
 	// requests, so it is never called there.
 	Observe func(r *track.Request)
+	// NoAnswers: the answers are not written out, only observed (a load
+	// generator's run); failures are still told on stderr.
+	NoAnswers bool
 }
 
 // Result is how a run ended.
