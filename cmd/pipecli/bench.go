@@ -227,7 +227,7 @@ func runBench(ctx context.Context, o *benchOpts) error {
 		cfg.Rounds = min(cfg.Rounds, cfg.Requests)
 	}
 	o.limitProcs(o.IO.Getenv)
-	a, err := o.side(o.targetOpts)
+	a, err := benchSide(o.targetOpts)
 	if err != nil {
 		return err
 	}
@@ -236,7 +236,7 @@ func runBench(ctx context.Context, o *benchOpts) error {
 	if o.vsArgv != nil {
 		t := o.targetOpts
 		t.Argv, t.Image, t.DockerArgs, t.ReplicaCmds, t.replicaArgv = o.vsArgv, "", nil, nil, nil
-		b, err := o.side(t)
+		b, err := benchSide(t)
 		if err != nil {
 			return err
 		}
@@ -245,8 +245,8 @@ func runBench(ctx context.Context, o *benchOpts) error {
 	return bench.Run(ctx, cfg, o.IO)
 }
 
-// side is what t starts, for bench to measure.
-func (o *benchOpts) side(t targetOpts) (bench.Side, error) {
+// benchSide is what t starts, for bench to measure.
+func benchSide(t targetOpts) (bench.Side, error) {
 	var cfg session.Config
 	if err := t.fill(&cfg); err != nil {
 		return bench.Side{}, err

@@ -277,7 +277,7 @@ func (r *Report) writeHeader(w io.Writer) {
 	if r.DurationS > 0 {
 		what = fmt.Sprintf("requests for %s", session.Brief(time.Duration(r.DurationS*float64(time.Second))))
 	}
-	if len(r.Sides) > 1 || len(r.Sides[0].Points) > 1 {
+	if len(r.Sides[0].Points) > 1 {
 		what += " at each window"
 	}
 	if len(r.Sides) > 1 {

@@ -211,7 +211,7 @@ func TestReportText(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		"A: ./new\nB: ./old\n150 requests at each window, each side, in 5 rounds alternating A and B, after 1 warm-up per run; 1 replica, framing line\n",
+		"A: ./new\nB: ./old\n150 requests, each side, in 5 rounds alternating A and B, after 1 warm-up per run; 1 replica, framing line\n",
 		"window                     A         B    A/B\n",
 		"     1  requests/s      50.0      25.0  2.00×\n",
 		"               p50      10ms      20ms  0.50×\n",
