@@ -25,6 +25,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -78,8 +79,9 @@ type Config struct {
 // Run measures what cfg says and writes the report on ios.Out. Its error
 // is what the exit status tells: *session.Interrupted when a signal
 // stopped it (the figures measured before are reported),
-// *session.RequestsFailed when measured requests failed, or why it could
-// not measure (a command that cannot start).
+// *session.RequestsFailed when measured requests failed (after the
+// report), or why it could not measure (a command that cannot start; no
+// report then).
 func Run(ctx context.Context, cfg Config, ios *iostreams.IOStreams) error {
 	b := &bencher{cfg: cfg, ios: ios, errOut: ios.ErrOut}
 	b.tallies = make([][]tally, len(cfg.Sides))
@@ -122,8 +124,11 @@ func Run(ctx context.Context, cfg Config, ios *iostreams.IOStreams) error {
 		b.live.clear()
 	}
 
-	if b.runs == 0 {
-		return err // nothing measured: nothing to report
+	var in *session.Interrupted
+	if b.runs == 0 || err != nil && !errors.As(err, &in) {
+		// Nothing measured, or a run that could not be made (a command
+		// that cannot start): no report, only why.
+		return err
 	}
 	rep := b.report()
 	var werr error
@@ -203,6 +208,8 @@ func (b *bencher) measure(ctx context.Context) error {
 					b.stopped = in.Signal
 					return err
 				case soft(err):
+				case err != nil && si == 1:
+					return &vsError{err}
 				case err != nil:
 					return err
 				}
@@ -351,3 +358,13 @@ func (b *bencher) progress() string {
 	}
 	return fmt.Sprintf("bench: %s: %s%s requests, %s/s", p.label, thousands(n), of, rate(r))
 }
+
+// vsError is why the --vs command could not be measured: its messages say
+// "the command after --", which is the other one.
+type vsError struct{ err error }
+
+func (e *vsError) Error() string {
+	return "--vs: " + strings.Replace(e.err.Error(), "check the command after --", "check the command of --vs", 1)
+}
+
+func (e *vsError) Unwrap() error { return e.err }
