@@ -99,7 +99,7 @@ measured so far).`,
 	f.IntVarP(&o.Requests, "requests", "n", 0, "send `N` measured requests (default: each line of --file once; 1000 with --line)")
 	f.DurationVarP(&o.Duration, "duration", "d", 0, "send measured requests for this long, instead of --requests")
 	f.IntVar(&o.Warmup, "warmup", 0, "send `N` requests first, not measured; measuring starts once they are answered (default: one per replica, their start-up)")
-	f.StringVarP(&o.Windows, "window", "w", "64", "requests in flight per child, `W[,W...]`: a list (1,8,64) measures at each")
+	f.StringVarP(&o.Windows, "window", "w", "64", "requests in flight per child; a list `W[,W...]` (1,8,64) measures at each")
 	f.IntVar(&o.Rounds, "rounds", 0, "measure each window in `N` runs, alternating with --vs (default 1; 5 with --vs)")
 	f.StringVar(&o.Vs, "vs", "", "also measure `COMMAND` (split like a shell would, never run by one) on the same requests, and compare")
 	f.BoolVar(&o.JSON, "json", false, "write the report as one JSON document, every figure in it")

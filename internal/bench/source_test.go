@@ -67,13 +67,7 @@ func TestSourceRequests(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			for _, file := range []bool{false, true} {
-				var src *Source
-				var err error
-				if file {
-					src, err = FileSource(tempFile(t, tt.in), tt.skipEmpty)
-				} else {
-					src, err = BytesSource([]byte(tt.in), tt.skipEmpty)
-				}
+				src, err := sourceOf(t, file, tt.in, tt.skipEmpty)
 				if tt.want == 0 {
 					if !errors.Is(err, ErrNoLines) {
 						t.Errorf("file %v: error %v; want ErrNoLines", file, err)
@@ -89,6 +83,14 @@ func TestSourceRequests(t *testing.T) {
 			}
 		})
 	}
+}
+
+// sourceOf is text's source, in a file or in memory.
+func sourceOf(t *testing.T, file bool, text string, skipEmpty bool) (*Source, error) {
+	if file {
+		return FileSource(tempFile(t, text), skipEmpty)
+	}
+	return BytesSource([]byte(text), skipEmpty)
 }
 
 func tempFile(t *testing.T, text string) *os.File {
@@ -127,13 +129,7 @@ func TestFeed(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			for _, file := range []bool{false, true} {
-				var src *Source
-				var err error
-				if file {
-					src, err = FileSource(tempFile(t, tt.in), tt.skipEmpty)
-				} else {
-					src, err = BytesSource([]byte(tt.in), tt.skipEmpty)
-				}
+				src, err := sourceOf(t, file, tt.in, tt.skipEmpty)
 				if err != nil {
 					t.Fatal(err)
 				}
