@@ -76,10 +76,8 @@ func TestBenchFlags(t *testing.T) {
 			io, _, _, _ := iostreams.Test()
 			var got *benchOpts
 			cmd := newBenchCmd(io, func(o *benchOpts) error { got = o; return nil })
-			cmd.SilenceErrors, cmd.SilenceUsage = true, true // as under the root
-			cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
-			cmd.SetArgs(tt.args)
-			err := cmd.Execute()
+			cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) }) // as under the root
+			err := execFlags(cmd, tt.args)
 			if tt.err == "" {
 				if err != nil {
 					t.Fatalf("err = %v, want none", err)
@@ -87,7 +85,7 @@ func TestBenchFlags(t *testing.T) {
 				tt.check(t, got)
 				return
 			}
-			wantUsageError(t, err, tt.err)
+			wantUsage(t, err, tt.err)
 		})
 	}
 }

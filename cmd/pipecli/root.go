@@ -9,6 +9,7 @@ import (
 
 	"github.com/pipecli/pipecli/internal/iostreams"
 	"github.com/pipecli/pipecli/internal/proc"
+	"github.com/pipecli/pipecli/internal/replay"
 	"github.com/pipecli/pipecli/internal/session"
 )
 
@@ -61,7 +62,7 @@ func run(args []string, io *iostreams.IOStreams) int {
 
 // Exit codes of runs that ended badly; the child's own code is passed on.
 const (
-	exitRequestsFailed = 1   // some framed requests failed, or answers came unasked
+	exitRequestsFailed = 1   // some framed requests failed, or answers came unasked; replay: some records did not replay the same
 	exitEOFTimeout     = 124 // --eof-timeout ran out, as timeout(1) does
 	exitReaderGone     = 141 // 128+SIGPIPE: our reader went away, like any filter's
 )
@@ -78,10 +79,18 @@ func exitCodeOf(err error) int {
 		et *session.EOFTimedOut
 		rf *session.RequestsFailed
 		ma *session.Misaligned
+		rd *replay.Differs
+		bi *replay.BadInput
 	)
 	switch {
 	case errors.As(err, &ee):
 		return ee.Code
+	case errors.As(err, &rd):
+		// Before the run's own errors it may hold: a replay that
+		// compared its records ends 0, 1 or 2.
+		return exitRequestsFailed
+	case errors.As(err, &bi):
+		return exitUsage
 	case errors.As(err, &se):
 		return se.ExitCode()
 	case errors.As(err, &ie):
@@ -127,7 +136,7 @@ and editing, from a file, or as part of a shell pipeline.`,
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return usageError(fmt.Errorf("%w; see '%s --help'", err, cmd.CommandPath()))
 	})
-	root.AddCommand(newRunCmd(io, nil), newBenchCmd(io, nil), newModelCmd(io), newEncryptCmd(io), newVersionCmd(io))
+	root.AddCommand(newRunCmd(io, nil), newBenchCmd(io, nil), newReplayCmd(io, nil), newModelCmd(io), newEncryptCmd(io), newVersionCmd(io))
 	return root
 }
 

@@ -1,9 +1,10 @@
 package main
 
 import (
-	"errors"
 	"strings"
 	"testing"
+
+	"github.com/spf13/cobra"
 
 	"github.com/pipecli/pipecli/internal/iostreams"
 )
@@ -27,10 +28,7 @@ func TestRunFlags(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			io, _, _, _ := iostreams.Test()
 			var got *runOpts
-			cmd := newRunCmd(io, func(o *runOpts) error { got = o; return nil })
-			cmd.SilenceErrors, cmd.SilenceUsage = true, true // as under the root
-			cmd.SetArgs(tt.args)
-			err := cmd.Execute()
+			err := execFlags(newRunCmd(io, func(o *runOpts) error { got = o; return nil }), tt.args)
 			if tt.err == "" {
 				if err != nil {
 					t.Fatalf("err = %v, want none", err)
@@ -40,16 +38,23 @@ func TestRunFlags(t *testing.T) {
 				}
 				return
 			}
-			wantUsageError(t, err, tt.err)
+			wantUsage(t, err, tt.err)
 		})
 	}
 }
 
-// wantUsageError checks that err is a usage error (exit 2) that says want.
-func wantUsageError(t *testing.T, err error, want string) {
+// execFlags executes cmd, made with a runF that runs nothing, with args, as
+// the root would: a test of its flags alone.
+func execFlags(cmd *cobra.Command, args []string) error {
+	cmd.SilenceErrors, cmd.SilenceUsage = true, true
+	cmd.SetArgs(args)
+	return cmd.Execute()
+}
+
+// wantUsage checks that err is a usage error (exit 2) that says want.
+func wantUsage(t *testing.T, err error, want string) {
 	t.Helper()
-	var ee *ExitError
-	if !errors.As(err, &ee) || ee.Code != exitUsage {
+	if err == nil || exitCodeOf(err) != exitUsage {
 		t.Fatalf("err = %v, want a usage error", err)
 	}
 	if !strings.Contains(err.Error(), want) {

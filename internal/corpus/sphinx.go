@@ -68,6 +68,16 @@ type SphinxModel struct {
 	// be reached; their Prob is the backed-off estimate
 	// Prob[W2] + Backoff[W1], so they agree with the model.
 	Bigrams []SphinxBigram
+	// Trigrams holds every trigram of the file, with the bigram of its
+	// last two words' probability beside its own.
+	Trigrams []SphinxTrigram
+}
+
+// SphinxTrigram is one trigram of a SphinxModel.
+type SphinxTrigram struct {
+	W0, W1, W2 int32
+	Prob       float32 // log10 P(W2|W0 W1)
+	Bigram     float32 // log10 P(W2|W1)
 }
 
 // SphinxBigram is one bigram of a SphinxModel.
@@ -318,6 +328,11 @@ func parseSphinxLM(data []byte) (*SphinxModel, error) {
 			return nil, err
 		}
 	}
+	if order > 2 {
+		if lm.Trigrams, err = sphinxTrigrams(&levels[0], &levels[1], next, probTables[0], probTables[1]); err != nil {
+			return nil, err
+		}
+	}
 	return lm, nil
 }
 
@@ -364,6 +379,33 @@ func sphinxBigrams(level *sphinxLevel, next []uint32, probs []float32) ([]Sphinx
 				Prob: probs[level.probIndex(i)],
 			}
 			start[w1]++
+		}
+	}
+	return out, nil
+}
+
+// sphinxTrigrams lists the trigrams below the bigrams of level2 in level3,
+// given the unigrams' next fields and the two log10 prob tables. In the
+// reversed trie, the trigrams "w0 w1 w2" are the entries of level3 (word
+// w0) in the child range of the bigram entry of w1 within w2's range.
+func sphinxTrigrams(level2, level3 *sphinxLevel, next []uint32, probs2, probs3 []float32) ([]SphinxTrigram, error) {
+	nw := uint32(len(next) - 1)
+	var out []SphinxTrigram
+	for w2 := range nw {
+		for i := next[w2]; i < next[w2+1]; i++ {
+			lo, hi := level2.child(i), level2.child(i+1)
+			if lo > hi || hi > level3.entries {
+				return nil, fmt.Errorf("bigram %d points at trigrams %d to %d, but there are %d", i, lo, hi, level3.entries)
+			}
+			w1 := level2.word(i)
+			p2 := probs2[level2.probIndex(i)]
+			for j := lo; j < hi; j++ {
+				w0 := level3.word(j)
+				if w0 >= nw {
+					return nil, fmt.Errorf("trigram %d: word %d of %d", j, w0, nw)
+				}
+				out = append(out, SphinxTrigram{W0: int32(w0), W1: int32(w1), W2: int32(w2), Prob: probs3[level3.probIndex(j)], Bigram: p2})
+			}
 		}
 	}
 	return out, nil

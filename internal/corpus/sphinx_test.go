@@ -179,6 +179,41 @@ func TestSphinxBigrams(t *testing.T) {
 	}
 }
 
+func TestSphinxTrigrams(t *testing.T) {
+	lm := sphinxModel(t)
+	if n := len(lm.Trigrams); n != 1669625 {
+		t.Fatalf("%d trigrams, want 1669625", n)
+	}
+	bigram := make(map[[2]int32]float32, len(lm.Bigrams))
+	for _, b := range lm.Bigrams {
+		bigram[[2]int32{b.W1, b.W2}] = b.Prob
+	}
+	ids := sphinxIDs(lm)
+	nw := int32(len(lm.Words))
+	sums := make(map[[2]int32]float64)
+	for i, tr := range lm.Trigrams {
+		if min(tr.W0, tr.W1, tr.W2) < 0 || max(tr.W0, tr.W1, tr.W2) >= nw {
+			t.Fatalf("trigram %d: %+v outside the %d words", i, tr, nw)
+		}
+		if tr.Prob > 0 || tr.Prob < -10 {
+			t.Fatalf("trigram %d: %+v has log10 probability %v", i, tr, tr.Prob)
+		}
+		// Every trigram's last two words are a bigram of the file,
+		// whose probability it carries.
+		if p, ok := bigram[[2]int32{tr.W1, tr.W2}]; !ok || p != tr.Bigram {
+			t.Fatalf("trigram %d: %+v; the bigram of its last two words: %v, %v", i, tr, p, ok)
+		}
+		sums[[2]int32{tr.W0, tr.W1}] += math.Pow(10, float64(tr.Prob))
+	}
+	// The trigrams after a frequent history take most of its
+	// probability, never more than all of it.
+	for _, h := range [][2]string{{"one", "of"}, {"i", "want"}, {"<s>", "the"}} {
+		if s := sums[[2]int32{ids[h[0]], ids[h[1]]}]; s < 0.5 || s > 1 {
+			t.Errorf("the trigrams after %q sum to %.4f", h, s)
+		}
+	}
+}
+
 // TestSphinxTruncated checks that a cut file is an error, not a panic.
 func TestSphinxTruncated(t *testing.T) {
 	if _, err := os.Stat(sphinxPath); errors.Is(err, fs.ErrNotExist) {

@@ -61,6 +61,9 @@ func Decrypt(line string, family string) (Result, error) {
 type Params struct {
 	WordWeight float32 // scales each word's log10 probability
 	PairWeight float32 // scales each pair's association
+	// TripleWeight scales each run of three words' association beyond
+	// its last pair's.
+	TripleWeight float32
 	// UnknownWord and UnknownName are the log10 probability of a word the
 	// vocabulary lacks, in lower case and capitalised.
 	UnknownWord, UnknownName float32
@@ -73,12 +76,13 @@ type Params struct {
 // text held back from training, and manual pages.
 func DefaultParams() Params {
 	return Params{
-		WordWeight:  3,
-		PairWeight:  1.5,
-		UnknownWord: -9,
-		UnknownName: -9,
-		LowerName:   -2,
-		TitleWord:   -0.7,
+		WordWeight:   3,
+		PairWeight:   1.5,
+		TripleWeight: 1,
+		UnknownWord:  -9,
+		UnknownName:  -9,
+		LowerName:    -2,
+		TitleWord:    -0.7,
 	}
 }
 

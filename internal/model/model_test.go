@@ -265,6 +265,10 @@ func TestTrainFormat(t *testing.T) {
 		},
 		List:       []byte("Juliet\nmark\nMark\ncat\n"),
 		GivenNames: []byte("John\nJ\nR\nWilliam\n"),
+		Trigrams: []Trigram{
+			{A: 3, B: 1, C: 2, LogP: -0.1, Bigram: -1}, // be we need: +0.9 over we need: kept
+			{A: 0, B: 1, C: 2, LogP: -0.5, Bigram: -1}, // the we need: +0.5, under tripleKeep: dropped
+		},
 	}
 	b, err := Train(d)
 	if err != nil {
@@ -317,6 +321,15 @@ func TestTrainFormat(t *testing.T) {
 	if got := st.assoc(be, need); got != -0.375 { // be's backoff, quantised
 		t.Errorf("assoc(be, need) = %.3f, want be's backoff -0.375", got)
 	}
+	the := find("the").id
+	if got := st.assoc3(be, we, need); got < 0.8 || got > 1 {
+		t.Errorf("assoc3(be, we, need) = %.2f, want 0.9", got)
+	}
+	for _, tr := range [][3]int32{{the, we, need}, {we, be, need}, {-1, we, need}} {
+		if got := st.assoc3(tr[0], tr[1], tr[2]); got != 0 {
+			t.Errorf("assoc3%v = %.2f, want 0: not listed", tr, got)
+		}
+	}
 	if got := st.assoc(-1, need); got != 0 {
 		t.Errorf("assoc(unknown, need) = %.2f, want 0", got)
 	}
@@ -358,5 +371,48 @@ func TestWordsOfLine(t *testing.T) {
 		if got := strings.Join(words, " "); got != tt.want {
 			t.Errorf("words of %q: %q, want %q", tt.line, got, tt.want)
 		}
+	}
+}
+
+func TestPattern(t *testing.T) {
+	for _, tt := range []struct{ word, want string }{
+		{"that", "0120"},
+		{"high", "0120"},
+		{"the", "012"},
+		{"don't", "012'3"},
+		{"see", "011"},
+	} {
+		sym := make([]byte, len(tt.word))
+		for i := range len(tt.word) {
+			sym[i] = wordSymbol(tt.word[i])
+		}
+		var got strings.Builder
+		for _, c := range pattern(sym) {
+			if c == '\'' {
+				got.WriteByte(c)
+			} else {
+				got.WriteByte('0' + c)
+			}
+		}
+		if got.String() != tt.want {
+			t.Errorf("pattern(%q) = %q, want %q", tt.word, got.String(), tt.want)
+		}
+	}
+}
+
+// A line that repeats a few words leads every climb to the same wrong
+// optimum ("A side so fair, arm a side so gone"), several letters away
+// from the right key; the word kicks reach it.
+func TestRepetitiveLine(t *testing.T) {
+	const (
+		plain  = "A time to gain, and a time to lose; A time to keep, and a time to throw away; A time to tear, and a time to sew; A time to keep"
+		cipher = "C kpvs kw acpl, clo c kpvs kw bwus; C kpvs kw gssm, clo c kpvs kw kjfwq cqch; C kpvs kw kscf, clo c kpvs kw usq; C kpvs kw gssm"
+	)
+	res, err := Decrypt(cipher, FamilySubstitution)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Text != plain {
+		t.Errorf("Decrypt(%q)\n = %q\nwant %q", cipher, res.Text, plain)
 	}
 }

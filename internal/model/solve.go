@@ -1,6 +1,7 @@
 package model
 
 import (
+	"cmp"
 	"context"
 	"hash/fnv"
 	"math/rand/v2"
@@ -13,9 +14,11 @@ import (
 // score; quadgrams alone often leave a rare letter (j, q, x, z) that occurs
 // once in a line on the wrong plaintext, so a word-level polish then tries
 // every swap again, scoring whole words against the vocabulary, and pairs
-// of neighbouring words, as well (see Params). The restarts end when the best polished key has
-// been found again enoughHits times; random kicks of that key, each
-// polished, then look for a better one nearby.
+// and runs of three neighbouring words, as well (see Params). The restarts
+// end when the best polished key has been found again enoughHits times;
+// random kicks of that key, each polished, then look for a better one
+// nearby, and so do word kicks, which give the line's commonest words the
+// common words of their pattern.
 const (
 	// maxRestarts and enoughHits end the restarts: they stop once the best
 	// polished key has been reached from enoughHits random keys, which is
@@ -29,6 +32,11 @@ const (
 	// most lines whose restarts kept falling into the same wrong optimum.
 	kicks     = 10
 	kickSwaps = 3
+	// kickWords is how many of the line's words the word kicks try, with
+	// kickCands common words of the pattern each.
+	kickWords     = 3
+	kickCands     = 6
+	wordKickBelow = -2.7
 	// substSample bounds the symbols the solver reads: enough for any key,
 	// so a 1 MB line costs what a paragraph does. The key found is then
 	// applied to the whole line.
@@ -83,6 +91,9 @@ type subst struct {
 	times     []float32
 	pairs     [][2]int32
 	pairTimes []float32
+	// triples are its distinct runs of three words, likewise.
+	triples     [][3]int32
+	tripleTimes []float32
 	// windowsOf and wordsOf list the windows and the words in which each
 	// cipher letter occurs, and pairsOf the pairs of each word, so that a
 	// swap of two letters rescores only what it changes: most swaps move a
@@ -90,24 +101,28 @@ type subst struct {
 	windowsOf [26][]int32
 	wordsOf   [26][]int32
 	pairsOf   [][]int32
+	triplesOf [][]int32
 	present   [26]bool
 	rng       *rand.Rand
 	// Scratch for swaps: each word's, pair's and window's score under the
 	// current key, and under the key being tried; each word's index in the
 	// vocabulary likewise; the windows, words and pairs a swap touched,
 	// found once each by stamping them.
-	cur, next         []float32
-	curID, nextID     []int32
-	pairCur, pairNext []float32
-	win, winNext      []float32
-	wordMark          []uint32
-	pairMark          []uint32
-	winMark           []uint32
-	stamp             uint32
-	touched           []int32
-	touchedPairs      []int32
-	touchedWin        []int32
-	buf               []byte
+	cur, next             []float32
+	curID, nextID         []int32
+	pairCur, pairNext     []float32
+	tripleCur, tripleNext []float32
+	win, winNext          []float32
+	wordMark              []uint32
+	pairMark              []uint32
+	tripleMark            []uint32
+	winMark               []uint32
+	stamp                 uint32
+	touched               []int32
+	touchedPairs          []int32
+	touchedTriples        []int32
+	touchedWin            []int32
+	buf                   []byte
 }
 
 // Cases of a ciphertext word, which substitution keeps.
@@ -131,11 +146,13 @@ func newSubst(st *stats, p *Params, line []byte) *subst {
 	s.sym = append(s.sym, boundary, boundary, boundary)
 	index := map[string]int32{}
 	pairIndex := map[[2]int32]int32{}
+	tripleIndex := map[[3]int32]int32{}
 	var (
 		word      []byte
 		upper     int         // capitals in word
 		letters   int         // letters in word, which may hold apostrophes too
 		prev      = int32(-1) // the word before, while no sentence break
+		prev2     = int32(-1) // and the one before that
 		wordStart int
 	)
 	endWord := func(next byte) {
@@ -159,6 +176,7 @@ func newSubst(st *stats, p *Params, line []byte) *subst {
 			s.wordCase = append(s.wordCase, c)
 			s.times = append(s.times, 0)
 			s.pairsOf = append(s.pairsOf, nil)
+			s.triplesOf = append(s.triplesOf, nil)
 			var seen [26]bool
 			for _, x := range word {
 				if x < 26 && !seen[x] {
@@ -183,7 +201,23 @@ func newSubst(st *stats, p *Params, line []byte) *subst {
 			}
 			s.pairTimes[pi]++
 		}
-		prev = w
+		if prev2 >= 0 && prev >= 0 {
+			tk := [3]int32{prev2, prev, w}
+			ti, ok := tripleIndex[tk]
+			if !ok {
+				ti = int32(len(s.triples))
+				tripleIndex[tk] = ti
+				s.triples = append(s.triples, tk)
+				s.tripleTimes = append(s.tripleTimes, 0)
+				for i, x := range tk {
+					if !slices.Contains(tk[:i], x) {
+						s.triplesOf[x] = append(s.triplesOf[x], ti)
+					}
+				}
+			}
+			s.tripleTimes[ti]++
+		}
+		prev2, prev = prev, w
 		word, upper, letters = nil, 0, 0
 	}
 	for i, x := range line {
@@ -213,7 +247,7 @@ func newSubst(st *stats, p *Params, line []byte) *subst {
 		default:
 			endWord(x)
 			if strings.IndexByte(sentenceBreaks, x) >= 0 {
-				prev = -1
+				prev, prev2 = -1, -1
 			}
 		}
 		if d == boundary && s.sym[len(s.sym)-1] == boundary {
@@ -241,6 +275,8 @@ func newSubst(st *stats, p *Params, line []byte) *subst {
 	s.curID, s.nextID = make([]int32, n), make([]int32, n)
 	np := len(s.pairs)
 	s.pairCur, s.pairNext, s.pairMark = make([]float32, np), make([]float32, np), make([]uint32, np)
+	nt := len(s.triples)
+	s.tripleCur, s.tripleNext, s.tripleMark = make([]float32, nt), make([]float32, nt), make([]uint32, nt)
 	s.winMark = make([]uint32, len(s.sym))
 	s.win, s.winNext = make([]float32, len(s.sym)), make([]float32, len(s.sym))
 	return s
@@ -348,6 +384,7 @@ func (s *subst) swapWords(k *key, i, j int) float32 {
 	s.stamp++
 	s.touched = s.touched[:0]
 	s.touchedPairs = s.touchedPairs[:0]
+	s.touchedTriples = s.touchedTriples[:0]
 	var words float32
 	for _, list := range [2][]int32{s.wordsOf[i], s.wordsOf[j]} {
 		for _, w := range list {
@@ -359,10 +396,7 @@ func (s *subst) swapWords(k *key, i, j int) float32 {
 			}
 		}
 	}
-	if s.p.PairWeight == 0 {
-		return s.p.WordWeight * words
-	}
-	var pairs float32
+	var pairs, triples float32
 	for _, w := range s.touched {
 		for _, p := range s.pairsOf[w] {
 			if s.pairMark[p] == s.stamp {
@@ -373,8 +407,18 @@ func (s *subst) swapWords(k *key, i, j int) float32 {
 			s.pairNext[p] = s.pairScore(s.idNow(s.pairs[p][0]), s.idNow(s.pairs[p][1]))
 			pairs += s.pairTimes[p] * (s.pairNext[p] - s.pairCur[p])
 		}
+		for _, t := range s.triplesOf[w] {
+			if s.tripleMark[t] == s.stamp {
+				continue
+			}
+			s.tripleMark[t] = s.stamp
+			s.touchedTriples = append(s.touchedTriples, t)
+			tr := s.triples[t]
+			s.tripleNext[t] = s.st.assoc3(s.idNow(tr[0]), s.idNow(tr[1]), s.idNow(tr[2]))
+			triples += s.tripleTimes[t] * (s.tripleNext[t] - s.tripleCur[t])
+		}
 	}
-	return s.p.WordWeight*words + s.p.PairWeight*pairs
+	return s.p.WordWeight*words + s.p.PairWeight*pairs + s.p.TripleWeight*triples
 }
 
 // idNow is word w's vocabulary index under the key being tried.
@@ -389,6 +433,9 @@ func (s *subst) idNow(w int32) int32 {
 func (s *subst) keepWords() {
 	for _, w := range s.touched {
 		s.cur[w], s.curID[w] = s.next[w], s.nextID[w]
+	}
+	for _, t := range s.touchedTriples {
+		s.tripleCur[t] = s.tripleNext[t]
 	}
 	for _, p := range s.touchedPairs {
 		s.pairCur[p] = s.pairNext[p]
@@ -430,7 +477,12 @@ func (s *subst) score(k *key) float32 {
 		s.pairCur[p] = s.pairScore(s.curID[pr[0]], s.curID[pr[1]])
 		pairs += s.pairTimes[p] * s.pairCur[p]
 	}
-	return s.quad(k) + s.p.WordWeight*words + s.p.PairWeight*pairs
+	var triples float32
+	for t, tr := range s.triples {
+		s.tripleCur[t] = s.st.assoc3(s.curID[tr[0]], s.curID[tr[1]], s.curID[tr[2]])
+		triples += s.tripleTimes[t] * s.tripleCur[t]
+	}
+	return s.quad(k) + s.p.WordWeight*words + s.p.PairWeight*pairs + s.p.TripleWeight*triples
 }
 
 // polish improves k in place like climb, by score, and returns the score:
@@ -461,6 +513,37 @@ func (s *subst) polish(k *key) float32 {
 	// Summed afresh, so that equal keys reached along different paths
 	// score exactly the same.
 	return s.score(k)
+}
+
+// kickWords returns up to n of the line's words that have common words
+// of their pattern, those that make up most of the line first.
+func (s *subst) kickWords(n int) []int {
+	var ws []int
+	for w, word := range s.words {
+		if s.wordCase[w] != caseInitial && len(s.st.byPattern[string(pattern(word))]) >= kickCands {
+			ws = append(ws, w)
+		}
+	}
+	slices.SortStableFunc(ws, func(a, b int) int {
+		return cmp.Compare(s.times[b]*float32(len(s.words[b])), s.times[a]*float32(len(s.words[a])))
+	})
+	return ws[:min(n, len(ws))]
+}
+
+// force swaps letters of k so that the cipher word decrypts to plain,
+// which has its pattern.
+func (s *subst) force(k *key, word, plain []byte) {
+	for i, c := range word {
+		if c >= 26 {
+			continue
+		}
+		for j := range 26 {
+			if k[j] == plain[i] {
+				k[c], k[j] = k[j], k[c]
+				break
+			}
+		}
+	}
 }
 
 // frequencyKey maps the line's letters, most frequent first, onto English
@@ -598,6 +681,29 @@ func solveSubstitution(ctx context.Context, st *stats, p *Params, line []byte, p
 		}
 		if v := s.polish(&k); v > bestScore+1e-3 {
 			best, bestScore = k, v
+		}
+	}
+	// Word kicks: the line's commonest words are each given the common
+	// words of their pattern in turn, and the key polished from there.
+	// They escape what random swaps cannot: in "A time to gain, and a
+	// time to lose; A time to keep", the climbs all agree on "A side so
+	// fair, arm a side so", and turning "side" into "time" takes several
+	// swaps at once.
+	// Only for lines that score below wordKickBelow: a quarter of the
+	// development set's lines decrypted right, and most wrong ones.
+	for _, w := range s.kickWords(kickWords) {
+		if bestScore/windows >= wordKickBelow {
+			break
+		}
+		for _, plain := range s.st.byPattern[string(pattern(s.words[w]))][:kickCands] {
+			if ctx.Err() != nil {
+				break
+			}
+			k := best
+			s.force(&k, s.words[w], plain)
+			if v := s.polish(&k); v > bestScore+1e-3 {
+				best, bestScore = k, v
+			}
 		}
 	}
 	sample := best.apply(line[:min(len(line), shiftSample)])

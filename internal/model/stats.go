@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 )
@@ -31,10 +32,17 @@ type stats struct {
 	// initial is log10 P(letter) of the initial of a name ("J."): the
 	// first letters of people's given names and initials.
 	initial [26]float32
+	// byPattern lists the commonest words by their pattern of letters
+	// ("that" and "high" share "abca"), most probable first, for the
+	// solver's word kicks.
+	byPattern map[string][][]byte
 	// pairStart and pairs are the pairs section of english.bin, see
 	// Train: a uint32 per word and 4 bytes a pair, read where they lie.
 	pairStart []byte
 	pairs     []byte
+	// tripleStart and triples are the triples section, likewise.
+	tripleStart []byte
+	triples     []byte
 }
 
 // wordInfo is what the solver knows of a word.
@@ -104,6 +112,7 @@ func parseStats(b []byte) (*stats, error) {
 	n := r.uvarint()
 	s.words = make([]wordInfo, 0, n)
 	s.vocab = newWordTable(n)
+	s.byPattern = map[string][][]byte{}
 	var sym []byte
 	for range n {
 		w := r.bytes(r.uvarint())
@@ -121,6 +130,12 @@ func parseStats(b []byte) (*stats, error) {
 			backoff: float32(int8(v[2])) / pairScale,
 		}
 		s.vocab.add(sym, int32(len(s.words)), info)
+		if len(s.words) < patternWords && len(sym) > 1 {
+			pat := pattern(sym)
+			if l := s.byPattern[string(pat)]; len(l) < patternKeep {
+				s.byPattern[string(pat)] = append(l, slices.Clone(sym))
+			}
+		}
 		s.words = append(s.words, info)
 	}
 	s.pairStart = r.bytes(4 * (n + 1))
@@ -128,6 +143,10 @@ func parseStats(b []byte) (*stats, error) {
 		return nil, r.err
 	}
 	s.pairs = r.bytes(4 * int(binary.LittleEndian.Uint32(s.pairStart[4*n:])))
+	s.tripleStart = r.bytes(4 * (n + 1))
+	if r.err == nil {
+		s.triples = r.bytes(tripleSize * int(binary.LittleEndian.Uint32(s.tripleStart[4*n:])))
+	}
 	if r.err != nil {
 		return nil, r.err
 	}
@@ -166,6 +185,31 @@ func (st *stats) assoc(first, second int32) float32 {
 		}
 	}
 	return st.words[first].backoff
+}
+
+// assoc3 is log10 P(c | a b) / P(c | b) for three words by index, when
+// the triples list it, else 0.
+func (st *stats) assoc3(a, b, c int32) float32 {
+	if a < 0 || b < 0 || c < 0 {
+		return 0
+	}
+	key := uint64(b)<<tripleBits | uint64(c)
+	lo := binary.LittleEndian.Uint32(st.tripleStart[4*a:])
+	hi := binary.LittleEndian.Uint32(st.tripleStart[4*a+4:])
+	for lo < hi {
+		m := lo + (hi-lo)/2
+		t := st.triples[tripleSize*m : tripleSize*m+tripleSize]
+		v := uint64(t[0]) | uint64(t[1])<<8 | uint64(t[2])<<16 | uint64(t[3])<<24 | uint64(t[4])<<32 | uint64(t[5])<<40
+		switch k := v >> 8; {
+		case k == key:
+			return float32(int8(v)) / pairScale
+		case k < key:
+			lo = m + 1
+		default:
+			hi = m
+		}
+	}
+	return 0
 }
 
 // condAt is log10 P(d | abc) for the quadgram index i.
@@ -295,4 +339,32 @@ func nonLetterScores(unigram *[256]float32) (w [256]float32) {
 		w[b] = float32(math.Log10(0.95*p[b]/sum + smooth))
 	}
 	return w
+}
+
+const (
+	// patternWords is how many of the most probable words byPattern
+	// holds, and patternKeep how many of a pattern at most.
+	patternWords = 5000
+	patternKeep  = 20
+)
+
+// pattern is word's pattern of symbols: each letter as the order in which
+// it first occurs in the word ("that" is "\x00\x01\x02\x00"), an
+// apostrophe as itself.
+func pattern(word []byte) []byte {
+	var first [27]byte
+	var next byte = 1
+	out := make([]byte, len(word))
+	for i, c := range word {
+		if c >= 26 {
+			out[i] = '\''
+			continue
+		}
+		if first[c] == 0 {
+			first[c] = next
+			next++
+		}
+		out[i] = first[c] - 1
+	}
+	return out
 }

@@ -31,6 +31,10 @@ import (
 //	           backoff says; the pairs of a word are in order of the second.
 //	           Fixed widths let the solver search the pairs where they lie
 //	           in the binary, with nothing to decode at start-up.
+//	triples    likewise by first word, a uint32 each and one more, then
+//	           6 bytes a triple: the second and third words' indices and
+//	           log10 P(third | first second) / P(third | second), for the
+//	           triples well above what their last pair says (writeTriples)
 //
 // Integers are little-endian. A cost is -log10(p) times costScale, rounded and capped at 255; signed
 // bytes hold log10 values times pairScale. Only integers reach the file,
@@ -82,6 +86,9 @@ type TrainData struct {
 	// it does not list has P(second | first) = Backoff[first] × P(second).
 	Backoff []float64
 	Bigrams []Bigram
+	// Trigrams are the triples of words the n-gram model knows, with
+	// log10 P(third | first second) and P(third | second).
+	Trigrams []Trigram
 	// TextShare is the running text's share in each word's probability,
 	// the rest the n-gram model's: the model learnt from speech ("just"
 	// 15 times as often as "must"), the books are written.
@@ -109,6 +116,13 @@ type Bigram struct {
 	LogP          float64
 }
 
+// Trigram is log10 P(C | A B) and P(C | B), words given by index in
+// TrainData.Words.
+type Trigram struct {
+	A, B, C      int32
+	LogP, Bigram float64
+}
+
 // Training choices, tuned on the development set (see scripts/tune).
 const (
 	// listLogP is the log10 probability of a word only the word list
@@ -121,6 +135,9 @@ const (
 	// pairMinLogP drops pairs of rare words: a pair only counts when both
 	// its words are at least this probable.
 	pairMinLogP = -6.0
+	// tripleKeep keeps a triple whose last word is at least this much
+	// (log10) more likely after the first two than after the second.
+	tripleKeep = 0.7
 	// Shares of the three letter models in the letter table: words
 	// weighted by frequency (what running text looks like), the training
 	// text itself, and every word of the vocabulary once (what unseen words
@@ -186,7 +203,11 @@ func Train(d TrainData) ([]byte, error) {
 		out.WriteByte(w.flags)
 		out.WriteByte(byte(signed(w.backoff)))
 	}
-	writePairs(&out, d, vocab)
+	at := vocabIndex(d, vocab)
+	writePairs(&out, d, vocab, at)
+	if err := writeTriples(&out, d, vocab, at); err != nil {
+		return nil, err
+	}
 	return out.Bytes(), nil
 }
 
@@ -322,8 +343,10 @@ func textWordsOf(text []byte) []string {
 
 // writePairs writes the pairs section: the bigrams of words in vocab whose
 // association differs from the backoff's by pairKeep or more.
-func writePairs(out *bytes.Buffer, d TrainData, vocab []entry) {
-	at := make([]int32, len(d.Words)) // index in vocab, or -1
+// vocabIndex maps the index of each of d.Words to its index in vocab, or
+// -1.
+func vocabIndex(d TrainData, vocab []entry) []int32 {
+	at := make([]int32, len(d.Words))
 	for i := range at {
 		at[i] = -1
 	}
@@ -332,6 +355,10 @@ func writePairs(out *bytes.Buffer, d TrainData, vocab []entry) {
 			at[e.index] = int32(i)
 		}
 	}
+	return at
+}
+
+func writePairs(out *bytes.Buffer, d TrainData, vocab []entry, at []int32) {
 	type pair struct {
 		second int32
 		assoc  int8
@@ -351,12 +378,7 @@ func writePairs(out *bytes.Buffer, d TrainData, vocab []entry) {
 		}
 		follow[f] = append(follow[f], pair{s, signed(assoc)})
 	}
-	var start uint32
-	for _, list := range follow {
-		out.Write(binary.LittleEndian.AppendUint32(nil, start))
-		start += uint32(len(list))
-	}
-	out.Write(binary.LittleEndian.AppendUint32(nil, start))
+	writeStarts(out, follow)
 	for _, list := range follow {
 		slices.SortFunc(list, func(a, b pair) int { return cmp.Compare(a.second, b.second) })
 		for _, p := range list {
@@ -456,3 +478,57 @@ func wittenBell(c4 []float64) []float64 {
 // backoffFloor, see wittenBell: 0.1 did best on the licences with the
 // earlier tables.
 const backoffFloor = 0.1
+
+// tripleBits is the width of each word's index in a triple, and
+// tripleSize a triple's size in the file.
+const (
+	tripleBits = 17
+	tripleSize = 6
+)
+
+// writeTriples writes the triples section: the triples of common words
+// that the n-gram model finds at least tripleKeep more likely than their
+// last pair says. Like the pairs, they are grouped by their first word: a
+// uint32 per word of vocab and one more, the index of its first triple;
+// then the triples, 6 bytes each, in order of their first word and then
+// of the rest: the second and third words' indices in tripleBits each and
+// log10 P(c | a b) / P(c | b) as a signed byte, little-endian. The solver
+// counts every other triple as 0.
+func writeTriples(out *bytes.Buffer, d TrainData, vocab []entry, at []int32) error {
+	if len(vocab) > 1<<tripleBits {
+		return fmt.Errorf("%d words: triples index at most %d", len(vocab), 1<<tripleBits)
+	}
+	rest := make([][]uint64, len(vocab))
+	for _, t := range d.Trigrams {
+		if t.A < 0 || int(t.A) >= len(at) || t.B < 0 || int(t.B) >= len(at) || t.C < 0 || int(t.C) >= len(at) {
+			continue
+		}
+		a, b, c := at[t.A], at[t.B], at[t.C]
+		if a < 0 || b < 0 || c < 0 || vocab[a].logp < pairMinLogP || vocab[c].logp < pairMinLogP {
+			continue
+		}
+		if assoc := t.LogP - t.Bigram; assoc >= tripleKeep {
+			rest[a] = append(rest[a], (uint64(b)<<tripleBits|uint64(c))<<8|uint64(byte(signed(assoc))))
+		}
+	}
+	writeStarts(out, rest)
+	for _, list := range rest {
+		slices.Sort(list)
+		for _, v := range list {
+			out.Write(binary.LittleEndian.AppendUint64(nil, v)[:tripleSize])
+		}
+	}
+	return nil
+}
+
+// writeStarts writes the start table of a section grouped by word: for each
+// list, the index of its first entry among all the lists' entries, and
+// one more, their number.
+func writeStarts[T any](out *bytes.Buffer, lists [][]T) {
+	var start uint32
+	for _, list := range lists {
+		out.Write(binary.LittleEndian.AppendUint32(nil, start))
+		start += uint32(len(list))
+	}
+	out.Write(binary.LittleEndian.AppendUint32(nil, start))
+}

@@ -261,14 +261,22 @@ type record struct {
 	Notification bool            `json:"notification,omitempty"`
 }
 
-// recordOutput is a record's "output": the answer's text, or its JSON
-// object in jsonl; with partial messages, all of them in order.
+// recordOutput is a record's "output": see RecordOutput.
 func (o *output) recordOutput(r *track.Request) json.RawMessage {
+	return RecordOutput(o.cfg.Framing.Mode, r)
+}
+
+// RecordOutput is what a --json record's "output" holds for r, a request
+// of a run in framing mode: the answer's text as a JSON string, or in
+// jsonl its JSON object; with partial messages, all of them in order, the
+// answer last; null for a notification, or a failure with no parts. It may
+// alias r.Answer: a caller that keeps it past Config.Observe copies it.
+func RecordOutput(mode frame.Mode, r *track.Request) json.RawMessage {
 	if r.Notification || r.Err != nil && len(r.Partials) == 0 {
 		return json.RawMessage("null")
 	}
 	one := func(b []byte) json.RawMessage {
-		if o.cfg.Framing.Mode == frame.JSONL && json.Valid(b) {
+		if mode == frame.JSONL && json.Valid(b) {
 			return b
 		}
 		s, _ := json.Marshal(string(b))

@@ -53,6 +53,7 @@ func Main(args []string) int {
 		number     = fs.Bool("number", false, "put \"N: \" before the Nth answer, counting from 1: state a restart loses")
 		crashOn    = fs.String("crash-on", "", "kill itself with SIGKILL on reading a line containing this, before answering it")
 		jsonl      = fs.Bool("jsonl", false, "read JSON objects, answer {\"id\":ID,\"text\":TEXT} (with -upper, TEXT in upper case); other lines get {\"error\":...} with no id")
+		stamp      = fs.String("stamp", "", "with -jsonl: put the time (Unix nanoseconds) at this member of each answer, a dotted path (meta.time: in an object \"meta\"): a field that differs from run to run")
 		promptText = fs.String("prompt", "", "print this, with no newline, first and after each answer, as a REPL prompts")
 		silentOn   = fs.String("silent-on", "", "answer nothing to a line equal to this (\"\" with -silent-empty), as bc does to an empty line")
 		silentNone = fs.Bool("silent-empty", false, "with -silent-on unset: answer nothing to an empty line")
@@ -172,7 +173,7 @@ func Main(args []string) int {
 					body = bytes.ToUpper(body)
 				}
 				if *jsonl {
-					body = jsonAnswer(body, *upper)
+					body = jsonAnswer(body, *upper, *stamp)
 				}
 				lines++
 				if *number {
@@ -228,9 +229,10 @@ func Main(args []string) int {
 	return *exitCode
 }
 
-// jsonAnswer answers a JSON request line: its id and text, or an error
-// with no id for a line that is not a JSON object.
-func jsonAnswer(line []byte, upper bool) []byte {
+// jsonAnswer answers a JSON request line: its id and text (and the time
+// at the path stamp, if not ""), or an error with no id for a line that is
+// not a JSON object.
+func jsonAnswer(line []byte, upper bool, stamp string) []byte {
 	var req struct {
 		ID   json.RawMessage `json:"id"`
 		Text string          `json:"text"`
@@ -242,7 +244,16 @@ func jsonAnswer(line []byte, upper bool) []byte {
 	if upper {
 		req.Text = strings.ToUpper(req.Text)
 	}
-	b, _ := json.Marshal(map[string]any{"id": req.ID, "text": req.Text})
+	answer := map[string]any{"id": req.ID, "text": req.Text}
+	if stamp != "" {
+		m, path := answer, strings.Split(stamp, ".")
+		for _, name := range path[:len(path)-1] {
+			inner := map[string]any{}
+			m[name], m = inner, inner
+		}
+		m[path[len(path)-1]] = time.Now().UnixNano()
+	}
+	b, _ := json.Marshal(answer)
 	return b
 }
 

@@ -102,6 +102,9 @@ func gather() (model.TrainData, []byte, error) {
 	for _, b := range lm.Bigrams {
 		d.Bigrams = append(d.Bigrams, model.Bigram{First: b.W1, Second: b.W2, LogP: float64(b.Prob)})
 	}
+	for _, t := range lm.Trigrams {
+		d.Trigrams = append(d.Trigrams, model.Trigram{A: t.W0, B: t.W1, C: t.W2, LogP: float64(t.Prob), Bigram: float64(t.Bigram)})
+	}
 	return d, dev.Bytes(), nil
 }
 

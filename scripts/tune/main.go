@@ -46,6 +46,7 @@ type knob struct {
 var knobs = []knob{
 	{"WordWeight", func(p *model.Params) *float32 { return &p.WordWeight }, []float32{1, 1.5, 2, 2.5, 3, 4, 5}},
 	{"PairWeight", func(p *model.Params) *float32 { return &p.PairWeight }, []float32{0, 0.5, 1, 1.5, 2, 3}},
+	{"TripleWeight", func(p *model.Params) *float32 { return &p.TripleWeight }, []float32{0, 0.5, 1, 1.5, 2, 3}},
 	{"UnknownWord", func(p *model.Params) *float32 { return &p.UnknownWord }, []float32{-7, -8, -9, -10, -11, -12}},
 	{"UnknownName", func(p *model.Params) *float32 { return &p.UnknownName }, []float32{-6, -7, -8, -9, -10, -11}},
 	{"LowerName", func(p *model.Params) *float32 { return &p.LowerName }, []float32{0, -1, -2, -3, -4}},

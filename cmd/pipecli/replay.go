@@ -1,0 +1,173 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pipecli/pipecli/internal/frame"
+	"github.com/pipecli/pipecli/internal/iostreams"
+	"github.com/pipecli/pipecli/internal/replay"
+	"github.com/pipecli/pipecli/internal/session"
+)
+
+// replayOpts are `pipecli replay`'s options: the target's, and its own.
+type replayOpts struct {
+	IO *iostreams.IOStreams
+	targetOpts
+	Records      string
+	JSON         bool
+	Update       bool
+	IgnoreFields []string
+	IgnoreSpace  bool
+	NoColor      bool
+	Quiet        bool
+
+	recs  *replay.Records
+	rules replay.Rules
+}
+
+func newReplayCmd(io *iostreams.IOStreams, runF func(*replayOpts) error) *cobra.Command {
+	o := &replayOpts{IO: io}
+	cmd := &cobra.Command{
+		Use:   "replay RECORDS [flags] [-- COMMAND ARGS...]",
+		Short: "Send recorded requests to COMMAND again and compare its answers with the recorded ones",
+		Long: `Send the input of each record in RECORDS (what 'pipecli run --json' wrote, or
+any JSON lines with "input" and "output"; - for stdin) to COMMAND (default: the
+demo model) again, in record order, and compare each new answer with the
+recorded "output": a regression test, with RECORDS as its golden file.
+
+The report lists each record whose answer changed, with a word diff
+([-recorded-]{+new+}; in colour on a terminal), and each that failed, then
+counts them (same, changed, failed) and compares the latency with the
+recorded one. --json writes it as one JSON document instead.
+
+Framing: as for 'pipecli run'; with no framing flag, jsonl when the recorded
+answers are JSON objects, else line. In jsonl, answers are compared as JSON
+values; the "id" of the answer to an input that had no "id" of its own is
+pipecli's correlation id, and is not compared. Partial messages are progress:
+only the final answer is compared. A record that failed when recorded and
+fails again is the same; one that is answered now has changed. A
+notification ("notification":true) expects no answer.
+
+--update rewrites the records that changed with their new answers (the
+golden-file workflow); the other lines are kept as they are. It writes
+nothing when a request failed, and replaces the file whole or not at all.
+
+Exit status:
+  0      every record replayed the same (with --update: the changed ones
+         were rewritten)
+  1      some changed or failed; or the child exited unsuccessfully, or
+         answered what no request asked, after the requests ended
+  2      usage or input error: a bad flag, a record that cannot be read
+  125    pipecli's own failure (the records could not be written), or
+         docker could not run the container
+  126    COMMAND cannot be executed
+  127    COMMAND not found
+  128+N  pipecli got signal N (130: Ctrl-C)`,
+		Example: `  pipecli run --framing line --json --file testdata/crypt.txt > testdata/crypt.records.jsonl
+  pipecli replay testdata/crypt.records.jsonl
+  pipecli replay testdata/crypt.records.jsonl --update
+  pipecli replay golden.jsonl -j 4 --timeout 30s -- python3 -u model.py
+  pipecli replay golden.jsonl --framing jsonl --ignore-field meta.time -- ./model --jsonl`,
+		RunE: func(c *cobra.Command, args []string) error {
+			if err := o.parseArgs(c, args); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(o)
+			}
+			return runReplay(c.Context(), o)
+		},
+	}
+	f := cmd.Flags()
+	o.addFlags(f)
+	o.addCompletions(cmd)
+	// The framing's default is the records' (see parseArgs), never raw.
+	framing := f.Lookup("framing")
+	framing.Usage, framing.DefValue = "how answers are told apart: line, marker or jsonl (default: jsonl when the recorded answers are JSON objects, else line)", ""
+	// --partials and --unordered change only how answers are written,
+	// which replay does not do; --skip-empty is refused (parseArgs).
+	for _, name := range []string{"partials", "unordered", "skip-empty"} {
+		if err := f.MarkHidden(name); err != nil {
+			panic(err) // no such flag: a mistake here
+		}
+	}
+	f.BoolVar(&o.JSON, "json", false, "write the report as one JSON document: the counts, the latencies and a result per record")
+	f.BoolVar(&o.Update, "update", false, "rewrite the records that changed with their new answers (not when a request failed)")
+	f.StringArrayVar(&o.IgnoreFields, "ignore-field", nil, "with --framing jsonl: leave the answers' member `NAME` out of the comparison (repeat it; a dotted path such as meta.time reaches inside)")
+	f.BoolVar(&o.IgnoreSpace, "ignore-space", false, "compare answers (in jsonl, their strings) with runs of white space as one space and the ends trimmed")
+	f.BoolVar(&o.NoColor, "no-color", false, "no colours (also: NO_COLOR=1)")
+	f.BoolVarP(&o.Quiet, "quiet", "q", false, "no progress bar (shown on stderr when it is a terminal)")
+	return cmd
+}
+
+// parseArgs separates RECORDS from the command after --, reads the
+// records, picks the framing (see the help) and checks the flags.
+func (o *replayOpts) parseArgs(c *cobra.Command, args []string) error {
+	dash := c.ArgsLenAtDash()
+	switch {
+	case len(args) == 0 || dash == 0:
+		return usageError(fmt.Errorf("give the records to replay: pipecli replay RECORDS [-- COMMAND]"))
+	case dash < 0 && len(args) > 1:
+		// Without --, the command's own flags would be taken for ours.
+		return usageError(fmt.Errorf("put the command after --, so that its flags are not taken for replay's: pipecli replay %s -- %s", args[0], args[1]))
+	case dash > 1:
+		return usageError(fmt.Errorf("give one RECORDS file before --, not %d", dash))
+	}
+	o.Records, o.Argv = args[0], args[1:]
+	if o.Update && o.Records == "-" {
+		return usageError(fmt.Errorf("--update rewrites the records file: give its path, not - (stdin)"))
+	}
+	f := c.Flags()
+	if f.Changed("skip-empty") {
+		return usageError(fmt.Errorf("--skip-empty does not go with replay: every record is a request, a blank input too"))
+	}
+	recs, err := replay.Load(o.Records, o.IO.In)
+	if err != nil {
+		return err
+	}
+	o.recs = recs
+	if !f.Changed("framing") && !f.Changed("prompt") {
+		mode := frame.Line
+		switch {
+		case f.Changed("marker") || f.Changed("marker-regexp"):
+			mode = frame.Marker
+		case recs.JSONL:
+			mode = frame.JSONL
+		}
+		// As if given, so that check treats it as the user's choice.
+		if err := f.Set("framing", mode.String()); err != nil {
+			return err
+		}
+	}
+	if err := o.check(c); err != nil {
+		return err
+	}
+	if o.Framing == frame.Raw {
+		return usageError(fmt.Errorf("replay tells each answer from the next: it needs --framing line, marker or jsonl, not raw"))
+	}
+	o.rules = replay.Rules{JSONL: o.Framing == frame.JSONL, IgnoreSpace: o.IgnoreSpace}
+	for _, name := range o.IgnoreFields {
+		if !o.rules.JSONL {
+			return usageError(fmt.Errorf("--ignore-field %s: with --framing %s the answers are text, which has no fields; it goes with --framing jsonl (--ignore-space ignores white space in text)", name, o.Framing))
+		}
+		p, err := replay.ParsePath(name)
+		if err != nil {
+			return usageError(fmt.Errorf("--ignore-field: %w", err))
+		}
+		o.rules.IgnoreFields = append(o.rules.IgnoreFields, p)
+	}
+	return nil
+}
+
+func runReplay(ctx context.Context, o *replayOpts) error {
+	o.IO.SetColor(o.NoColor)
+	cfg := session.Config{Quiet: o.Quiet}
+	o.limitProcs(o.IO.Getenv)
+	if err := o.fill(&cfg); err != nil {
+		return err
+	}
+	return replay.Run(ctx, o.recs, cfg, replay.Options{Rules: o.rules, JSON: o.JSON, Update: o.Update}, o.IO)
+}
