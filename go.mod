@@ -3,6 +3,7 @@ module github.com/pipecli/pipecli
 go 1.26.0
 
 require (
+	github.com/HdrHistogram/hdrhistogram-go v1.4.0
 	github.com/ergochat/readline v0.1.3
 	github.com/fatih/color v1.19.0
 	github.com/rogpeppe/go-internal v1.16.0

@@ -139,7 +139,7 @@ and editing, from a file, or as part of a shell pipeline.`,
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return usageError(fmt.Errorf("%w; see '%s --help'", err, cmd.CommandPath()))
 	})
-	root.AddCommand(newRunCmd(io, nil), newReplayCmd(io, nil), newServeCmd(io, nil), newStatusCmd(io), newConnectCmd(io), newModelCmd(io), newEncryptCmd(io), newVersionCmd(io))
+	root.AddCommand(newRunCmd(io, nil), newBenchCmd(io, nil), newReplayCmd(io, nil), newServeCmd(io, nil), newStatusCmd(io), newConnectCmd(io), newModelCmd(io), newEncryptCmd(io), newVersionCmd(io))
 	return root
 }
 

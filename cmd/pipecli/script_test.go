@@ -48,12 +48,13 @@ func TestScript(t *testing.T) {
 }
 
 var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []string){
-	"gen":      cmdGen,
-	"filesize": cmdFilesize,
-	"waitfor":  cmdWaitfor,
-	"exitcode": cmdExitcode,
-	"term":     cmdTerm,
-	"counts":   cmdCounts,
+	"gen":       cmdGen,
+	"filesize":  cmdFilesize,
+	"waitfor":   cmdWaitfor,
+	"exitcode":  cmdExitcode,
+	"term":      cmdTerm,
+	"counts":    cmdCounts,
+	"benchjson": cmdBenchJSON,
 	// serve_test.go
 	"waitserve": cmdWaitserve,
 	"rawclient": cmdRawclient,

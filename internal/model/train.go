@@ -378,12 +378,7 @@ func writePairs(out *bytes.Buffer, d TrainData, vocab []entry, at []int32) {
 		}
 		follow[f] = append(follow[f], pair{s, signed(assoc)})
 	}
-	var start uint32
-	for _, list := range follow {
-		out.Write(binary.LittleEndian.AppendUint32(nil, start))
-		start += uint32(len(list))
-	}
-	out.Write(binary.LittleEndian.AppendUint32(nil, start))
+	writeStarts(out, follow)
 	for _, list := range follow {
 		slices.SortFunc(list, func(a, b pair) int { return cmp.Compare(a.second, b.second) })
 		for _, p := range list {
@@ -516,12 +511,7 @@ func writeTriples(out *bytes.Buffer, d TrainData, vocab []entry, at []int32) err
 			rest[a] = append(rest[a], (uint64(b)<<tripleBits|uint64(c))<<8|uint64(byte(signed(assoc))))
 		}
 	}
-	var start uint32
-	for _, list := range rest {
-		out.Write(binary.LittleEndian.AppendUint32(nil, start))
-		start += uint32(len(list))
-	}
-	out.Write(binary.LittleEndian.AppendUint32(nil, start))
+	writeStarts(out, rest)
 	for _, list := range rest {
 		slices.Sort(list)
 		for _, v := range list {
@@ -529,4 +519,16 @@ func writeTriples(out *bytes.Buffer, d TrainData, vocab []entry, at []int32) err
 		}
 	}
 	return nil
+}
+
+// writeStarts writes the start table of a section grouped by word: for each
+// list, the index of its first entry among all the lists' entries, and
+// one more, their number.
+func writeStarts[T any](out *bytes.Buffer, lists [][]T) {
+	var start uint32
+	for _, list := range lists {
+		out.Write(binary.LittleEndian.AppendUint32(nil, start))
+		start += uint32(len(list))
+	}
+	out.Write(binary.LittleEndian.AppendUint32(nil, start))
 }

@@ -75,7 +75,12 @@ type Child struct {
 	stdin          *os.File // our end of the child's stdin
 	stdout, stderr *os.File // our ends of its stdout and stderr
 	stdinOnce      sync.Once
-	stdinNowait    atomic.Int32 // for WriteNow: 0 not yet known, 1 stdin is O_NONBLOCK (stdin.Fd would clear it), 2 not
+	// groupHWM is the largest peak RSS (VmHWM) of the processes of the
+	// child's group when its stdin was closed after input, in bytes; 0 if
+	// not read.
+	groupHWM    atomic.Int64
+	fedAny      atomic.Bool  // some input was sent
+	stdinNowait atomic.Int32 // for WriteNow: 0 not yet known, 1 stdin is O_NONBLOCK (stdin.Fd would clear it), 2 not
 
 	fed       chan struct{} // closed once the input is all sent, or abandoned
 	stopReq   chan struct{} // closed by Stop
@@ -223,6 +228,12 @@ func (c *Child) OutputErr() error {
 // read of the source in progress. It is safe to call more than once.
 func (c *Child) CloseStdin() {
 	c.stdinOnce.Do(func() {
+		// After its work, while the child still runs, as it usually does
+		// until it reads EOF: once it has exited, its memory is gone from
+		// /proc.
+		if c.fedAny.Load() {
+			c.groupHWM.Store(groupPeakRSS(c.cmd.Process.Pid))
+		}
 		c.stdin.Close()
 		if cl, ok := c.opts.Stdin.(io.Closer); ok {
 			cl.Close()
@@ -253,6 +264,9 @@ func (c *Child) Unanswered() time.Duration {
 
 // sent and answered keep waitingSince: one clock read per chunk.
 func (c *Child) sent() {
+	if !c.fedAny.Load() {
+		c.fedAny.Store(true)
+	}
 	if c.waitingSince.Load() == 0 {
 		c.waitingSince.CompareAndSwap(0, time.Now().UnixNano())
 	}
@@ -340,6 +354,28 @@ func (c *Child) waitExit(d time.Duration, cut <-chan struct{}) bool {
 func (c *Child) Wait() (Status, error) {
 	c.owned.Wait()
 	return c.status, c.stdinErr
+}
+
+// PeakRSS is the child's peak resident set size in bytes, once it has
+// been waited for (Wait): the largest peak of the processes of its group
+// when its stdin was closed after input (VmHWM in /proc), the usual end of
+// its work; processes of the group that ended before then are not counted.
+// Failing that (it had no input, exited first, or there is no /proc), the
+// largest of the
+// process and of the children it waited for itself, as wait4(2) reports
+// it, which is at least pipecli's own size when it started the child: the
+// child began as a copy of it that shared its memory until exec, and the
+// kernel counts that copy's peak. 0 if not known.
+func (c *Child) PeakRSS() int64 {
+	select {
+	case <-c.exited:
+	default:
+		return 0
+	}
+	if hwm := c.groupHWM.Load(); hwm > 0 {
+		return hwm
+	}
+	return peakRSS(c.cmd.ProcessState)
 }
 
 // StopStage says which stage of Stop ended the child.

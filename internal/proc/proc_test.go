@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -375,3 +376,88 @@ var errFull = errors.New("sink full")
 type failWriter struct{}
 
 func (failWriter) Write(p []byte) (int, error) { return 0, errFull }
+
+// A child given input is measured while it still runs, when its stdin is
+// closed: here awk, holding a 64 MiB string until it reads EOF.
+func TestPeakRSSAtEOF(t *testing.T) {
+	const mib = 1 << 20
+	pr, pw := io.Pipe()
+	ready := make(chan struct{})
+	out := &signalWriter{want: "ready", seen: ready}
+	c, err := proc.Start([]string{"awk", `BEGIN { s = "x"; while (length(s) < 64 * 1048576) s = s s; print "ready"; fflush(); while ((getline l) > 0) {} }`},
+		proc.Options{Stdin: pr, Stdout: out, Stderr: io.Discard, Grace: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pw.Write([]byte("hello\n")); err != nil {
+		t.Fatal(err)
+	}
+	<-ready
+	pw.Close()
+	if _, err := c.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.PeakRSS(); got < 64*mib || got > 512*mib {
+		t.Errorf("PeakRSS() = %d bytes; want 64 to 512 MiB", got)
+	}
+}
+
+// signalWriter closes seen once what it was written holds want.
+type signalWriter struct {
+	mu   sync.Mutex
+	buf  []byte
+	want string
+	seen chan struct{}
+}
+
+func (w *signalWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	had := strings.Contains(string(w.buf), w.want)
+	w.buf = append(w.buf, p...)
+	if !had && strings.Contains(string(w.buf), w.want) {
+		close(w.seen)
+	}
+	return len(p), nil
+}
+
+// PeakRSS is the child's peak memory once it has been waited for, that
+// of the processes it waited for itself included: a model behind a
+// wrapper (sh -c, a launcher script) counts.
+func TestPeakRSS(t *testing.T) {
+	const mib = 1 << 20
+	tests := []struct {
+		name     string
+		argv     []string
+		stdin    io.Reader
+		min, max int64
+	}{
+		{"go child", []string{os.Args[0], "-exit", "0"}, nil, 1 * mib, 512 * mib},
+		// dd touches its 64 MiB buffer; sh waits for it.
+		{"behind sh", []string{"sh", "-c", "dd if=/dev/zero of=/dev/null bs=64M count=1 2>/dev/null; exit 0"}, nil, 64 * mib, 512 * mib},
+		// A small child given input: its own size, not this test's (made
+		// 64 MiB larger below), whose memory it shared until exec: wait4
+		// counts that.
+		{"cat", []string{"cat"}, strings.NewReader("hello\n"), 64 << 10, 32 * mib},
+	}
+	ballast := make([]byte, 64*mib)
+	for i := range ballast {
+		ballast[i] = 1
+	}
+	defer runtime.KeepAlive(ballast)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, env := child()
+			c, err := proc.Start(tt.argv, proc.Options{Stdin: tt.stdin, Stdout: io.Discard, Stderr: io.Discard, Grace: 5 * time.Second, Env: env})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.Wait(); err != nil {
+				t.Fatal(err)
+			}
+			if got := c.PeakRSS(); got < tt.min || got > tt.max {
+				t.Errorf("PeakRSS() = %d bytes; want %d to %d", got, tt.min, tt.max)
+			}
+		})
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -48,6 +49,17 @@ func statusOf(ps *os.ProcessState, err error) Status {
 		return Status{Signal: ws.Signal()}
 	}
 	return Status{Code: ps.ExitCode()}
+}
+
+// peakRSS is ps's ru_maxrss in bytes (Linux gives KiB), 0 if unknown.
+func peakRSS(ps *os.ProcessState) int64 {
+	if ps == nil {
+		return 0
+	}
+	if ru, ok := ps.SysUsage().(*syscall.Rusage); ok && ru != nil {
+		return int64(ru.Maxrss) * 1024
+	}
+	return 0
 }
 
 // StartError says why a command could not be started.
@@ -136,4 +148,47 @@ func missingInterpreter(path, dir string, err error) string {
 		return "" // there, but something else it needs is not
 	}
 	return string(interp)
+}
+
+// groupPeakRSS is the largest VmHWM of the processes in process group pgid,
+// in bytes, from /proc; 0 if none could be read.
+func groupPeakRSS(pgid int) int64 {
+	dir, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0
+	}
+	var peak int64
+	for _, e := range dir {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if pid != pgid {
+			if g, err := syscall.Getpgid(pid); err != nil || g != pgid {
+				continue
+			}
+		}
+		peak = max(peak, vmHWM(pid))
+	}
+	return peak
+}
+
+// vmHWM is process pid's peak resident set size in bytes, from the VmHWM
+// line of /proc/PID/status; 0 if it cannot be read (a zombie has none).
+func vmHWM(pid int) int64 {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0
+	}
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			f := strings.Fields(v) // "12345 kB"
+			if len(f) == 2 && f[1] == "kB" {
+				if kb, err := strconv.ParseInt(f[0], 10, 64); err == nil {
+					return kb * 1024
+				}
+			}
+		}
+	}
+	return 0
 }

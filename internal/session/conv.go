@@ -84,6 +84,8 @@ type conv struct {
 	eofTimedOut bool
 	fatal       error // why the run cannot go on, if it cannot
 	misaligned  int   // FIFO: answers that came with no request waiting
+	deaths      int   // children that died unexpectedly
+	peakRSS     int64 // the largest peak RSS of the children gone, in bytes
 	heldSaid    bool  // answers held behind a slow request were told of
 
 	timer   *time.Timer // set for the book's earliest deadline
@@ -146,9 +148,11 @@ func (s *session) converse(ctx context.Context, sigs <-chan os.Signal) (res Resu
 		}
 		for _, c := range children {
 			c.Wait()
+			cv.peakRSS = max(cv.peakRSS, c.PeakRSS())
 		}
 		cv.watchers.Wait()
 		cv.readers.Wait()
+		res.PeakRSS = cv.peakRSS
 	}()
 	if err := cv.startAll(); err != nil {
 		return res, err
@@ -546,7 +550,7 @@ func (cv *conv) signal(sig syscall.Signal) {
 		return
 	}
 	cv.interrupted = sig
-	cv.giveUp("interrupted", func(c *proc.Child) {
+	cv.giveUp(whyInterrupted, func(c *proc.Child) {
 		c.Signal(sig)
 		c.Stop()
 	})
@@ -554,7 +558,7 @@ func (cv *conv) signal(sig syscall.Signal) {
 
 // cancel ends the run when its context is done.
 func (cv *conv) cancel() {
-	cv.giveUp("cancelled", (*proc.Child).Terminate)
+	cv.giveUp(whyCancelled, (*proc.Child).Terminate)
 }
 
 // giveUp ends the input, fails what was not answered with why, and stops
@@ -734,6 +738,7 @@ func (cv *conv) childGone(r *replica) error {
 	// the exit alone.
 	child := r.child
 	st, err := child.Wait()
+	cv.peakRSS = max(cv.peakRSS, child.PeakRSS())
 	stage, stopped := child.StoppedBy()
 	r.child, r.eofAt = nil, time.Time{}
 	cv.res.Status = st
@@ -855,6 +860,7 @@ func (cv *conv) requestsOf(r *replica, st proc.Status, stage proc.StopStage, sto
 		return nil
 	}
 	// It died unexpectedly.
+	cv.deaths++
 	d := cv.leave(r, why, track.Crashed)
 	if d.InFlight == 0 && cv.book.Open() == 0 && cv.inputEnded && cv.queuedEmpty() {
 		// Every request was answered: nothing was lost; still, say so.
@@ -1239,7 +1245,7 @@ func (cv *conv) finish(res Result) (Result, error) {
 			res.OutputClosed, res.OutputErr = true, cv.out.err
 		}
 		res.Requests, res.Failed = cv.out.stats.ok+cv.out.stats.fail, cv.out.failed
-		res.Misaligned = cv.misaligned
+		res.Misaligned, res.Deaths = cv.misaligned, cv.deaths
 	}
 	if cv.interrupted != 0 || res.OutputClosed {
 		return res, nil

@@ -3,6 +3,7 @@ package session
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"syscall"
 	"time"
 
@@ -97,4 +98,23 @@ func (r Result) err(name string, eofTimeout time.Duration) error {
 		return &ChildFailed{Name: name, Status: r.Status}
 	}
 	return nil
+}
+
+// Why a run gave up on the requests it had not answered, when it was told
+// to stop: the error of each of them says so (CutShort).
+const (
+	whyInterrupted = "interrupted"
+	whyCancelled   = "cancelled"
+)
+
+// CutShort reports whether err, the error of a request Config.Observe was
+// told of, says only that the run was interrupted (a signal) or cancelled
+// (its context) before the request was answered, rather than that it
+// failed: it was in flight, or not yet sent, when the run stopped.
+func CutShort(err error) bool {
+	if err == nil {
+		return false
+	}
+	why := strings.TrimPrefix(err.Error(), "not sent: ")
+	return why == whyInterrupted || why == whyCancelled
 }

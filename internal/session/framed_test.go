@@ -376,3 +376,106 @@ func cpuTime() time.Duration {
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// Result counts the children that died and reads their peak RSS; a
+// request the run gave up on when it was cancelled is CutShort, not
+// failed, while one whose child died is not.
+func TestRunFramedDeathsAndCutShort(t *testing.T) {
+	ios, in, _, _ := iostreams.Test()
+	in.WriteString("a\nkill\nb\n")
+	var died []error
+	res, _ := Run(context.Background(), Config{
+		// It dies on "kill" every time: that request fails after its
+		// retries, the others are answered.
+		Target:      launch.Command([]string{"sh", "-c", `while read l; do [ "$l" = kill ] && kill -9 $$; echo "$l"; done`}),
+		Grace:       time.Second,
+		Framing:     frame.Options{Mode: frame.Line},
+		Window:      1,
+		Retries:     1,
+		Restart:     true,
+		MaxRestarts: 5,
+		Observe: func(r *track.Request) {
+			if r.Err != nil {
+				died = append(died, r.Err)
+			}
+		},
+	}, ios)
+	if res.Deaths != 2 {
+		t.Errorf("Deaths = %d; want 2 (sent twice, --retries 1)", res.Deaths)
+	}
+	if res.PeakRSS <= 0 {
+		t.Errorf("PeakRSS = %d; want the children's", res.PeakRSS)
+	}
+	if len(died) != 1 || CutShort(died[0]) {
+		t.Errorf("failed: %v; want one, not CutShort", died)
+	}
+
+	// Cancelled with a request in flight and one not sent.
+	ios, in, _, _ = iostreams.Test()
+	in.WriteString("a\nb\n")
+	ctx, cancel := context.WithCancel(context.Background())
+	var cut []error
+	Run(ctx, Config{
+		Target:  launch.Command([]string{"sh", "-c", "read l; echo $l; exec sleep 60"}),
+		Grace:   time.Second,
+		Framing: frame.Options{Mode: frame.Line},
+		Window:  1,
+		Observe: func(r *track.Request) {
+			if r.Err == nil {
+				cancel() // "a" answered: "b" is in flight
+				return
+			}
+			cut = append(cut, r.Err)
+		},
+	}, ios)
+	cancel()
+	if len(cut) != 1 || !CutShort(cut[0]) {
+		t.Errorf("failed: %v; want one, CutShort", cut)
+	}
+}
+
+func TestCutShort(t *testing.T) {
+	for _, tt := range []struct {
+		err  error
+		want bool
+	}{
+		{nil, false},
+		{errors.New(whyInterrupted), true},
+		{errors.New("not sent: " + whyInterrupted), true},
+		{errors.New("not sent: " + whyCancelled), true},
+		{errors.New("cat exited with code 1 without answering it"), false},
+		{errors.New("not sent: cat exited with code 1"), false},
+	} {
+		if got := CutShort(tt.err); got != tt.want {
+			t.Errorf("CutShort(%v) = %v; want %v", tt.err, got, tt.want)
+		}
+	}
+}
+
+// NoAnswers: the answers are observed, not written; a failure is still
+// told.
+func TestRunFramedNoAnswers(t *testing.T) {
+	ios, in, out, errOut := iostreams.Test()
+	in.WriteString("a\nb\ndrop\n")
+	var answers []string
+	Run(context.Background(), Config{
+		Target:    launch.Command([]string{"sh", "-c", `while read l; do [ "$l" = drop ] || echo "$l!"; done`}),
+		Grace:     time.Second,
+		Framing:   frame.Options{Mode: frame.Line},
+		NoAnswers: true,
+		Observe: func(r *track.Request) {
+			if r.Err == nil {
+				answers = append(answers, string(r.Answer))
+			}
+		},
+	}, ios)
+	if !slices.Equal(answers, []string{"a!", "b!"}) {
+		t.Errorf("observed %q; want the answers", answers)
+	}
+	if out.Len() != 0 {
+		t.Errorf("output %q; want none", out)
+	}
+	if !strings.Contains(errOut.String(), `request #3 "drop" failed`) {
+		t.Errorf("stderr %q; want the failure told", errOut)
+	}
+}

@@ -47,7 +47,7 @@ type output struct {
 
 func newOutput(s *session, cfg Config, replicas int) *output {
 	o := &output{s: s, cfg: cfg, answers: s.childStdout(), stats: stats{start: time.Now()}, notSent: map[string]*[2]int{}}
-	o.partials = !cfg.JSON && (cfg.Partials || s.outTTY)
+	o.partials = !cfg.JSON && !cfg.NoAnswers && (cfg.Partials || s.outTTY)
 	o.checkUTF8 = cfg.Framing.Mode == frame.JSONL || cfg.JSON
 	// Latencies are kept only where they are asked for: --stats, and
 	// :stats at the prompt.
@@ -167,7 +167,7 @@ func (o *output) one(r *track.Request) {
 		o.tell(r)
 		return
 	}
-	if r.Notification {
+	if r.Notification || o.cfg.NoAnswers {
 		return
 	}
 	if o.partials && o.cfg.Framing.Mode == frame.JSONL {

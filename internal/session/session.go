@@ -100,6 +100,9 @@ type Config struct {
 	// run (numbered from 0) each time the run has handled what came: a
 	// server's status. It must not block.
 	Replica func(n int, st ReplicaState)
+	// NoAnswers: the answers are not written out, only observed (a load
+	// generator's run); failures are still told on stderr.
+	NoAnswers bool
 }
 
 // ReplicaState is what Config.Replica is told of a replica.
@@ -131,6 +134,12 @@ type Result struct {
 	// with no request waiting for them: the answers before may have gone
 	// to the wrong requests.
 	Misaligned int
+	// Deaths counts, in a framed run, the children that died unexpectedly
+	// (each followed by a restart, unless it was given up on).
+	Deaths int
+	// PeakRSS is the largest peak resident set size, in bytes, of the
+	// children the run started (proc.Child.PeakRSS); 0 if none was read.
+	PeakRSS int64
 }
 
 // hintAfter is how long a child may stay silent after input, while more

@@ -54,6 +54,9 @@ func (s *stats) at(now time.Time) string {
 	return line + fmt.Sprintf("; latency p50 %s, p90 %s, p99 %s, max %s", brief(pct(0.50)), brief(pct(0.90)), brief(pct(0.99)), brief(l[len(l)-1]))
 }
 
+// Brief is brief, for the commands that report latencies of their own.
+func Brief(d time.Duration) string { return brief(d) }
+
 // brief writes d with three significant digits in the unit that reads
 // best: 850µs, 12.3ms, 1.24s. Duration.String gives every digit
 // (1.234567ms), and a fixed unit gives 1.2e+03ms.

@@ -744,8 +744,19 @@ func (b *Book) Expire(now time.Time) (replace []Stuck) {
 }
 
 func (b *Book) timedOut(r *Request) {
-	b.fail(r, fmt.Errorf("no answer within --timeout %s", b.cfg.Timeout))
+	b.fail(r, timeoutError{b.cfg.Timeout})
 }
+
+// ErrTimeout is what the error of a request that had no answer within
+// Config.Timeout is, for errors.Is: its text says more.
+var ErrTimeout = errors.New("timed out")
+
+// timeoutError is the error of a request that timed out.
+type timeoutError struct{ after time.Duration }
+
+func (e timeoutError) Error() string { return fmt.Sprintf("no answer within --timeout %s", e.after) }
+
+func (e timeoutError) Is(target error) bool { return target == ErrTimeout }
 
 // Deadline is the earliest time Expire has something to do; zero if none.
 func (b *Book) Deadline() time.Time {

@@ -1,6 +1,7 @@
 package track
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -837,4 +838,34 @@ func TestNoMoreSticks(t *testing.T) {
 	h.b.SetReady(a)
 	h.send(a)
 	h.wantWire(a, "q1\nq2\n")
+}
+
+// A request that timed out says so to errors.Is, whatever its text; one
+// whose child died does not.
+func TestErrTimeout(t *testing.T) {
+	h := newHarness(t, with(line, func(c *Config) { c.Timeout = time.Second }))
+	c := h.attach()
+	h.add("slow", "dies")
+	h.send(c)
+	var errs []error
+	keep := func() {
+		for _, r := range h.b.Done() {
+			errs = append(errs, r.Err)
+		}
+	}
+	h.now = h.now.Add(2 * time.Second)
+	h.b.Expire(h.now)
+	keep()
+	h.b.Gone(c, "it died", Crashed)
+	h.b.Close(errors.New("not sent: no child"))
+	keep()
+	if len(errs) != 2 {
+		t.Fatalf("%d requests ended; want 2", len(errs))
+	}
+	if !errors.Is(errs[0], ErrTimeout) || errs[0].Error() != "no answer within --timeout 1s" {
+		t.Errorf("the timed-out request's error is %q; want errors.Is ErrTimeout", errs[0])
+	}
+	if errors.Is(errs[1], ErrTimeout) {
+		t.Errorf("the other request's error %q is ErrTimeout", errs[1])
+	}
 }

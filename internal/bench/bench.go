@@ -1,0 +1,370 @@
+// Package bench measures a child as a load generator does: it sends it
+// requests through a framed session, checks each is answered, and reports
+// throughput, errors, latency percentiles and histogram, start-up time
+// and peak memory, at one window or several, and next to a second
+// command run on the same requests.
+//
+// Each measurement is one session.Run: the children are started, sent
+// the warm-up requests, then, once those have ended, the measured ones,
+// and stopped. Sides and rounds take turns (A B A B ...) so that a noisy
+// machine weighs on both alike:
+//
+//	for each window:
+//	    for each round:
+//	        for each side: session.Run(feed -> children -> io.Discard), meter.observe
+//
+// Goroutines: Run's own, which runs the sessions one after the other; a
+// signal watcher and the progress line's ticker, which Run starts and
+// waits for; and whatever each session starts and waits for itself.
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/pipecli/pipecli/internal/iostreams"
+	"github.com/pipecli/pipecli/internal/session"
+)
+
+// Side is a command to measure: what to start, as run would.
+type Side struct {
+	// Name is what the report calls it: its command line.
+	Name string
+	// Session starts it: Target, Replicas, the framing. Bench sets the
+	// input, output, window and observer of each run.
+	Session session.Config
+	// NoRSS: its children's memory says nothing of it (a docker CLI, not
+	// the container it runs).
+	NoRSS bool
+}
+
+// Config is what to measure, and how to report it.
+type Config struct {
+	// Sides are the command measured and, with --vs, the one to compare
+	// it with.
+	Sides []Side
+	// Windows are the requests in flight per child, one measurement each.
+	Windows []int
+	// Source gives the requests, sent in a loop.
+	Source *Source
+	// Requests is how many measured requests each side is sent at each
+	// window, split over the rounds; Duration, if Requests is 0, how
+	// long they are sent for.
+	Requests int
+	Duration time.Duration
+	// Warmup is how many requests each run sends first, not measured:
+	// the measured ones start once they have all ended.
+	Warmup int
+	// Rounds is how many runs each side takes at each window, in turn
+	// with the other side.
+	Rounds int
+	// Replicas is how many children each run starts.
+	Replicas int
+
+	JSON bool // write the report as JSON
+	Text Text // how to write it otherwise
+	// Progress shows a progress line on stderr while it runs.
+	Progress bool
+}
+
+// Run measures what cfg says and writes the report on ios.Out. Its error
+// is what the exit status tells: *session.Interrupted when a signal
+// stopped it (the figures measured before are reported),
+// *session.RequestsFailed when measured requests failed (after the
+// report), or why it could not measure (a command that cannot start; no
+// report then).
+func Run(ctx context.Context, cfg Config, ios *iostreams.IOStreams) error {
+	b := &bencher{cfg: cfg, ios: ios, errOut: ios.ErrOut}
+	b.tallies = make([][]tally, len(cfg.Sides))
+	for i, s := range cfg.Sides {
+		b.tallies[i] = make([]tally, len(cfg.Windows))
+		for j := range b.tallies[i] {
+			b.tallies[i][j].noRSS = s.NoRSS
+		}
+	}
+
+	// The sessions handle the signals that come while they run; this
+	// catches those that come between two, and stops the bench.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	stopWatch := make(chan struct{})
+	var wg sync.WaitGroup // the signal watcher and the progress ticker
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		select {
+		case sig := <-sigs:
+			b.signal.Store(int32(sig.(syscall.Signal)))
+		case <-stopWatch:
+		}
+	}()
+	if cfg.Progress {
+		b.live = &liveLine{w: ios.ErrOut}
+		b.errOut = b.live
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			b.live.run(stopWatch, b.progress)
+		}()
+	}
+	err := b.measure(ctx)
+	close(stopWatch)
+	wg.Wait()
+	signal.Stop(sigs)
+	if b.live != nil {
+		b.live.clear()
+	}
+
+	var in *session.Interrupted
+	if b.runs == 0 || err != nil && !errors.As(err, &in) {
+		// Nothing measured, or a run that could not be made (a command
+		// that cannot start): no report, only why.
+		return err
+	}
+	rep := b.report()
+	var werr error
+	if cfg.JSON {
+		werr = rep.WriteJSON(ios.Out)
+	} else {
+		werr = rep.Write(ios.Out, cfg.Text)
+	}
+	if werr != nil && err == nil {
+		err = fmt.Errorf("writing the report: %w", werr)
+	}
+	if err == nil {
+		err = b.failures()
+	}
+	return err
+}
+
+// bencher is one Run.
+type bencher struct {
+	cfg    Config
+	ios    *iostreams.IOStreams
+	errOut io.Writer // stderr, or the progress line's writer above it
+
+	tallies [][]tally // by side, then window
+	runs    int       // sessions that measured something
+	signal  atomic.Int32
+	stopped syscall.Signal // the signal that stopped the bench, or 0
+
+	live *liveLine
+	// now is the run in progress, for the progress line.
+	now atomic.Pointer[progressOf]
+}
+
+// progressOf is what the progress line shows of the run in progress.
+type progressOf struct {
+	label string
+	m     *meter
+	want  int // measured requests it sends; 0: for a time
+}
+
+// measure runs the sessions, windows by rounds by sides, until all are
+// done, a signal stops it or one fails to start.
+func (b *bencher) measure(ctx context.Context) error {
+	cfg := b.cfg
+	rounds := max(cfg.Rounds, 1)
+	for wi, w := range cfg.Windows {
+		from := 0 // the request of the source this round starts at
+		for round := range rounds {
+			n := share(cfg.Requests, rounds, round)
+			d := cfg.Duration / time.Duration(rounds)
+			if cfg.Requests > 0 && n == 0 {
+				continue
+			}
+			sent := 0
+			for si, side := range cfg.Sides {
+				if err := b.interrupted(ctx); err != nil {
+					return err
+				}
+				label := fmt.Sprintf("window %d", w)
+				if rounds > 1 {
+					label += fmt.Sprintf(", round %d/%d", round+1, rounds)
+				}
+				if len(cfg.Sides) > 1 {
+					label += fmt.Sprintf(", %c", 'A'+si)
+				}
+				m, res, err := b.once(ctx, side, w, from, n, d, label)
+				if m.c.answered+m.c.errors() > 0 || m.c.warm > 0 {
+					b.tallies[si][wi].add(m, res)
+					b.runs++
+				}
+				if si == 0 {
+					sent = int(m.c.warm + m.c.answered + m.c.errors())
+				}
+				var in *session.Interrupted
+				switch {
+				case errors.As(err, &in):
+					b.stopped = in.Signal
+					return err
+				case soft(err):
+				case err != nil && si == 1:
+					return &vsError{err}
+				case err != nil:
+					return err
+				}
+			}
+			from += sent
+		}
+	}
+	return b.interrupted(ctx)
+}
+
+// interrupted is the error to stop with when a signal came, or ctx is
+// done.
+func (b *bencher) interrupted(ctx context.Context) error {
+	if sig := syscall.Signal(b.signal.Load()); sig != 0 {
+		b.stopped = sig
+		return &session.Interrupted{Signal: sig}
+	}
+	return ctx.Err()
+}
+
+// soft reports whether err is how a run that measured what it could
+// ended: some requests failed, or the child exited badly. The bench goes
+// on, and the report says so.
+func soft(err error) bool {
+	var (
+		rf *session.RequestsFailed
+		ma *session.Misaligned
+		cf *session.ChildFailed
+	)
+	return errors.As(err, &rf) || errors.As(err, &ma) || errors.As(err, &cf)
+}
+
+// share is round's part of n split over rounds.
+func share(n, rounds, round int) int {
+	return n/rounds + btoi(round < n%rounds)
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// once runs side at window w once: the warm-up, then n measured requests
+// (n 0: for d), from line from on.
+func (b *bencher) once(ctx context.Context, side Side, w, from, n int, d time.Duration, label string) (m *meter, res session.Result, err error) {
+	cfg := b.cfg
+	scfg := side.Session
+	children := max(len(scfg.Replicas), 1)
+	warm := cfg.Warmup
+	if warm < 0 {
+		warm = children // one each: its start-up
+	}
+	fr := scfg.Framing
+	m = newMeter(warm, children, fr.Ready != nil || fr.SkipLines > 0)
+	f, err := newFeed(ctx, cfg.Source, from, warm, n, d, m)
+	if err != nil {
+		return m, session.Result{}, &session.InputError{Err: fmt.Errorf("reading the requests: %w", err)}
+	}
+	scfg.File, scfg.Output = "", ""
+	scfg.Window = w
+	// Answers are not shown: waiting to write them in input order would
+	// only hold the input back behind a slow one.
+	scfg.Unordered = true
+	scfg.JSON, scfg.Stats, scfg.Quiet, scfg.Partials = false, false, true, false
+	scfg.Observe, scfg.NoAnswers = m.observe, true
+	ios := &iostreams.IOStreams{
+		In: f, Out: io.Discard, ErrOut: b.errOut,
+		ErrTTY: b.ios.ErrTTY, ErrColor: b.ios.ErrColor, Getenv: b.ios.Getenv,
+	}
+	b.now.Store(&progressOf{label: label, m: m, want: n})
+	m.begin(time.Now()) // the children start now
+	res, err = session.Run(ctx, scfg, ios)
+	b.now.Store(nil)
+	return m, res, err
+}
+
+// report makes the report of what was measured.
+func (b *bencher) report() *Report {
+	cfg := b.cfg
+	r := &Report{
+		Requests: cfg.Requests, DurationS: cfg.Duration.Seconds(), Warmup: cfg.Warmup, Rounds: max(cfg.Rounds, 1),
+		Replicas: cfg.Replicas, Framing: cfg.Sides[0].Session.Framing.Mode.String(), Interrupted: b.stopped != 0,
+	}
+	if r.Warmup < 0 {
+		r.Warmup = cfg.Replicas
+	}
+	for si, s := range cfg.Sides {
+		sr := SideReport{Name: s.Name, Points: []Point{}}
+		for wi, w := range cfg.Windows {
+			if t := &b.tallies[si][wi]; t.runs > 0 {
+				sr.Points = append(sr.Points, t.point(w))
+			}
+		}
+		r.Sides = append(r.Sides, sr)
+	}
+	if len(r.Sides) == 2 {
+		a, bs := r.Sides[0].Points, r.Sides[1].Points
+		n := min(len(a), len(bs))
+		r.Sides[0].Points, r.Sides[1].Points = a[:n], bs[:n]
+		for i := range n {
+			r.Ratios = append(r.Ratios, ratiosOf(a[i], bs[i]))
+		}
+	}
+	return r
+}
+
+// failures is the error of a bench whose measured requests failed, or
+// nil.
+func (b *bencher) failures() error {
+	var failed, total int64
+	for _, ts := range b.tallies {
+		for _, t := range ts {
+			failed += t.c.errors()
+			total += t.c.answered + t.c.errors()
+		}
+	}
+	if failed > 0 {
+		return &session.RequestsFailed{Failed: int(failed), Total: int(total)}
+	}
+	return nil
+}
+
+// progress is the progress line's text.
+func (b *bencher) progress() string {
+	p := b.now.Load()
+	if p == nil {
+		return ""
+	}
+	m := p.m
+	select {
+	case <-m.gate:
+	default:
+		return fmt.Sprintf("bench: %s: starting, warming up", p.label)
+	}
+	n := m.ended.Load()
+	secs := time.Since(m.steadyAt).Seconds()
+	of := ""
+	if p.want > 0 {
+		of = " of " + thousands(int64(p.want))
+	}
+	r := 0.0
+	if secs > 0 {
+		r = float64(n) / secs
+	}
+	return fmt.Sprintf("bench: %s: %s%s requests, %s/s", p.label, thousands(n), of, rate(r))
+}
+
+// vsError is why the --vs command could not be measured: its messages say
+// "the command after --", which is the other one.
+type vsError struct{ err error }
+
+func (e *vsError) Error() string {
+	return "--vs: " + strings.Replace(e.err.Error(), "check the command after --", "check the command of --vs", 1)
+}
+
+func (e *vsError) Unwrap() error { return e.err }
