@@ -16,4 +16,3 @@ func TestEncodeServe(t *testing.T) {
 		}
 	}
 }
-
