@@ -236,6 +236,10 @@ func runBench(ctx context.Context, o *benchOpts) error {
 	if o.vsArgv != nil {
 		t := o.targetOpts
 		t.Argv, t.Image, t.DockerArgs, t.ReplicaCmds, t.replicaArgv = o.vsArgv, "", nil, nil, nil
+		if t.Connect != "" {
+			// The server against a child of one's own: line framing.
+			t.Connect, t.Framing = "", frame.Line
+		}
 		b, err := benchSide(t)
 		if err != nil {
 			return err
@@ -260,7 +264,8 @@ func benchSide(t targetOpts) (bench.Side, error) {
 	case name == "":
 		name = cfg.Target.Name()
 	}
-	return bench.Side{Name: name, Session: cfg, NoRSS: t.Image != ""}, nil
+	// A server's replicas are not ours to measure: its child is a relay.
+	return bench.Side{Name: name, Session: cfg, NoRSS: t.Image != "" || t.Connect != ""}, nil
 }
 
 // source is where the requests come from: --line, --file, or stdin when

@@ -130,6 +130,7 @@ func Run(ctx context.Context, cfg Config) error {
 	pr, pw := io.Pipe()
 	pool := cfg.Pool
 	pool.File, pool.Output, pool.JSON, pool.Stats, pool.Quiet = "", "", false, false, true
+	pool.NoAnswers = true // each goes to its caller, by Observe
 	pool.Unordered, pool.CallerSignals = true, true
 	pool.Lookahead = 1
 	pool.SkipEmpty = false // every line fed must be a request: see feed
