@@ -27,11 +27,6 @@ type serveOpts struct {
 	MaxRequest   int
 }
 
-// serveWindow is serve's default --window: each replica's queue is kept
-// short, so that a new caller's request waits behind few others' (the
-// server picks the next request only when a replica has room).
-const serveWindow = 4
-
 func newServeCmd(io *iostreams.IOStreams, runF func(*serveOpts) error) *cobra.Command {
 	o := &serveOpts{IO: io}
 	cmd := &cobra.Command{
@@ -146,9 +141,6 @@ func runServe(ctx context.Context, o *serveOpts) error {
 	o.limitProcs(o.IO.Getenv)
 	if err := o.fill(&cfg); err != nil {
 		return err
-	}
-	if cfg.Window == 0 {
-		cfg.Window = serveWindow
 	}
 	path, err := serve.Resolve(o.Name, o.IO.Getenv, true)
 	if o.Socket != "" {

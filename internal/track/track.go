@@ -77,6 +77,8 @@ type Config struct {
 	// now. A server that shares its children among callers then decides
 	// which caller's request comes next only when a child can take it,
 	// instead of queueing windows of one caller's ahead of the others.
+	// Each child's window is then kept to about 20 ms of its work, as
+	// with several children, however many there are (see window).
 	Lookahead int
 }
 
@@ -432,10 +434,12 @@ const balance = 20 * time.Millisecond
 // others idle at the end of the input while it works through it. A fast
 // child (an answer in microseconds) gets the whole Config.Window, a
 // CPU-bound model (tens of milliseconds) two: one it works on, one
-// waiting for it. Until it has answered, a child gets two.
+// waiting for it. Until it has answered, a child gets two. With Lookahead
+// (a server), a lone child's window is kept so too: what is queued at it
+// is what a new caller's request waits behind.
 func (b *Book) window(ch *child) int {
 	w := b.cfg.Window
-	if len(b.children) <= 1 {
+	if len(b.children) <= 1 && b.cfg.Lookahead == 0 {
 		return w // also while the others are away, restarting
 	}
 	least := min(2, w)
