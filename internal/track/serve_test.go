@@ -65,3 +65,34 @@ func TestServeFailed(t *testing.T) {
 		t.Errorf("done %+v; want request 1 answered, 2 failed with the server's words", done)
 	}
 }
+
+// TestLookaheadWindow: with Lookahead, even a lone child is sent about
+// 20 ms of its work: a slow one two requests at a time, a fast one its
+// whole window.
+func TestLookaheadWindow(t *testing.T) {
+	for _, tt := range []struct {
+		svc  time.Duration
+		want int
+	}{{50 * time.Millisecond, 2}, {10 * time.Microsecond, 16}} {
+		b := New(Config{Framing: frame.Options{Mode: frame.Line}, Window: 16, Lookahead: 1})
+		c := b.Attach()
+		b.SetReady(c)
+		now := time.Now()
+		for range 40 {
+			for b.Wants() {
+				b.Add([]byte("x"))
+			}
+			b.Send(c, nil, now)
+			now = now.Add(tt.svc)
+			b.Deliver(c, frame.Message{Kind: frame.Answer, Data: []byte("y")}, now)
+			b.Done()
+		}
+		for b.Wants() {
+			b.Add([]byte("x"))
+		}
+		b.Send(c, nil, now)
+		if got := b.InFlight(c); got != tt.want {
+			t.Errorf("a child answering in %s has %d in flight; want %d", tt.svc, got, tt.want)
+		}
+	}
+}

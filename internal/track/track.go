@@ -355,7 +355,7 @@ func (b *Book) Send(c int, dst []byte, now time.Time) []byte {
 		return dst // a suspect is sent alone
 	}
 	n := 0
-	for n < len(b.pending) && (len(ch.inflight) < b.cfg.Window || b.unlimited) {
+	for n < len(b.pending) && (len(ch.inflight) < b.sendWindow(ch) || b.unlimited) {
 		r := b.pending[n]
 		if r.suspect && len(ch.inflight) > 0 {
 			break // alone, or not at all
@@ -421,6 +421,16 @@ func (b *Book) Dispatch(dst [][]byte, now time.Time) [][]byte {
 	clear(b.pending[len(kept):])
 	b.pending = kept
 	return dst
+}
+
+// sendWindow is the window Send keeps to, with one child live: the whole
+// Config.Window, except for a server (Lookahead), which keeps each child's
+// queue short (see window).
+func (b *Book) sendWindow(ch *child) int {
+	if b.cfg.Lookahead == 0 {
+		return b.cfg.Window
+	}
+	return b.window(ch)
 }
 
 // balance is how much of a child's work, by its own pace, its window holds
