@@ -114,7 +114,7 @@ func Listen(path string) (ln *net.UnixListener, release func(), stale bool, err 
 	}
 	lock, err := os.OpenFile(path+".lock", os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
-		return nil, nil, false, fmt.Errorf("cannot listen on %s: %w", path, unwrapPath(err))
+		return nil, nil, false, fmt.Errorf("cannot listen on %s: %w", path, err)
 	}
 	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		lock.Close()
@@ -143,7 +143,7 @@ func Listen(path string) (ln *net.UnixListener, release func(), stale bool, err 
 			return nil, nil, false, fmt.Errorf("cannot tell whether a server listens on %s: %w", path, err)
 		}
 		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return nil, nil, false, fmt.Errorf("removing the stale socket %s: %w", path, unwrapPath(err))
+			return nil, nil, false, fmt.Errorf("removing the stale socket %s: %w", path, err)
 		}
 		stale = true
 	}
@@ -194,13 +194,4 @@ func hungUp(c *net.UnixConn) bool {
 		}
 	})
 	return hup
-}
-
-// unwrapPath drops the operation from a *PathError.
-func unwrapPath(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return fmt.Errorf("%s: %w", pe.Path, pe.Err)
-	}
-	return err
 }
