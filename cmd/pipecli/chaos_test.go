@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/pipecli/pipecli/internal/iostreams"
 	"github.com/pipecli/pipecli/internal/serve"
 )
 
@@ -34,7 +35,7 @@ func TestServeChaos(t *testing.T) {
 	}
 	dir := t.TempDir()
 	sock := filepath.Join(dir, "chaos.sock")
-	var log bytes.Buffer
+	var log iostreams.Buffer // the server writes it while the test reads it
 	srv := exec.Command(pipecli, "serve", "--socket", sock, "-j", "2", "--retries", "10", "--max-restarts", "1000",
 		"--", "testchild", "-upper", "-crash-random", "100")
 	srv.Stderr = &log
@@ -179,10 +180,10 @@ func TestServeChaos(t *testing.T) {
 		t.Errorf("the server: %v", err)
 	}
 	if restarts := strings.Count(log.String(), "restarted (pid"); restarts == 0 {
-		t.Errorf("no replica crashed and was restarted; the log:\n%s", tail(log.Bytes()))
+		t.Errorf("no replica crashed and was restarted; the log:\n%s", tail([]byte(log.String())))
 	}
 	if t.Failed() {
-		t.Logf("the server's log:\n%s", tail(log.Bytes()))
+		t.Logf("the server's log:\n%s", tail([]byte(log.String())))
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -66,8 +67,8 @@ A line that is not a request, or is longer than --max-request, gets
 {"id":null,"error":"..."} in its place; {"status":true} gets the status.
 
 Exit status: 0 after a drain; 2 for a bad flag, or a server already listening
-on the socket; 128+N for a second signal N; as 'pipecli run' when the
-replicas cannot start or are all gone.`,
+on the socket; 128+N for a second signal N; 127 and 126 when the command
+cannot start; 125 when every replica kept dying (--max-restarts).`,
 		Example: `  pipecli serve --name cipher -j 2
   pipecli run --connect cipher --file testdata/crypt.txt
   pipecli status cipher
@@ -108,6 +109,8 @@ func (o *serveOpts) checkServe(c *cobra.Command) error {
 		return usageError(fmt.Errorf("--name and --socket each say where to listen; give one"))
 	case f.Changed("socket") && o.Socket == "":
 		return usageError(fmt.Errorf("--socket needs a path"))
+	case strings.Contains(o.Name, "/"):
+		return usageError(fmt.Errorf("--name %q is a plain name, without \"/\"; for a path, give --socket PATH", o.Name))
 	case o.ClientWindow < 1:
 		return usageError(fmt.Errorf("--client-window must be 1 or more, not %d", o.ClientWindow))
 	case o.MaxRequest < 64:

@@ -60,6 +60,7 @@ func TestServeFlags(t *testing.T) {
 		{"raw", []string{"--framing", "raw"}, "a server tells each caller's answers apart: it needs --framing line, marker or jsonl, not raw", 0},
 		{"connect", []string{"--connect", "x"}, "serve starts its own replicas; --connect is for pipecli run, bench and replay", 0},
 		{"name and socket", []string{"--name", "a", "--socket", "/tmp/a.sock"}, "--name and --socket each say where to listen; give one", 0},
+		{"name with a slash", []string{"--name", "a/b"}, `--name "a/b" is a plain name, without "/"; for a path, give --socket PATH`, 0},
 		{"client window", []string{"--client-window", "0"}, "--client-window must be 1 or more, not 0", 0},
 		{"max request", []string{"--max-request", "10"}, "--max-request must be 64 bytes or more, not 10", 0},
 		{"unordered", []string{"--unordered"}, "--unordered is the caller's, not the server's: give it to pipecli run --connect", 0},

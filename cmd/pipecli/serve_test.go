@@ -109,21 +109,21 @@ func cmdSeqfile(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(os.WriteFile(ts.MkAbs(args[0]), []byte(b.String()), 0o666))
 }
 
-// sigserve SIGNAL... NAME|PATH sends each SIGNAL (TERM, INT, HUP, KILL), in
-// turn, to the server there, found by its status's pid.
+// sigserve SIGNAL NAME|PATH sends SIGNAL (TERM, INT, HUP, KILL) to the
+// server there, found by its status's pid, which it puts in $SERVE_PID for
+// a signal after the socket is gone (kill -INT $SERVE_PID).
 func cmdSigserve(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) < 2 {
-		ts.Fatalf("usage: sigserve SIGNAL... NAME|PATH")
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: sigserve SIGNAL NAME|PATH")
 	}
 	path, err := serve.Resolve(args[len(args)-1], ts.Getenv, false)
 	ts.Check(err)
 	st, err := serve.QueryStatus(path)
 	ts.Check(err)
-	for _, name := range args[:len(args)-1] {
-		sig, ok := map[string]syscall.Signal{"TERM": syscall.SIGTERM, "INT": syscall.SIGINT, "HUP": syscall.SIGHUP, "KILL": syscall.SIGKILL}[name]
-		if !ok {
-			ts.Fatalf("sigserve: unknown signal %s", name)
-		}
-		ts.Check(syscall.Kill(st.PID, sig))
+	sig, ok := map[string]syscall.Signal{"TERM": syscall.SIGTERM, "INT": syscall.SIGINT, "HUP": syscall.SIGHUP, "KILL": syscall.SIGKILL}[args[0]]
+	if !ok {
+		ts.Fatalf("sigserve: unknown signal %s", args[0])
 	}
+	ts.Setenv("SERVE_PID", fmt.Sprint(st.PID))
+	ts.Check(syscall.Kill(st.PID, sig))
 }

@@ -251,7 +251,12 @@ func (s *server) drop(c *client, why error) {
 	}
 	c.gone = true
 	dropped := len(s.queue.drop(c))
-	open := int(c.read-c.written) - dropped
+	open := -dropped // those fed to the pool and not answered
+	for k := c.written; k < c.read; k++ {
+		if !c.slot(k).done {
+			open++
+		}
+	}
 	delete(s.clients, c)
 	s.mu.Unlock()
 	c.conn.Close()

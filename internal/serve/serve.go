@@ -92,11 +92,13 @@ type server struct {
 	stopping  string                  // why the pool is being stopped, if it is: what fails then says so
 	reps      []session.ReplicaState
 	announced bool // the ready line was said
+	gone      bool // every replica was retired while serving: the server stops
 	served    int64
 	failed    int64
 	lat       sample
 
 	feedWake chan struct{} // the feeder has requests to feed, or stops
+	noPool   chan struct{} // closed when every replica is retired
 	stop     chan struct{} // closed when the server shuts down
 	wg       sync.WaitGroup
 }
@@ -153,6 +155,7 @@ func Run(ctx context.Context, cfg Config) error {
 	var (
 		graceC <-chan time.Time
 		sigs   = cfg.Signals
+		noPool = s.noPool
 		why    error
 	)
 	for poolDone != nil {
@@ -169,6 +172,11 @@ func Run(ctx context.Context, cfg Config) error {
 			s.stopFor(fmt.Sprintf("a second %v", sig))
 			stopPool()
 			sigs = nil
+		case <-noPool:
+			noPool = nil
+			why = errors.New("no replica is left: each died --max-restarts times in a row without answering, or could not start; the server stops")
+			s.stopFor("no replica is left")
+			stopPool()
 		case <-graceC:
 			graceC = nil
 			if n := s.underWay(); n > 0 {
@@ -180,7 +188,7 @@ func Run(ctx context.Context, cfg Config) error {
 			poolDone = nil
 			if !s.isDraining() && why == nil && ctx.Err() == nil {
 				// Not asked to stop: no replica is left.
-				why = fmt.Errorf("the replicas are gone, so the server stops: %w", orNoReason(err))
+				why = fmt.Errorf("the server stops: %w", orNoReason(err))
 			}
 		}
 	}
@@ -198,7 +206,7 @@ func (s *server) stopFor(why string) {
 
 func orNoReason(err error) error {
 	if err == nil {
-		return errors.New("they ended")
+		return errors.New("its replicas ended")
 	}
 	return err
 }
@@ -217,6 +225,7 @@ func newServer(cfg Config, ln *net.UnixListener) *server {
 		clients:  map[*client]struct{}{},
 		reps:     make([]session.ReplicaState, nreps),
 		feedWake: make(chan struct{}, 1),
+		noPool:   make(chan struct{}),
 		stop:     make(chan struct{}),
 	}
 	g := Greeting{Pipecli: "serve", Version: Version, Framing: s.mode.String(), Replicas: nreps, Serving: cfg.Pool.Target.Name()}
@@ -369,10 +378,26 @@ func (s *server) replica(n int, st session.ReplicaState) {
 	if !s.announced && s.ready() {
 		s.announced, say = true, true
 	}
+	if !s.gone && !s.draining && s.stopping == "" && s.retired() {
+		// The pool would go on failing every request: better say so, and
+		// stop, for whoever runs the server to see to it.
+		s.gone = true
+		close(s.noPool)
+	}
 	s.mu.Unlock()
 	if say {
 		s.log.say("ready: %d replica(s) of %s serving on %s", s.nreps, s.cfg.Pool.Target.Name(), s.cfg.Socket)
 	}
+}
+
+// retired reports whether every replica is retired. mu is held.
+func (s *server) retired() bool {
+	for _, r := range s.reps {
+		if !r.Retired {
+			return false
+		}
+	}
+	return true
 }
 
 // ready reports whether some replica runs, and every one running is

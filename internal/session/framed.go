@@ -239,7 +239,7 @@ func (cv *conv) turn() {
 			cv.s.bar.Load(r.n, cv.book.InFlight(r.n))
 		}
 		if cv.cfg.Replica != nil {
-			cv.cfg.Replica(r.n, ReplicaState{Running: r.running(), Ready: r.running() && r.ready, InFlight: cv.book.InFlight(r.n), Restarts: r.restartN})
+			cv.cfg.Replica(r.n, ReplicaState{Running: r.running(), Ready: r.running() && r.ready, InFlight: cv.book.InFlight(r.n), Restarts: r.restartN, Retired: r.retired})
 		}
 		if !r.running() {
 			continue

@@ -111,6 +111,7 @@ type ReplicaState struct {
 	Ready    bool // its child's banner is over: it takes requests
 	InFlight int  // requests it is handling
 	Restarts int  // times it was started again after it died
+	Retired  bool // it is not started again: it kept dying, or could not start
 }
 
 // Result is how a run ended.
