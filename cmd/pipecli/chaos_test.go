@@ -114,6 +114,21 @@ func TestServeChaos(t *testing.T) {
 		}()
 	}
 
+	// One that sends and never reads its answers: it stops only itself.
+	hog, err := serve.Dial(sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hogDone := make(chan struct{})
+	go func() {
+		defer close(hogDone)
+		for i := 0; ; i++ {
+			if _, err := fmt.Fprintf(hog, `{"id":%d,"input":"hog %d"}`+"\n", i, i); err != nil {
+				return // closed at the end
+			}
+		}
+	}()
+
 	// Meanwhile, callers that go away mid-run: pipecli run --connect
 	// killed, and raw connections closed with their requests under way.
 	victims := make(chan struct{})
@@ -159,6 +174,8 @@ func TestServeChaos(t *testing.T) {
 	}()
 	wg.Wait()
 	<-victims
+	hog.Close()
+	<-hogDone
 
 	var sum tally
 	for n, tl := range tallies {
