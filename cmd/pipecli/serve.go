@@ -72,7 +72,7 @@ cannot start; 125 when every replica kept dying (--max-restarts).`,
 		Example: `  pipecli serve --name cipher -j 2
   pipecli run --connect cipher --file testdata/crypt.txt
   pipecli status cipher
-  pipecli serve --name py --image pipe_api_py -j 2 --ready 'ready'
+  pipecli serve --name py --image pipe_api_py -j 2
   pipecli serve --socket /tmp/m.sock --replica 'ssh -T gpu1 docker run -i --rm pipe_api'
   socat - UNIX-CONNECT:$XDG_RUNTIME_DIR/pipecli/cipher.sock`,
 		RunE: func(c *cobra.Command, args []string) error {
