@@ -47,6 +47,9 @@ func (c *Child) WriteNow(p []byte) (n int, err error) {
 	if cerr != nil {
 		return 0, cerr
 	}
+	if n > 0 && !c.fedAny.Load() {
+		c.fedAny.Store(true)
+	}
 	return n, err
 }
 
