@@ -308,3 +308,64 @@ func TestResolve(t *testing.T) {
 		t.Errorf("a directory of another user's: %v; want it refused", err)
 	}
 }
+
+// TestServeFair: a caller with one request, sent while another has a
+// window of them queued at a slow model, is served after a few of the
+// other's, not after all: the callers take turns. Counted in answers, not
+// timed.
+func TestServeFair(t *testing.T) {
+	path, _, _ := startServer(t, Config{ClientWindow: 64}, "sh", "-c", `while read -r l; do sleep 0.005; echo "$l"; done`)
+	batch := dialRaw(t, path)
+	defer batch.c.Close()
+	go func() {
+		for i := range 200 {
+			if _, err := fmt.Fprintf(batch.c, `{"id":%d,"input":"batch %d"}`+"\n", i, i); err != nil {
+				return
+			}
+		}
+	}()
+	// The batch's answers, counted as they come.
+	var mu sync.Mutex
+	answered := 0
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 200 {
+			if _, err := batch.r.ReadBytes('\n'); err != nil {
+				return
+			}
+			mu.Lock()
+			answered++
+			mu.Unlock()
+		}
+	}()
+	for {
+		mu.Lock()
+		n := answered
+		mu.Unlock()
+		if n >= 10 { // the batch is well under way, its window full
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	person := dialRaw(t, path)
+	defer person.c.Close()
+	mu.Lock()
+	before := answered
+	mu.Unlock()
+	person.send(t, `{"id":"p","input":"hello"}`)
+	if a := person.recv(t); string(a.Output) != `"hello"` {
+		t.Fatalf("the person got %+v", a)
+	}
+	mu.Lock()
+	after := answered
+	mu.Unlock()
+	// Before the person's turn: the batch's requests that the pool had
+	// taken already (a replica's couple, one looked ahead, one in the
+	// pipe) and one more in the round; and the answers in the socket.
+	if after-before > 16 {
+		t.Errorf("the batch got %d answers while the person waited for one; want a few", after-before)
+	}
+	t.Logf("the batch got %d answers while the person waited for one", after-before)
+	<-done
+}
