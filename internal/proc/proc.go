@@ -80,6 +80,7 @@ type Child struct {
 	// not read.
 	groupHWM    atomic.Int64
 	fedAny      atomic.Bool  // some input was sent
+	spoke       atomic.Bool  // and some output came: it runs its program
 	stdinNowait atomic.Int32 // for WriteNow: 0 not yet known, 1 stdin is O_NONBLOCK (stdin.Fd would clear it), 2 not
 
 	fed       chan struct{} // closed once the input is all sent, or abandoned
@@ -231,7 +232,7 @@ func (c *Child) CloseStdin() {
 		// After its work, while the child still runs, as it usually does
 		// until it reads EOF: once it has exited, its memory is gone from
 		// /proc.
-		if c.fedAny.Load() {
+		if c.fedAny.Load() && c.spoke.Load() {
 			c.groupHWM.Store(groupPeakRSS(c.cmd.Process.Pid))
 		}
 		c.stdin.Close()
@@ -273,6 +274,9 @@ func (c *Child) sent() {
 }
 
 func (c *Child) answered() {
+	if !c.spoke.Load() {
+		c.spoke.Store(true)
+	}
 	if c.waitingSince.Load() != 0 {
 		c.waitingSince.Store(0)
 	}
@@ -358,8 +362,9 @@ func (c *Child) Wait() (Status, error) {
 
 // PeakRSS is the child's peak resident set size in bytes, once it has
 // been waited for (Wait): the largest peak of the processes of its group
-// when its stdin was closed after input (VmHWM in /proc), the usual end of
-// its work; processes of the group that ended before then are not counted.
+// when its stdin was closed after input and output (VmHWM in /proc), the
+// usual end of its work (before any output, it may not have started its
+// program yet); processes of the group that ended before then are not counted.
 // Failing that (it had no input, exited first, or there is no /proc), the
 // largest of the
 // process and of the children it waited for itself, as wait4(2) reports
