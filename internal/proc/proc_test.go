@@ -377,57 +377,47 @@ type failWriter struct{}
 
 func (failWriter) Write(p []byte) (int, error) { return 0, errFull }
 
-// A child given input is measured while it still runs, when its stdin is
-// closed: here awk, holding a 64 MiB string until it reads EOF.
+// A child given input and answering is measured while it still runs, when
+// its stdin is closed.
 func TestPeakRSSAtEOF(t *testing.T) {
 	const mib = 1 << 20
-	pr, pw := io.Pipe()
-	ready := make(chan struct{})
-	out := &signalWriter{want: "ready", seen: ready}
-	c, err := proc.Start([]string{"awk", `BEGIN { s = "x"; while (length(s) < 64 * 1048576) s = s s; print "ready"; fflush(); while ((getline l) > 0) {} }`},
-		proc.Options{Stdin: pr, Stdout: out, Stderr: io.Discard, Grace: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := pw.Write([]byte("hello\n")); err != nil {
-		t.Fatal(err)
-	}
-	<-ready
-	pw.Close()
-	if _, err := c.Wait(); err != nil {
-		t.Fatal(err)
-	}
-	if got := c.PeakRSS(); got < 64*mib || got > 512*mib {
-		t.Errorf("PeakRSS() = %d bytes; want 64 to 512 MiB", got)
-	}
-}
-
-// A small child given input and answering: its own size, not this test's
-// (made 64 MiB larger here), whose memory it shared until exec: wait4
-// counts that.
-func TestPeakRSSOwn(t *testing.T) {
-	const mib = 1 << 20
+	// The test is made 64 MiB larger: a child shared its memory until
+	// exec, and wait4 would count that.
 	ballast := make([]byte, 64*mib)
 	for i := range ballast {
 		ballast[i] = 1
 	}
 	defer runtime.KeepAlive(ballast)
-	pr, pw := io.Pipe()
-	ready := make(chan struct{})
-	c, err := proc.Start([]string{"cat"}, proc.Options{Stdin: pr, Stdout: &signalWriter{want: "hello", seen: ready}, Stderr: io.Discard, Grace: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := pw.Write([]byte("hello\n")); err != nil {
-		t.Fatal(err)
-	}
-	<-ready
-	pw.Close()
-	if _, err := c.Wait(); err != nil {
-		t.Fatal(err)
-	}
-	if got := c.PeakRSS(); got < 64<<10 || got > 32*mib {
-		t.Errorf("PeakRSS() = %d bytes; want 64 KiB to 32 MiB", got)
+	for _, tt := range []struct {
+		name     string
+		argv     []string
+		ready    string // what it writes once at work
+		min, max int64
+	}{
+		// awk holds a 64 MiB string until it reads EOF.
+		{"awk", []string{"awk", `BEGIN { s = "x"; while (length(s) < 64 * 1048576) s = s s; print "ready"; fflush(); while ((getline l) > 0) {} }`}, "ready", 64 * mib, 512 * mib},
+		// cat, small: its own size, not this test's.
+		{"cat", []string{"cat"}, "hello", 64 << 10, 32 * mib},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			pr, pw := io.Pipe()
+			ready := make(chan struct{})
+			c, err := proc.Start(tt.argv, proc.Options{Stdin: pr, Stdout: &signalWriter{want: tt.ready, seen: ready}, Stderr: io.Discard, Grace: 5 * time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := pw.Write([]byte("hello\n")); err != nil {
+				t.Fatal(err)
+			}
+			<-ready
+			pw.Close()
+			if _, err := c.Wait(); err != nil {
+				t.Fatal(err)
+			}
+			if got := c.PeakRSS(); got < tt.min || got > tt.max {
+				t.Errorf("PeakRSS() = %d bytes; want %d to %d", got, tt.min, tt.max)
+			}
+		})
 	}
 }
 
