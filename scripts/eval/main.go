@@ -32,6 +32,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"html"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -322,11 +323,13 @@ func decryptAll(bin string, lines []string) ([]string, []time.Duration, error) {
 
 var (
 	tags = regexp.MustCompile(`<[^>]*>`)
-	code = regexp.MustCompile("(?s)<pre>.*?</pre>|```.*?```")
+	code = regexp.MustCompile("(?s)<pre\\b[^>]*>.*?</pre>|```.*?```")
 )
 
-// readTexts reads and joins files: HTML and Markdown lose their code and
-// tags, fortune files their "%" separators.
+// readTexts reads and joins files: HTML and Markdown lose their code
+// blocks (grammar productions too: <pre class="ebnf">) and tags, and their
+// entities are decoded (&amp; is read as &), leaving the prose a reader
+// sees; fortune files lose their "%" separators.
 func readTexts(files []string) ([]byte, error) {
 	var raw []byte
 	for _, f := range files {
@@ -339,7 +342,7 @@ func readTexts(files []string) ([]byte, error) {
 		}
 		switch {
 		case strings.HasSuffix(f, ".html"), strings.HasSuffix(f, ".md"):
-			b = tags.ReplaceAll(code.ReplaceAll(b, nil), nil)
+			b = []byte(html.UnescapeString(string(tags.ReplaceAll(code.ReplaceAll(b, nil), nil))))
 		case strings.HasPrefix(f, fortunes):
 			b = regexp.MustCompile(`(?m)^%$`).ReplaceAll(b, nil)
 		}
