@@ -24,22 +24,26 @@ import (
 
 // Paths where Debian's packages install the sources.
 const (
-	BibleDir    = "/usr/share/sword/modules/texts/ztext/engWEB2015eb" // sword-text-web
-	WordNetDir  = "/usr/share/wordnet"                                // wordnet-base
-	DevilDict   = "/usr/share/dictd/devil.dict.dz"                    // dict-devil
-	WordList    = "/usr/share/dict/american-english"                  // wamerican
-	SphinxLM    = "/usr/share/pocketsphinx/model/en-us/en-us.lm.bin"  // pocketsphinx-en-us
-	Packages    = "sword-text-web wordnet-base dict-devil wamerican pocketsphinx-en-us"
-	installHint = "install the training data with: apt-get install " + Packages
+	BibleDir   = "/usr/share/sword/modules/texts/ztext/engWEB2015eb" // sword-text-web
+	WordNetDir = "/usr/share/wordnet"                                // wordnet-base
+	DevilDict  = "/usr/share/dictd/devil.dict.dz"                    // dict-devil
+	WordList   = "/usr/share/dict/american-english"                  // wamerican
+	SphinxLM   = "/usr/share/pocketsphinx/model/en-us/en-us.lm.bin"  // pocketsphinx-en-us
+	// PythonDocDir holds the reStructuredText sources of the Python
+	// documentation.
+	PythonDocDir = "/usr/share/doc/python3.11/html/_sources" // python3.11-doc
+	Packages     = "sword-text-web wordnet-base dict-devil wamerican pocketsphinx-en-us python3.11-doc"
+	installHint  = "install the training data with: apt-get install " + Packages
 )
 
 // packageOf names the Debian package that installs each source.
 var packageOf = map[string]string{
-	BibleDir:   "sword-text-web",
-	WordNetDir: "wordnet-base",
-	DevilDict:  "dict-devil",
-	WordList:   "wamerican",
-	SphinxLM:   "pocketsphinx-en-us",
+	BibleDir:     "sword-text-web",
+	WordNetDir:   "wordnet-base",
+	DevilDict:    "dict-devil",
+	WordList:     "wamerican",
+	SphinxLM:     "pocketsphinx-en-us",
+	PythonDocDir: "python3.11-doc",
 }
 
 // open opens a source file, naming the package to install if it is
@@ -290,4 +294,144 @@ func Spread(lines []string, n int) []string {
 		out[i] = lines[i*len(lines)/n]
 	}
 	return out
+}
+
+var (
+	// roles are reST's inline roles, :func:`open` and :ref:`text
+	// <label>`: the text stays.
+	roleRef    = regexp.MustCompile("(:[a-z]+)+:`(~|!)?([^`<]*?)\\s*(<[^`>]*>)?`")
+	directive  = regexp.MustCompile(`^\s*\.\. `)
+	token      = regexp.MustCompile(`[A-Za-z0-9_]+`)
+	codeOpener = regexp.MustCompile(`^\s*\.\. (code-block|code|sourcecode|testcode|testoutput|testsetup|testcleanup|doctest|productionlist|literalinclude|highlight|csv-table|grammar-snippet|raw|only|toctree|index|audit-event-table|include)\b`)
+)
+
+// PythonDocs returns the prose of the Python documentation, a paragraph
+// per line: the reST sources without their code (literal blocks after
+// "::", code directives, interactive sessions), directive lines and
+// markup; the text of roles and inline literals stays, as a reader sees
+// it. Its licence and history pages, which quote other licences, are
+// left out.
+func PythonDocs(dir string) ([]byte, error) {
+	var files []string
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() && strings.HasSuffix(path, ".rst.txt") {
+			switch filepath.Base(path) {
+			case "license.rst.txt", "copyright.rst.txt":
+				return nil
+			}
+			if strings.Contains(path, "/whatsnew/") {
+				return nil // changelogs: lists of names and issue numbers
+			}
+			files = append(files, path)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w; %s", err, hintFor(dir))
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("%s: no .rst.txt files; %s", dir, hintFor(dir))
+	}
+	var out bytes.Buffer
+	for _, path := range files { // WalkDir's order: lexical, reproducible
+		b, err := ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		out.Write(rstProse(b))
+		out.WriteByte('\n')
+	}
+	return tidy(out.Bytes()), nil
+}
+
+// codeToken is tok, or nothing if it is code that would teach the letter
+// statistics what English never writes: letters and digits together
+// ("0x10FFFF", "sha256", "utf8"), or a letter four times in a row
+// ("\uXXXX").
+func codeToken(tok string) string {
+	letters, digits, run := false, false, 1
+	for i := range len(tok) {
+		c := tok[i]
+		switch {
+		case '0' <= c && c <= '9':
+			digits = true
+		case c != '_':
+			letters = true
+		}
+		if i > 0 && c|0x20 == tok[i-1]|0x20 && c != '_' {
+			if run++; run == 4 && c > '9' {
+				return ""
+			}
+		} else {
+			run = 1
+		}
+	}
+	if letters && digits {
+		return ""
+	}
+	return tok
+}
+
+// rstProse is the prose of a reST document, a paragraph per line.
+func rstProse(b []byte) []byte {
+	var out bytes.Buffer
+	skipBelow := -1 // while >= 0: skip lines indented more than this
+	var para []string
+	flush := func() {
+		if len(para) > 0 {
+			out.WriteString(strings.Join(para, " "))
+			out.WriteByte('\n')
+			para = para[:0]
+		}
+	}
+	for raw := range strings.Lines(string(b)) {
+		line := strings.TrimRight(raw, " \t\r\n")
+		text := strings.TrimLeft(line, " \t")
+		indent := len(line) - len(text)
+		if text == "" {
+			flush()
+			continue
+		}
+		if skipBelow >= 0 {
+			if indent > skipBelow {
+				continue
+			}
+			skipBelow = -1
+		}
+		switch {
+		case codeOpener.MatchString(line):
+			flush()
+			skipBelow = indent
+			continue
+		case directive.MatchString(line):
+			flush() // a directive's content, prose or not, is indented below
+			continue
+		case strings.HasPrefix(text, ">>>"), strings.HasPrefix(text, "... "), strings.HasPrefix(text, "$ "):
+			continue
+		case text == "::":
+			flush() // a literal block follows
+			skipBelow = indent
+			continue
+		case strings.Trim(text, "=-~^*+#`:'\"._|") == "":
+			flush() // a section's underline or a table's rule
+			continue
+		}
+		if strings.HasSuffix(text, "::") {
+			// The paragraph goes on; an indented literal block follows.
+			text = strings.TrimSuffix(text, ":")
+			skipBelow = indent
+		}
+		text = roleRef.ReplaceAllString(text, "$3")
+		text = strings.ReplaceAll(text, "``", "")
+		text = strings.ReplaceAll(text, "**", "")
+		text = token.ReplaceAllStringFunc(text, codeToken)
+		if text != "" {
+			para = append(para, text)
+		}
+	}
+	flush()
+	return out.Bytes()
 }

@@ -34,3 +34,68 @@ func TestGivenNames(t *testing.T) {
 		t.Errorf("a bad word count: error %v, want one that says so", err)
 	}
 }
+
+func TestRSTProse(t *testing.T) {
+	tests := []struct {
+		name, rst, want string
+	}{
+		{"roles keep their text",
+			"Call :func:`open` or :meth:`~io.IOBase.close`, see :ref:`the tutorial <tut-files>`.\n",
+			"Call open or io.IOBase.close, see the tutorial.\n"},
+		{"a paragraph is one line, inline literals kept",
+			"The ``None`` value is\nreturned **always**.\n\nNext one.\n",
+			"The None value is returned always.\nNext one.\n"},
+		{"a literal block after :: goes, its paragraph stays",
+			"For example::\n\n   x = 1\n   print(x)\n\nAfter it.\n",
+			"For example:\nAfter it.\n"},
+		{"a lone :: goes",
+			"Some text.\n\n::\n\n   code()\n\nMore.\n",
+			"Some text.\nMore.\n"},
+		{"code directives go, with their content",
+			".. code-block:: python\n\n   import os\n\nProse.\n",
+			"Prose.\n"},
+		{"other directives lose their line, not their prose",
+			".. function:: open(file, mode='r')\n\n   Open *file* and return a file object.\n",
+			"Open *file* and return a file object.\n"},
+		{"code tokens go: letters with digits, a letter four times",
+			"Up to 0x10FFFF, as \\uXXXX in utf8, since 3.11 (see bpo_1000); keep all.\n",
+			"Up to , as \\ in , since 3.11 (see ); keep all.\n"},
+		{"interactive sessions and underlines go",
+			"Title\n=====\n\n>>> 1 + 1\n2\n\nText.\n",
+			"Title\n2\nText.\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := string(rstProse([]byte(tt.rst))); got != tt.want {
+				t.Errorf("rstProse(%q) = %q, want %q", tt.rst, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestPythonDocs(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) {
+		path := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("library/os.rst.txt", "The os module.\n")
+	write("license.rst.txt", "GNU GENERAL PUBLIC LICENSE\n")
+	write("whatsnew/3.11.rst.txt", "bpo-12345\n")
+	write("tutorial/index.rst.txt", "A tutorial.\n")
+	got, err := PythonDocs(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "The os module.\nA tutorial."; string(got) != want {
+		t.Errorf("PythonDocs = %q, want %q: the prose of each page in order, no licence or changelog", got, want)
+	}
+	if _, err := PythonDocs(filepath.Join(dir, "none")); err == nil || !strings.Contains(err.Error(), "apt-get install") {
+		t.Errorf("a missing directory: error %v, want one that names the package to install", err)
+	}
+}

@@ -75,7 +75,9 @@ var symbolOf = func() (t [256]byte) {
 // Debian's packages (see package corpus).
 type TrainData struct {
 	// Text is running English: it gives the frequencies of bytes, which
-	// tell shifts apart, and of letter sequences.
+	// tell shifts apart, and of letter sequences, a share of each word's
+	// probability (TextShare), and the words it uses often that Words and
+	// List lack.
 	Text []byte
 	// Words are lower-case words of letters and inner apostrophes with
 	// their log10 probability in running English: the unigrams of a word
@@ -135,6 +137,13 @@ const (
 	// pairMinLogP drops pairs of rare words: a pair only counts when both
 	// its words are at least this probable.
 	pairMinLogP = -6.0
+	// textWordMin: a word of the running text that neither the n-gram
+	// model nor the word list knows joins the vocabulary, as a rare
+	// word, once the text uses it this many times ("iterable",
+	// "namespace"). With the Python documentation among the texts, 5 took
+	// the manual pages of the development set from 74.7% of lines exact
+	// to 78.6%, and 20 kept less of that.
+	textWordMin = 5
 	// tripleKeep keeps a triple whose last word is at least this much
 	// (log10) more likely after the first two than after the second.
 	tripleKeep = 0.7
@@ -273,6 +282,16 @@ func vocabulary(d TrainData) ([]entry, error) {
 				vocab = append(vocab, entry{word: w, logp: listLogP, index: -1})
 				known[w] = true
 			}
+		}
+	}
+	counts := map[string]int{}
+	for _, w := range textWordsOf(d.Text) {
+		counts[w]++
+	}
+	for w, n := range counts {
+		if n >= textWordMin && !known[w] {
+			vocab = append(vocab, entry{word: w, logp: listLogP, index: -1})
+			known[w] = true
 		}
 	}
 	if len(vocab) >= 1<<24 {

@@ -3,14 +3,16 @@
 // the binary (NOTICE lists them and their licences), so anyone can
 // reproduce the embedded file byte for byte:
 //
-//	apt-get install sword-text-web wordnet-base dict-devil wamerican pocketsphinx-en-us
+//	apt-get install sword-text-web wordnet-base dict-devil wamerican pocketsphinx-en-us python3.11-doc
 //	go run ./scripts/train
 //
 // The word frequencies, and which words follow which, come from the
 // pocketsphinx English language model; names and rarer words from the
 // word list; letter and punctuation statistics from Opticks (shipped with
-// Go), the World English Bible, WordNet's glosses and The Devil's
-// Dictionary, less the lines package corpus holds back for tuning.
+// Go), the World English Bible, WordNet's glosses, The Devil's Dictionary
+// and the Python documentation's prose, less the lines package corpus
+// holds back for tuning; these texts also give a share of each word's
+// frequency, and the words they use often that the others lack.
 package main
 
 import (
@@ -72,6 +74,7 @@ func gather() (model.TrainData, []byte, error) {
 		func() ([]byte, error) { return corpus.Bible(corpus.BibleDir) },
 		func() ([]byte, error) { return corpus.WordNet(corpus.WordNetDir) },
 		func() ([]byte, error) { return corpus.Devil(corpus.DevilDict) },
+		func() ([]byte, error) { return corpus.PythonDocs(corpus.PythonDocDir) },
 	} {
 		b, err := read()
 		if err != nil {

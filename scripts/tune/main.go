@@ -138,6 +138,7 @@ func devLines(n int) ([]string, error) {
 		func() ([]byte, error) { return corpus.Bible(corpus.BibleDir) },
 		func() ([]byte, error) { return corpus.WordNet(corpus.WordNetDir) },
 		func() ([]byte, error) { return corpus.Devil(corpus.DevilDict) },
+		func() ([]byte, error) { return corpus.PythonDocs(corpus.PythonDocDir) },
 		manPages,
 	} {
 		b, err := read()
