@@ -526,7 +526,7 @@ func (cv *conv) expire(now time.Time) {
 			// A FIFO framing, and the child answered a timed-out request
 			// neither in time nor in the --timeout after: what it says
 			// next cannot be trusted to answer what it seems to.
-			cv.s.say("restarting %s: request #%d had no answer within --timeout %s, nor in the %s after; whatever state it held is lost", r.name, st.Seq, t, t)
+			cv.s.say("restarting %s: request #%d had no answer within --timeout %s, nor in the %s after; whatever state it held is lost; %s", r.name, st.Seq, t, t, cv.skipHint())
 			cv.replace(r)
 		case len(cv.reps) > 1 && cv.book.InFlight(r.n) > 1:
 			// One of several replicas is stuck, or slow: the requests
@@ -819,11 +819,7 @@ func (cv *conv) requestsOf(r *replica, st proc.Status, stage proc.StopStage, sto
 			r.noise = r.unframed
 			s.say("%s", cv.mismatchHint(r))
 		case d.Failed > 0 && r.stdinClosed && cv.book.Fifo() && !cv.quit:
-			fix := "--sentinel with --framing marker, or --prompt"
-			if !cfg.SkipEmpty {
-				fix += ", or --skip-empty for empty lines"
-			}
-			s.say("%s ended without answering %d request(s): in %s framing answers are matched in order, so if it skipped a line (an empty one, a command), the answers after that line went to the wrong requests; make it answer each: %s", r.name, d.Failed, cfg.Framing.Mode, fix)
+			s.say("%s ended without answering %d request(s): %s", r.name, d.Failed, cv.skipHint())
 		}
 		cv.res.Status = proc.Status{}
 		if r.stdinClosed {
@@ -1135,6 +1131,11 @@ func (cv *conv) watchReplica(r *replica, now time.Time) {
 		if cv.book.InFlight(r.n) > 1 {
 			more = "; if it waits for more requests before answering, raise --window"
 		}
+		if cv.book.Fifo() && r.answered > 0 && !cv.cfg.Framing.PromptReady {
+			// It answered before, and now, with requests in flight, says
+			// nothing: a slow request, or lines it will never answer.
+			more += "; if it answers nothing to some lines, it never will: " + cv.skipHint()
+		}
 		s.say("%s has answered none of the %d request(s) in flight for %s; still waiting (--timeout gives up on a request)%s", r.name, cv.book.InFlight(r.n), waiting.Truncate(time.Second), more)
 	}
 }
@@ -1180,6 +1181,16 @@ func (cv *conv) mismatchHint(r *replica) string {
 		return fmt.Sprintf("%s has written %d line(s) since its last answer but no %s, which ends each answer (the last line %q); check the marker, or use --sentinel to make it print one", r.name, r.noise, m, last)
 	}
 	return fmt.Sprintf("%s writes lines that answer no request (%d so far, the last %q): it answers more lines than it is sent", r.name, r.noise, last)
+}
+
+// skipHint says, for a framing that matches answers in order, what a
+// child that answers nothing to some lines does to them, and the cure.
+func (cv *conv) skipHint() string {
+	fix := "--sentinel with --framing marker, or --prompt"
+	if !cv.cfg.SkipEmpty {
+		fix += ", or --skip-empty for empty lines"
+	}
+	return fmt.Sprintf("in %s framing answers are matched in order, so if it skipped a line (an empty one, a command such as an assignment), the answers after that line went to the wrong requests; make it answer each: %s", cv.cfg.Framing.Mode, fix)
 }
 
 // fedDone reports whether c's stdin has been fed all there is.
