@@ -263,7 +263,7 @@ func TestReportJSON(t *testing.T) {
 		t.Errorf("ratios with one side: %s", out.String())
 	}
 	p := got["sides"].([]any)[0].(map[string]any)["points"].([]any)[0].(map[string]any)
-	for _, k := range []string{"window", "runs", "requests", "answered", "errors", "timeouts", "deaths", "not_sent", "retried", "cut_short", "warmup",
+	for _, k := range []string{"window", "runs", "requests", "answered", "errors", "timeouts", "deaths", "not_sent", "retried", "cut_short", "unfinished", "misaligned", "warmup",
 		"child_deaths", "elapsed_s", "requests_per_s", "latency_ms", "histogram", "startup_ms", "startup_median_ms", "peak_rss_bytes"} {
 		if _, ok := p[k]; !ok {
 			t.Errorf("no %q in %s", k, out.String())

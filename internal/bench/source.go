@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pipecli/pipecli/internal/progress"
@@ -191,6 +192,12 @@ type feed struct {
 
 	stop      chan struct{} // closed by Close
 	closeOnce sync.Once
+	// atGate: a Read waits at the gate, every warm-up request given. The
+	// session's loop reads it (starved), while the reader waits.
+	atGate atomic.Bool
+	// starvedAtGate: the feed ended at the gate, the children waiting
+	// for input (starved).
+	starvedAtGate atomic.Bool
 }
 
 // feedBuffer is how much of the source a feed reads at a time; a line
@@ -274,8 +281,23 @@ func (f *feed) counts() bool {
 	return !f.src.skipEmpty || f.nextMore || len(bytes.TrimSpace(f.next)) > 0
 }
 
+// starved is the session's Config.Starved: the children wait for input
+// to answer what they were sent. At the gate, what they wait for is the
+// input the gate holds back until they answer: the feed ends, as run's
+// input would, so that they read EOF and the warm-up requests end (bc,
+// which answers nothing to an assignment, ends then without answering).
+// A child that is loading, however long it takes, is not waiting for
+// input, and is waited for.
+func (f *feed) starved() {
+	if f.atGate.Load() {
+		f.starvedAtGate.Store(true)
+		f.Close()
+	}
+}
+
 // Close ends the feed: a Read waiting at the gate, and all after, return
-// EOF. The session closes its input when it stops before the end.
+// EOF. The session closes its input when it stops before the end; bench
+// closes it when time is up, and when the children starve at the gate.
 func (f *feed) Close() error {
 	f.closeOnce.Do(func() { close(f.stop) })
 	return nil
@@ -291,14 +313,21 @@ func (f *feed) Read(p []byte) (int, error) {
 	if between && f.warm == 0 && !f.gated {
 		// The measured requests wait for the warm-up to be over, so
 		// that they find the children started and the pipes empty.
+		f.atGate.Store(true)
 		select {
 		case <-f.m.gate:
 		case <-f.stop:
 			return 0, io.EOF
 		}
+		f.atGate.Store(false)
 		f.gated = true
 		if f.left < 0 {
 			f.deadline = f.m.steadyAt.Add(f.dur)
+		}
+		if f.m.warmup > 0 && f.m.warmFailed == f.m.warmup {
+			// Not one warm-up request was answered (they timed out, or
+			// the children died): none of the measured ones would be.
+			f.left = 0
 		}
 	}
 	limit := len(p) // requests at most in this read
