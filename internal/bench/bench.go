@@ -25,12 +25,14 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/pipecli/pipecli/internal/frame"
 	"github.com/pipecli/pipecli/internal/iostreams"
 	"github.com/pipecli/pipecli/internal/session"
 )
@@ -83,6 +85,9 @@ type Config struct {
 // report), or why it could not measure (a command that cannot start; no
 // report then).
 func Run(ctx context.Context, cfg Config, ios *iostreams.IOStreams) error {
+	if err := checkIDs(ctx, cfg); err != nil {
+		return err
+	}
 	b := &bencher{cfg: cfg, ios: ios, errOut: ios.ErrOut}
 	b.tallies = make([][]tally, len(cfg.Sides))
 	for i, s := range cfg.Sides {
@@ -225,6 +230,57 @@ func (b *bencher) measure(ctx context.Context) error {
 		}
 	}
 	return b.interrupted(ctx)
+}
+
+// checkIDs refuses, in jsonl framing, requests that give their own "id"
+// when a run sends them again while they may still be in flight: the
+// requests go round the source in a loop (more than one pass of it in a
+// run, or for a time), and more than one may be in flight at once. Answers
+// come in any order, so a request can linger while the others go round,
+// and meet its own id again: the book fails it ("id 2 is already in
+// flight"), as run would, and the figures would count failures of bench's
+// making.
+//
+// Bench does not give the requests ids of its own instead. The jsonl
+// framing adds an id only to a request that has none, and one that has a
+// "method" and no "id" is a notification, which is not answered: the
+// user's ids cannot be taken off. Nor replaced: the id is the protocol's,
+// its type and value the user's, and the child would be measured on
+// requests other than theirs. So the user chooses: a line per request,
+// each with its own id, or one request in flight at a time.
+func checkIDs(ctx context.Context, cfg Config) error {
+	side := cfg.Sides[0].Session
+	if side.Framing.Mode != frame.JSONL || slices.Max(cfg.Windows)*max(cfg.Replicas, 1) == 1 {
+		return nil
+	}
+	per, err := cfg.Source.Requests(ctx)
+	if err != nil {
+		return &session.InputError{Err: fmt.Errorf("reading the requests: %w", err)}
+	}
+	warm := cfg.Warmup
+	if warm < 0 {
+		warm = cfg.Replicas
+	}
+	rounds := max(cfg.Rounds, 1)
+	n := (cfg.Requests + rounds - 1) / rounds // the most a run measures
+	if cfg.Duration == 0 && n <= per && warm <= per {
+		// Each line once at most among the warm-up requests, and among
+		// the measured ones, which go once the former have all ended.
+		return nil
+	}
+	id, err := cfg.Source.GivenID()
+	if err != nil {
+		return &session.InputError{Err: fmt.Errorf("reading the requests: %w", err)}
+	}
+	if id == "" {
+		return nil // pipecli numbers them
+	}
+	how := fmt.Sprintf("%s in each run", plural(max(n, warm), "request"))
+	if cfg.Duration > 0 {
+		how = "for " + session.Brief(cfg.Duration)
+	}
+	return &session.InputError{Err: fmt.Errorf("the requests give their own jsonl \"id\" (%s), and bench sends %s of them again and again (%s): one could meet its own id still in flight; give a line per request, each with its own id, or send one at a time (--window 1, one replica)",
+		id, plural(per, "line"), how)}
 }
 
 // interrupted is the error to stop with when a signal came, or ctx is

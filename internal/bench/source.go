@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pipecli/pipecli/internal/frame"
 	"github.com/pipecli/pipecli/internal/progress"
 )
 
@@ -101,6 +102,26 @@ func (s *Source) Requests(ctx context.Context) (int, error) {
 		s.requests = int(n)
 	}
 	return s.requests, nil
+}
+
+// GivenID is the first "id" a request of s gives itself in jsonl framing
+// (frame.EncodeJSONL says IDGiven), "" if none does. It reads one pass.
+func (s *Source) GivenID() (string, error) {
+	br := bufio.NewReaderSize(io.NewSectionReader(s.r, 0, s.size), feedBuffer)
+	for {
+		line, err := br.ReadBytes('\n')
+		if len(line) > 0 {
+			if _, key, src, eerr := frame.EncodeJSONL(nil, 0, bytes.TrimSuffix(line, []byte("\n"))); eerr == nil && src == frame.IDGiven {
+				return key, nil
+			}
+		}
+		switch {
+		case errors.Is(err, io.EOF):
+			return "", nil
+		case err != nil:
+			return "", err
+		}
+	}
 }
 
 // loop reads a source's bytes from an offset, again from the start once
