@@ -71,9 +71,10 @@ the same flags, in --rounds rounds alternating the two (A B A B ...), so
 that a noisy machine weighs on both alike, and prints both side by side
 with the ratio of each figure.
 
-Exit status: 0; 1 when measured requests failed; 2 for a usage error; 127
-when COMMAND is not found; 130 when interrupted (Ctrl-C prints what was
-measured so far).`,
+Exit status: 0; 1 when measured requests failed, answers came with no
+request waiting (they may have gone to the wrong requests), or no warm-up
+request was answered; 2 for a usage error; 127 when COMMAND is not found;
+130 when interrupted (Ctrl-C prints what was measured so far).`,
 		Example: `  pipecli bench --file testdata/crypt.txt
   pipecli bench --file testdata/crypt.txt -j 2
   pipecli bench --line 'hello' --requests 100000 --window 1,8,64 -- ./model
@@ -254,6 +255,11 @@ func benchSide(t targetOpts) (bench.Side, error) {
 	var cfg session.Config
 	if err := t.fill(&cfg); err != nil {
 		return bench.Side{}, err
+	}
+	// Hints name bench: "use pipecli bench --pty".
+	cfg.Target.Cmd = "bench"
+	for _, r := range cfg.Replicas {
+		r.Cmd = "bench"
 	}
 	name := strings.Join(t.Argv, " ")
 	switch {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/pipecli/pipecli/internal/bench"
 	"github.com/pipecli/pipecli/internal/iostreams"
 	"github.com/pipecli/pipecli/internal/proc"
 	"github.com/pipecli/pipecli/internal/replay"
@@ -63,7 +64,7 @@ func run(args []string, io *iostreams.IOStreams) int {
 
 // Exit codes of runs that ended badly; the child's own code is passed on.
 const (
-	exitRequestsFailed = 1   // some framed requests failed, or answers came unasked; replay: some records did not replay the same
+	exitRequestsFailed = 1   // some framed requests failed, or answers came unasked; bench: no warm-up request answered; replay: some records did not replay the same
 	exitEOFTimeout     = 124 // --eof-timeout ran out, as timeout(1) does
 	exitReaderGone     = 141 // 128+SIGPIPE: our reader went away, like any filter's
 )
@@ -80,6 +81,7 @@ func exitCodeOf(err error) int {
 		et *session.EOFTimedOut
 		rf *session.RequestsFailed
 		ma *session.Misaligned
+		wf *bench.WarmupFailed
 		rd *replay.Differs
 		bi *replay.BadInput
 		ns *serve.NotServing
@@ -107,7 +109,7 @@ func exitCodeOf(err error) int {
 		return 128 + int(in.Signal)
 	case errors.As(err, &et):
 		return exitEOFTimeout
-	case errors.As(err, &rf), errors.As(err, &ma):
+	case errors.As(err, &rf), errors.As(err, &ma), errors.As(err, &wf):
 		return exitRequestsFailed
 	case errors.As(err, &cf):
 		return cf.Status.ExitCode()

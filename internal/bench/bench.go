@@ -25,12 +25,14 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/pipecli/pipecli/internal/frame"
 	"github.com/pipecli/pipecli/internal/iostreams"
 	"github.com/pipecli/pipecli/internal/session"
 )
@@ -83,6 +85,9 @@ type Config struct {
 // report), or why it could not measure (a command that cannot start; no
 // report then).
 func Run(ctx context.Context, cfg Config, ios *iostreams.IOStreams) error {
+	if err := checkIDs(ctx, cfg); err != nil {
+		return err
+	}
 	b := &bencher{cfg: cfg, ios: ios, errOut: ios.ErrOut}
 	b.tallies = make([][]tally, len(cfg.Sides))
 	for i, s := range cfg.Sides {
@@ -194,15 +199,22 @@ func (b *bencher) measure(ctx context.Context) error {
 				if len(cfg.Sides) > 1 {
 					label += fmt.Sprintf(", %c", 'A'+si)
 				}
-				m, res, err := b.once(ctx, side, w, from, n, d, label)
-				if m.c.answered+m.c.errors() > 0 || m.c.warm > 0 {
+				m, f, res, err := b.once(ctx, side, w, from, n, d, label)
+				var in *session.Interrupted
+				if werr := m.warmupFailed(f); werr != nil && !errors.As(err, &in) && b.interrupted(ctx) == nil {
+					// Nothing could be measured: no report, only why.
+					if si == 1 {
+						return &vsError{werr}
+					}
+					return werr
+				}
+				if m.c.answered+m.c.errors()+m.c.unfinished > 0 || m.c.warm > 0 {
 					b.tallies[si][wi].add(m, res)
 					b.runs++
 				}
 				if si == 0 {
 					sent = int(m.c.warm + m.c.answered + m.c.errors())
 				}
-				var in *session.Interrupted
 				switch {
 				case errors.As(err, &in):
 					b.stopped = in.Signal
@@ -218,6 +230,57 @@ func (b *bencher) measure(ctx context.Context) error {
 		}
 	}
 	return b.interrupted(ctx)
+}
+
+// checkIDs refuses, in jsonl framing, requests that give their own "id"
+// when a run sends them again while they may still be in flight: the
+// requests go round the source in a loop (more than one pass of it in a
+// run, or for a time), and more than one may be in flight at once. Answers
+// come in any order, so a request can linger while the others go round,
+// and meet its own id again: the book fails it ("id 2 is already in
+// flight"), as run would, and the figures would count failures of bench's
+// making.
+//
+// Bench does not give the requests ids of its own instead. The jsonl
+// framing adds an id only to a request that has none, and one that has a
+// "method" and no "id" is a notification, which is not answered: the
+// user's ids cannot be taken off. Nor replaced: the id is the protocol's,
+// its type and value the user's, and the child would be measured on
+// requests other than theirs. So the user chooses: a line per request,
+// each with its own id, or one request in flight at a time.
+func checkIDs(ctx context.Context, cfg Config) error {
+	side := cfg.Sides[0].Session
+	if side.Framing.Mode != frame.JSONL || slices.Max(cfg.Windows)*max(cfg.Replicas, 1) == 1 {
+		return nil
+	}
+	per, err := cfg.Source.Requests(ctx)
+	if err != nil {
+		return &session.InputError{Err: fmt.Errorf("reading the requests: %w", err)}
+	}
+	warm := cfg.Warmup
+	if warm < 0 {
+		warm = cfg.Replicas
+	}
+	rounds := max(cfg.Rounds, 1)
+	n := (cfg.Requests + rounds - 1) / rounds // the most a run measures
+	if cfg.Duration == 0 && n <= per && warm <= per {
+		// Each line once at most among the warm-up requests, and among
+		// the measured ones, which go once the former have all ended.
+		return nil
+	}
+	id, err := cfg.Source.GivenID()
+	if err != nil {
+		return &session.InputError{Err: fmt.Errorf("reading the requests: %w", err)}
+	}
+	if id == "" {
+		return nil // pipecli numbers them
+	}
+	how := fmt.Sprintf("%s in each run", plural(max(n, warm), "request"))
+	if cfg.Duration > 0 {
+		how = "for " + session.Brief(cfg.Duration)
+	}
+	return &session.InputError{Err: fmt.Errorf("the requests give their own jsonl \"id\" (%s), and bench sends %s of them again and again (%s): one could meet its own id still in flight; give a line per request, each with its own id, or send one at a time (--window 1, one replica)",
+		id, plural(per, "line"), how)}
 }
 
 // interrupted is the error to stop with when a signal came, or ctx is
@@ -256,7 +319,7 @@ func btoi(b bool) int {
 
 // once runs side at window w once: the warm-up, then n measured requests
 // (n 0: for d), from line from on.
-func (b *bencher) once(ctx context.Context, side Side, w, from, n int, d time.Duration, label string) (m *meter, res session.Result, err error) {
+func (b *bencher) once(ctx context.Context, side Side, w, from, n int, d time.Duration, label string) (m *meter, f *feed, res session.Result, err error) {
 	cfg := b.cfg
 	scfg := side.Session
 	children := max(len(scfg.Replicas), 1)
@@ -266,9 +329,9 @@ func (b *bencher) once(ctx context.Context, side Side, w, from, n int, d time.Du
 	}
 	fr := scfg.Framing
 	m = newMeter(warm, children, fr.Ready != nil || fr.SkipLines > 0)
-	f, err := newFeed(ctx, cfg.Source, from, warm, n, d, m)
+	f, err = newFeed(ctx, cfg.Source, from, warm, n, d, m)
 	if err != nil {
-		return m, session.Result{}, &session.InputError{Err: fmt.Errorf("reading the requests: %w", err)}
+		return m, nil, session.Result{}, &session.InputError{Err: fmt.Errorf("reading the requests: %w", err)}
 	}
 	scfg.File, scfg.Output = "", ""
 	scfg.Window = w
@@ -277,15 +340,63 @@ func (b *bencher) once(ctx context.Context, side Side, w, from, n int, d time.Du
 	scfg.Unordered = true
 	scfg.JSON, scfg.Stats, scfg.Quiet, scfg.Partials = false, false, true, false
 	scfg.Observe, scfg.NoAnswers = m.observe, true
+	scfg.Starved = f.starved
 	ios := &iostreams.IOStreams{
 		In: f, Out: io.Discard, ErrOut: b.errOut,
 		ErrTTY: b.ios.ErrTTY, ErrColor: b.ios.ErrColor, Getenv: b.ios.Getenv,
 	}
 	b.now.Store(&progressOf{label: label, m: m, want: n})
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := make(chan struct{})
+	var timeUp sync.WaitGroup // endAt, with n 0
+	if n == 0 {
+		timeUp.Add(1)
+		go func() {
+			defer timeUp.Done()
+			endAt(m, f, d, scfg.Grace, cancel, stop)
+		}()
+	}
 	m.begin(time.Now()) // the children start now
-	res, err = session.Run(ctx, scfg, ios)
+	res, err = session.Run(rctx, scfg, ios)
+	close(stop)
+	timeUp.Wait()
 	b.now.Store(nil)
-	return m, res, err
+	if m.overdue.Load() && ctx.Err() == nil && errors.Is(err, context.Canceled) {
+		err = nil // endAt's doing: the requests it gave up on are counted
+	}
+	return m, f, res, err
+}
+
+// endAt ends a run that sends for d. At the deadline it ends the feed,
+// which the session may not be reading (the children stopped answering,
+// and their windows are full), so that no more requests go; the session
+// then closes the children's input once all is sent. --grace (grace)
+// after, it ends the run itself (cancel): the requests still unanswered
+// are counted as such (overdue), not waited for for ever. It returns at
+// once when stop is closed: the run is over.
+func endAt(m *meter, f *feed, d, grace time.Duration, cancel func(), stop <-chan struct{}) {
+	select {
+	case <-m.gate: // steadyAt is set
+	case <-stop:
+		return
+	}
+	t := time.NewTimer(time.Until(m.steadyAt.Add(d)))
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-stop:
+		return
+	}
+	f.Close()
+	t.Reset(grace)
+	select {
+	case <-t.C:
+	case <-stop:
+		return
+	}
+	m.overdue.Store(true)
+	cancel()
 }
 
 // report makes the report of what was measured.
@@ -319,17 +430,23 @@ func (b *bencher) report() *Report {
 }
 
 // failures is the error of a bench whose measured requests failed, or
-// nil.
+// whose answers came unasked (in line or marker framing, those before may
+// have gone to the wrong requests), or nil.
 func (b *bencher) failures() error {
 	var failed, total int64
+	misaligned := 0
 	for _, ts := range b.tallies {
 		for _, t := range ts {
 			failed += t.c.errors()
 			total += t.c.answered + t.c.errors()
+			misaligned += t.misaligned
 		}
 	}
 	if failed > 0 {
 		return &session.RequestsFailed{Failed: int(failed), Total: int(total)}
+	}
+	if misaligned > 0 {
+		return &session.Misaligned{Answers: misaligned}
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"time"
 
@@ -39,7 +40,11 @@ type meter struct {
 
 	gate     chan struct{} // closed once every warm-up request ended
 	warmDone uint64
-	steadyAt time.Time // when measuring started; written before gate is closed
+	// warmFailed counts the warm-up requests that failed, warmErr the
+	// first one's error; written before gate is closed.
+	warmFailed uint64
+	warmErr    error
+	steadyAt   time.Time // when measuring started; written before gate is closed
 
 	hist *hdrhistogram.Histogram // measured answers' latencies, ns
 	c    counts
@@ -55,11 +60,16 @@ type meter struct {
 
 	ended   atomic.Int64 // measured requests ended, for the progress line and perRead
 	noChild atomic.Bool  // a request found no child to take it
+	// overdue: time was up --grace ago, and the run was ended: the
+	// requests it cut short are counted as unfinished.
+	overdue atomic.Bool
 }
 
 // counts are what became of the measured requests.
 type counts struct {
 	answered, timeouts, deaths, notSent, retried, cutShort, warm int64
+	// unfinished: in flight when time was up, and still --grace after.
+	unfinished int64
 }
 
 func (c *counts) add(o counts) {
@@ -70,6 +80,7 @@ func (c *counts) add(o counts) {
 	c.retried += o.retried
 	c.cutShort += o.cutShort
 	c.warm += o.warm
+	c.unfinished += o.unfinished
 }
 
 // errors is how many measured requests failed.
@@ -110,6 +121,11 @@ func (m *meter) observe(r *track.Request) {
 	}
 	if r.Seq <= m.warmup {
 		m.c.warm++
+		if r.Err != nil {
+			if m.warmFailed++; m.warmErr == nil {
+				m.warmErr = r.Err
+			}
+		}
 		if m.warmDone++; m.warmDone == m.warmup {
 			m.steadyAt = time.Now()
 			close(m.gate)
@@ -124,6 +140,8 @@ func (m *meter) observe(r *track.Request) {
 		}
 		m.hist.RecordValue(min(max(int64(r.Latency), histMin), histMax))
 		m.lastSent, m.lastLatency, m.lastEnd = r.SentAt(), r.Latency, time.Time{}
+	case session.CutShort(r.Err) && m.overdue.Load():
+		m.c.unfinished++ // not answered in time: no end to measure
 	case session.CutShort(r.Err):
 		m.c.cutShort++ // not a failure: we stopped
 		m.lastEnd = time.Now()
@@ -139,6 +157,42 @@ func (m *meter) observe(r *track.Request) {
 		m.lastEnd = time.Now()
 	}
 	m.ended.Add(1)
+}
+
+// warmupFailed is why the run could measure nothing, if that is so: not
+// one of its warm-up requests was answered. Each failed as it would in
+// run: no answer within --timeout, or the child ended (or died) without
+// answering it; it never ended when the child waited for more input,
+// which bench's gate held back (see feed.starved).
+//
+// f, the run's feed, ended at the gate if the children waited for input
+// (feed.starved): a child that answered its warm-up request only then, at
+// the end of its input, holds its output until then; it could not be sent
+// the measured requests either.
+func (m *meter) warmupFailed(f *feed) error {
+	switch {
+	case m.warmup == 0:
+	case m.warmFailed == m.warmup:
+		return &WarmupFailed{Requests: int(m.warmup), Err: m.warmErr}
+	case f != nil && f.starvedAtGate.Load():
+		return &WarmupFailed{Requests: int(m.warmup), Err: errors.New("answered only once its input ended")}
+	}
+	return nil
+}
+
+// WarmupFailed: not one warm-up request of a run was answered, so nothing
+// could be measured.
+type WarmupFailed struct {
+	Requests int
+	Err      error // the first one's
+}
+
+func (e *WarmupFailed) Error() string {
+	what := "the warm-up request got no answer"
+	if e.Requests > 1 {
+		what = fmt.Sprintf("the %d warm-up requests got no answer", e.Requests)
+	}
+	return fmt.Sprintf("%s (%v), so nothing could be measured: a program that does not answer every line needs --framing marker with --sentinel, or --prompt; one that holds its output when it is not on a terminal needs --pty, or its own flag to flush each answer (python3 -u, stdbuf -oL)", what, e.Err)
 }
 
 // elapsed is how long the measured requests took: from the gate to the

@@ -55,7 +55,9 @@ type Point struct {
 	// answering it) or NotSent (no child was left to take it). Retried
 	// were answered after their child died handling them. CutShort were
 	// in flight when the bench was interrupted: not failures, not
-	// counted in Requests. Warmup counts the warm-up requests, apart.
+	// counted in Requests; so were Unfinished, with --duration: in flight
+	// when time was up, and still unanswered --grace after, when the run
+	// was ended. Warmup counts the warm-up requests, apart.
 	Requests    int64 `json:"requests"`
 	Answered    int64 `json:"answered"`
 	Errors      int64 `json:"errors"`
@@ -64,8 +66,15 @@ type Point struct {
 	NotSent     int64 `json:"not_sent"`
 	Retried     int64 `json:"retried"`
 	CutShort    int64 `json:"cut_short"`
+	Unfinished  int64 `json:"unfinished"`
 	Warmup      int64 `json:"warmup"`
 	ChildDeaths int   `json:"child_deaths"`
+	// Misaligned counts, in line and marker framing, the answers that
+	// came with no request waiting for them: answers are matched in
+	// order, so those before may have gone to the wrong requests, and
+	// the figures are not to be trusted (the child answers a line twice,
+	// or its banner was taken for answers).
+	Misaligned int `json:"misaligned"`
 	// ElapsedS is the time the measured requests took, from the end of
 	// the warm-up to the last one's end, added over the runs;
 	// RequestsPerS is Answered over it.
@@ -127,6 +136,7 @@ type tally struct {
 	runs        int
 	c           counts
 	childDeaths int
+	misaligned  int
 	elapsed     time.Duration
 	hist        *hdrhistogram.Histogram
 	startups    []time.Duration
@@ -141,6 +151,7 @@ func (t *tally) add(m *meter, res session.Result) {
 	t.runs++
 	t.c.add(m.c)
 	t.childDeaths += res.Deaths
+	t.misaligned += res.Misaligned
 	t.elapsed += m.elapsed()
 	t.hist.Merge(m.hist)
 	t.startups = append(t.startups, m.startups()...)
@@ -154,7 +165,7 @@ func (t *tally) point(window int) Point {
 		Window: window, Runs: t.runs,
 		Requests: c.answered + c.errors(), Answered: c.answered, Errors: c.errors(),
 		Timeouts: c.timeouts, Deaths: c.deaths, NotSent: c.notSent, Retried: c.retried,
-		CutShort: c.cutShort, Warmup: c.warm, ChildDeaths: t.childDeaths,
+		CutShort: c.cutShort, Unfinished: c.unfinished, Warmup: c.warm, ChildDeaths: t.childDeaths, Misaligned: t.misaligned,
 		ElapsedS:  t.elapsed.Seconds(),
 		StartupMS: []float64{},
 		Histogram: []BucketReport{},
@@ -273,7 +284,7 @@ func (r *Report) Write(w io.Writer, t Text) error {
 }
 
 func (r *Report) writeHeader(w io.Writer) {
-	what := fmt.Sprintf("%s requests", thousands(int64(r.Requests)))
+	what := plural(r.Requests, "request")
 	if r.DurationS > 0 {
 		what = fmt.Sprintf("requests for %s", session.Brief(time.Duration(r.DurationS*float64(time.Second))))
 	}
@@ -342,20 +353,29 @@ func (r *Report) writeVs(w io.Writer) {
 	tw.Flush()
 }
 
-// writeErrors says what failed, where anything did, and what was retried.
+// writeErrors says what failed, where anything did, and what was retried;
+// which requests were given up on when time was up; and which figures
+// are not to be trusted, answers having come unasked.
 func (r *Report) writeErrors(w io.Writer) {
 	for _, s := range r.Sides {
 		for _, p := range s.Points {
-			if p.Errors == 0 && p.Retried == 0 && p.ChildDeaths == 0 {
-				continue
-			}
 			who := ""
 			if len(r.Sides) > 1 {
 				who = s.Name + ", "
 			}
-			fmt.Fprintf(w, "%swindow %d: %s of %s requests failed (%s, %s, %s); %s, %s after a death\n", who, p.Window,
-				thousands(p.Errors), thousands(p.Requests), plural64(p.Timeouts, "timeout"), plural64(p.Deaths, "death"),
-				fmt.Sprintf("%s not sent", thousands(p.NotSent)), plural(p.ChildDeaths, "child death"), fmt.Sprintf("%s answered", thousands(p.Retried)))
+			if p.Errors > 0 || p.Retried > 0 || p.ChildDeaths > 0 {
+				fmt.Fprintf(w, "%swindow %d: %s of %s failed (%s, %s, %s); %s, %s after a death\n", who, p.Window,
+					thousands(p.Errors), plural64(p.Requests, "request"), plural64(p.Timeouts, "timeout"), plural64(p.Deaths, "death"),
+					fmt.Sprintf("%s not sent", thousands(p.NotSent)), plural(p.ChildDeaths, "child death"), fmt.Sprintf("%s answered", thousands(p.Retried)))
+			}
+			if p.Unfinished > 0 {
+				fmt.Fprintf(w, "%swindow %d: %s in flight when time was up still unanswered after --grace, given up on (not counted)\n", who, p.Window,
+					plural64(p.Unfinished, "request"))
+			}
+			if p.Misaligned > 0 {
+				fmt.Fprintf(w, "%swindow %d: figures not to be trusted: %s came with no request waiting; in %s framing answers are matched in order, so those before may have gone to the wrong requests\n", who, p.Window,
+					plural(p.Misaligned, "answer"), r.Framing)
+			}
 		}
 	}
 }

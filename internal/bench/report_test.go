@@ -248,6 +248,41 @@ func TestReportText(t *testing.T) {
 	}
 }
 
+// TestReportUntrusted: what makes figures doubtful is said under the
+// table, one line each.
+func TestReportUntrusted(t *testing.T) {
+	tests := []struct {
+		name string
+		p    func(*Point)
+		want string
+	}{
+		{"answers came unasked", func(p *Point) { p.Misaligned = 1 },
+			"window 4: figures not to be trusted: 1 answer came with no request waiting; in line framing answers are matched in order, so those before may have gone to the wrong requests\n"},
+		{"several", func(p *Point) { p.Misaligned = 3 }, ": 3 answers came with no request waiting;"},
+		{"unanswered after the deadline", func(p *Point) { p.Unfinished = 12 },
+			"window 4: 12 requests in flight when time was up still unanswered after --grace, given up on (not counted)\n"},
+		{"one failed of one", func(p *Point) { p.Requests, p.Answered, p.Errors, p.Deaths = 1, 0, 1, 1 },
+			"window 4: 1 of 1 request failed (0 timeouts, 1 death, 0 not sent)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := Point{Window: 4, Requests: 10, Answered: 10}
+			tt.p(&p)
+			r := &Report{Requests: 1, Warmup: 1, Rounds: 1, Replicas: 1, Framing: "line", Sides: []SideReport{{Name: "x", Points: []Point{p}}}}
+			var out bytes.Buffer
+			if err := r.Write(&out, Text{Width: 80}); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(out.String(), tt.want) {
+				t.Errorf("the report lacks %q; it is:\n%s", tt.want, out.String())
+			}
+			if !strings.HasPrefix(out.String(), "x: 1 request, after 1 warm-up per run;") {
+				t.Errorf("the header is not of 1 request:\n%s", out.String())
+			}
+		})
+	}
+}
+
 func TestReportJSON(t *testing.T) {
 	a := testPoint(1, 100, 2*time.Second, time.Millisecond)
 	r := &Report{Requests: 100, Warmup: 1, Rounds: 1, Replicas: 1, Framing: "line", Sides: []SideReport{{Name: "x", Points: []Point{a}}}}
@@ -263,7 +298,7 @@ func TestReportJSON(t *testing.T) {
 		t.Errorf("ratios with one side: %s", out.String())
 	}
 	p := got["sides"].([]any)[0].(map[string]any)["points"].([]any)[0].(map[string]any)
-	for _, k := range []string{"window", "runs", "requests", "answered", "errors", "timeouts", "deaths", "not_sent", "retried", "cut_short", "warmup",
+	for _, k := range []string{"window", "runs", "requests", "answered", "errors", "timeouts", "deaths", "not_sent", "retried", "cut_short", "unfinished", "misaligned", "warmup",
 		"child_deaths", "elapsed_s", "requests_per_s", "latency_ms", "histogram", "startup_ms", "startup_median_ms", "peak_rss_bytes"} {
 		if _, ok := p[k]; !ok {
 			t.Errorf("no %q in %s", k, out.String())

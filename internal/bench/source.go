@@ -11,8 +11,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/pipecli/pipecli/internal/frame"
 	"github.com/pipecli/pipecli/internal/progress"
 )
 
@@ -100,6 +102,26 @@ func (s *Source) Requests(ctx context.Context) (int, error) {
 		s.requests = int(n)
 	}
 	return s.requests, nil
+}
+
+// GivenID is the first "id" a request of s gives itself in jsonl framing
+// (frame.EncodeJSONL says IDGiven), "" if none does. It reads one pass.
+func (s *Source) GivenID() (string, error) {
+	br := bufio.NewReaderSize(io.NewSectionReader(s.r, 0, s.size), feedBuffer)
+	for {
+		line, err := br.ReadBytes('\n')
+		if len(line) > 0 {
+			if _, key, src, eerr := frame.EncodeJSONL(nil, 0, bytes.TrimSuffix(line, []byte("\n"))); eerr == nil && src == frame.IDGiven {
+				return key, nil
+			}
+		}
+		switch {
+		case errors.Is(err, io.EOF):
+			return "", nil
+		case err != nil:
+			return "", err
+		}
+	}
 }
 
 // loop reads a source's bytes from an offset, again from the start once
@@ -191,6 +213,12 @@ type feed struct {
 
 	stop      chan struct{} // closed by Close
 	closeOnce sync.Once
+	// atGate: a Read waits at the gate, every warm-up request given. The
+	// session's loop reads it (starved), while the reader waits.
+	atGate atomic.Bool
+	// starvedAtGate: the feed ended at the gate, the children waiting
+	// for input (starved).
+	starvedAtGate atomic.Bool
 }
 
 // feedBuffer is how much of the source a feed reads at a time; a line
@@ -274,8 +302,23 @@ func (f *feed) counts() bool {
 	return !f.src.skipEmpty || f.nextMore || len(bytes.TrimSpace(f.next)) > 0
 }
 
+// starved is the session's Config.Starved: the children wait for input
+// to answer what they were sent. At the gate, what they wait for is the
+// input the gate holds back until they answer: the feed ends, as run's
+// input would, so that they read EOF and the warm-up requests end (bc,
+// which answers nothing to an assignment, ends then without answering).
+// A child that is loading, however long it takes, is not waiting for
+// input, and is waited for.
+func (f *feed) starved() {
+	if f.atGate.Load() {
+		f.starvedAtGate.Store(true)
+		f.Close()
+	}
+}
+
 // Close ends the feed: a Read waiting at the gate, and all after, return
-// EOF. The session closes its input when it stops before the end.
+// EOF. The session closes its input when it stops before the end; bench
+// closes it when time is up, and when the children starve at the gate.
 func (f *feed) Close() error {
 	f.closeOnce.Do(func() { close(f.stop) })
 	return nil
@@ -291,14 +334,21 @@ func (f *feed) Read(p []byte) (int, error) {
 	if between && f.warm == 0 && !f.gated {
 		// The measured requests wait for the warm-up to be over, so
 		// that they find the children started and the pipes empty.
+		f.atGate.Store(true)
 		select {
 		case <-f.m.gate:
 		case <-f.stop:
 			return 0, io.EOF
 		}
+		f.atGate.Store(false)
 		f.gated = true
 		if f.left < 0 {
 			f.deadline = f.m.steadyAt.Add(f.dur)
+		}
+		if f.m.warmup > 0 && f.m.warmFailed == f.m.warmup {
+			// Not one warm-up request was answered (they timed out, or
+			// the children died): none of the measured ones would be.
+			f.left = 0
 		}
 	}
 	limit := len(p) // requests at most in this read

@@ -31,7 +31,7 @@ func (t *Target) HintAs(name string, silent time.Duration, getenv func(string) s
 	case t.image != nil:
 		return what + "; if the program in the container buffers its output, make it flush each answer (Python is already told to: PYTHONUNBUFFERED=1; C stdio: stdbuf -oL in the image's entrypoint)"
 	case isDockerRun(argv):
-		return what + "; if the program in the container buffers its output, --pty cannot reach it: add -e PYTHONUNBUFFERED=1 to docker run (Python), or use pipecli run --image IMAGE, which does"
+		return what + "; if the program in the container buffers its output, --pty cannot reach it: add -e PYTHONUNBUFFERED=1 to docker run (Python), or use " + t.pipecli() + " --image IMAGE, which does"
 	case len(argv) > 0 && filepath.Base(argv[0]) == "ssh":
 		return what + "; if the program on the far side buffers its output, --pty cannot reach it (and ssh -t would echo the input back): make it flush each answer, in the remote command: python3 -u, PYTHONUNBUFFERED=1 python3, stdbuf -oL CMD"
 	}
@@ -61,28 +61,28 @@ func (t *Target) HintAs(name string, silent time.Duration, getenv func(string) s
 		if pythonUnbuffered(argv[1:]) || getenv("PYTHONUNBUFFERED") != "" {
 			return ""
 		}
-		return what + "; Python buffers its output on a pipe: run python3 -u, set PYTHONUNBUFFERED=1, or use pipecli run --pty"
+		return what + "; Python buffers its output on a pipe: run python3 -u, set PYTHONUNBUFFERED=1, or use " + t.pipecli() + " --pty"
 	case prog == "gawk":
 		if slices.ContainsFunc(argv[1:], func(a string) bool { return strings.Contains(a, "fflush") }) {
 			return ""
 		}
-		return what + "; gawk holds its output on a pipe until the program calls fflush(): add fflush() after each print, or use pipecli run --pty"
+		return what + "; gawk holds its output on a pipe until the program calls fflush(): add fflush() after each print, or use " + t.pipecli() + " --pty"
 	case stdbuf:
 		return "" // C stdio told to flush by stdbuf -o
 	case prog == "sed":
 		if sedUnbuffered(argv[1:]) {
 			return ""
 		}
-		return what + "; sed holds its output on a pipe: run sed -u, or use pipecli run --pty"
+		return what + "; sed holds its output on a pipe: run sed -u, or use " + t.pipecli() + " --pty"
 	case prog == "grep" || prog == "egrep" || prog == "fgrep":
 		if slices.Contains(optionsOf(argv[1:]), "--line-buffered") {
 			return ""
 		}
-		return what + "; grep holds its output on a pipe: run grep --line-buffered, or use pipecli run --pty"
+		return what + "; grep holds its output on a pipe: run grep --line-buffered, or use " + t.pipecli() + " --pty"
 	case prog == "awk":
 		return what + "; awk holds its output on a pipe: with mawk run mawk -W interactive, with gawk add fflush() after each print"
 	}
-	return what + "; if it buffers its output when it is not on a terminal (C stdio: tr, cut, uniq), use pipecli run --pty, or make it flush each answer (stdbuf -oL)"
+	return what + "; if it buffers its output when it is not on a terminal (C stdio: tr, cut, uniq), use " + t.pipecli() + " --pty, or make it flush each answer (stdbuf -oL)"
 }
 
 // unwrap takes off the commands argv runs its program through that change

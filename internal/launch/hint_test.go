@@ -13,6 +13,7 @@ import (
 func TestBufferingHint(t *testing.T) {
 	argv := func(a ...string) *Target { return Command(a) }
 	pty := func(a ...string) *Target { t := Command(a); t.PTY = true; return t }
+	bench := func(a ...string) *Target { t := Command(a); t.Cmd = "bench"; return t }
 	tests := []struct {
 		name      string
 		cfg       *Target
@@ -22,6 +23,9 @@ func TestBufferingHint(t *testing.T) {
 	}{
 		{name: "grep", cfg: argv("grep", "x"), want: "grep holds its output on a pipe: run grep --line-buffered, or use pipecli run --pty", not: "Python"},
 		{name: "grep --line-buffered", cfg: argv("grep", "--line-buffered", "x")},
+		{name: "bench", cfg: bench("grep", "x"), want: "grep holds its output on a pipe: run grep --line-buffered, or use pipecli bench --pty", not: "pipecli run"},
+		{name: "bench, C stdio", cfg: bench("tr", "a", "b"), want: "use pipecli bench --pty, or make it flush", not: "pipecli run"},
+		{name: "bench, docker run", cfg: bench("docker", "run", "-i", "img"), want: "or use pipecli bench --image IMAGE, which does", not: "pipecli run"},
 		{name: "grep option after pattern", cfg: argv("grep", "x", "--line-buffered")},
 		{name: "grep -- --line-buffered", cfg: argv("grep", "--", "--line-buffered"), want: "run grep --line-buffered"},
 		{name: "python", cfg: argv("python3", "model.py"), want: "run python3 -u, set PYTHONUNBUFFERED=1, or use pipecli run --pty"},

@@ -25,6 +25,9 @@ import (
 type Target struct {
 	// PTY makes the child's stdout a pseudo-terminal (proc.Options.PTY).
 	PTY bool
+	// Cmd is the pipecli command that starts it, which hints name:
+	// "pipecli bench --pty"; "" is run.
+	Cmd string
 
 	argv   []string
 	path   string // the program to run; "" looks argv[0] up in $PATH
@@ -143,6 +146,24 @@ func (t *Target) Explain(st proc.Status, stderr func(n int) []string) error {
 }
 
 // runsDocker reports whether the child is a docker CLI running a container.
+// pipecli is the command hints tell to run again: "pipecli run", or
+// the one Cmd names.
+func (t *Target) pipecli() string {
+	if t.Cmd == "" {
+		return "pipecli run"
+	}
+	return "pipecli " + t.Cmd
+}
+
+// Elsewhere reports whether the program runs elsewhere than in the child
+// pipecli starts: in a container, on another host (ssh), or in a server's
+// replicas. The child, a docker or ssh client or a relay, reads its input
+// at once and waits for the far side: that it waits says nothing of the
+// program.
+func (t *Target) Elsewhere() bool {
+	return t.server || t.runsDocker() || len(t.argv) > 0 && filepath.Base(t.argv[0]) == "ssh"
+}
+
 func (t *Target) runsDocker() bool {
 	return t.image != nil || isDockerRun(t.argv)
 }

@@ -87,6 +87,7 @@ type conv struct {
 	deaths      int   // children that died unexpectedly
 	peakRSS     int64 // the largest peak RSS of the children gone, in bytes
 	heldSaid    bool  // answers held behind a slow request were told of
+	starved     bool  // Config.Starved was called
 
 	timer   *time.Timer // set for the book's earliest deadline
 	armed   time.Time   // the deadline the timer is set for (zero: none)
@@ -1086,6 +1087,13 @@ func (cv *conv) watchReplica(r *replica, now time.Time) {
 	waiting := now.Sub(cv.lastAnswerOr(oldest))
 	if waiting < hintAfter {
 		return
+	}
+	if cfg.Starved != nil && !cv.starved && !cv.inputEnded && cv.book.Pending() == 0 && cv.queuedEmpty() && !r.stdinClosed &&
+		now.Sub(r.lastOut) >= hintAfter && !r.target.Elsewhere() && r.child.WaitsForInput() {
+		// The child waits for input that the source holds back until it
+		// answers: the source ends, and the child reads EOF.
+		cv.starved = true
+		cfg.Starved()
 	}
 	if !cv.draining && (cv.inputEnded || cv.sourceEnded.Load()) && cv.book.Pending()+len(cv.queued) > 0 && now.Sub(r.lastOut) >= hintAfter {
 		// The input is over, and the child stopped answering with its

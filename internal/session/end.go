@@ -68,6 +68,9 @@ func (e *EOFTimedOut) Error() string {
 type RequestsFailed struct{ Failed, Total int }
 
 func (e *RequestsFailed) Error() string {
+	if e.Total == 1 {
+		return fmt.Sprintf("%d of 1 request failed", e.Failed)
+	}
 	return fmt.Sprintf("%d of %d requests failed", e.Failed, e.Total)
 }
 

@@ -216,7 +216,12 @@ func (o *output) tell(r *track.Request) {
 // close flushes the output and tells what tell kept for the end.
 func (o *output) close() {
 	o.flush()
-	if o.untold > 0 {
+	switch {
+	case o.untold > 0 && o.cfg.NoAnswers:
+		// A load generator's run (bench), which has no --json records:
+		// its report counts them.
+		o.s.say("and %d more request(s) failed", o.untold)
+	case o.untold > 0:
 		o.s.say("and %d more request(s) failed (--json records each, with why)", o.untold)
 	}
 	for _, why := range o.whys {

@@ -103,6 +103,17 @@ type Config struct {
 	// NoAnswers: the answers are not written out, only observed (a load
 	// generator's run); failures are still told on stderr.
 	NoAnswers bool
+	// Starved, if not nil, is called, once, when a child cannot answer
+	// without more input: it was sent every request the input gave, has
+	// answered nothing for a while, and waits reading its stdin
+	// (proc.Child.WaitsForInput). A source that holds the rest of its
+	// input back until those requests are answered (bench's warm-up)
+	// would then wait for ever, and the child with it: it should end, as
+	// run's input would, so that the child reads EOF and its requests
+	// end as they do in run. Not for a child whose program runs
+	// elsewhere (launch.Target.Elsewhere), whose waiting says nothing.
+	// It is called from the run's loop, and must not block.
+	Starved func()
 }
 
 // ReplicaState is what Config.Replica is told of a replica.
