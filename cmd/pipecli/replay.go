@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -26,7 +28,16 @@ type replayOpts struct {
 
 	recs  *replay.Records
 	rules replay.Rules
+	// guessed: line framing was picked for want of other, neither given
+	// nor carried by the records (see replay.Records.CheckLine).
+	guessed bool
 }
+
+// framingFlags are the flags that say how answers are told apart, which
+// records carry: one on the command line replaces the records' whole, as
+// they make sense only together (--prompt and --skip-banner do not go
+// together, a --sentinel prints one marker).
+var framingFlags = []string{"framing", "marker", "marker-regexp", "prompt", "sentinel", "ready", "skip-banner"}
 
 func newReplayCmd(io *iostreams.IOStreams, runF func(*replayOpts) error) *cobra.Command {
 	o := &replayOpts{IO: io}
@@ -43,8 +54,15 @@ The report lists each record whose answer changed, with a word diff
 counts them (same, changed, failed) and compares the latency with the
 recorded one. --json writes it as one JSON document instead.
 
-Framing: as for 'pipecli run'; with no framing flag, jsonl when the recorded
-answers are JSON objects, else line. In jsonl, answers are compared as JSON
+Framing: the one the records were made with, which 'pipecli run --json'
+writes in each ("framing"). Framing flags given (--framing, --marker,
+--marker-regexp, --prompt, --sentinel, --ready, --skip-banner) replace it
+whole. Records that carry none (an older pipecli's, another tool's) are
+replayed in jsonl when their answers are JSON objects, else in line framing,
+unless a record's answer holds a newline, or is empty for an input that is
+not: line framing cannot have recorded it, and its answers would go to the
+wrong records, so that is an input error (exit 2): give the framing flags
+the records were made with. In jsonl, answers are compared as JSON
 values; the "id" of the answer to an input that had no "id" of its own is
 pipecli's correlation id, and is not compared. Partial messages are progress:
 only the final answer is compared. A record that failed when recorded and
@@ -60,7 +78,8 @@ Exit status:
          were rewritten)
   1      some changed or failed; or the child exited unsuccessfully, or
          answered what no request asked, after the requests ended
-  2      usage or input error: a bad flag, a record that cannot be read
+  2      usage or input error: a bad flag, a record that cannot be read, or
+         that the framing cannot replay
   125    pipecli's own failure (the records could not be written), or
          docker could not run the container
   126    COMMAND cannot be executed
@@ -86,7 +105,7 @@ Exit status:
 	o.addCompletions(cmd)
 	// The framing's default is the records' (see parseArgs), never raw.
 	framing := f.Lookup("framing")
-	framing.Usage, framing.DefValue = "how answers are told apart: line, marker or jsonl (default: jsonl when the recorded answers are JSON objects, else line)", ""
+	framing.Usage, framing.DefValue = "how answers are told apart: line, marker or jsonl (default: the records' framing flags; if they have none, jsonl when the recorded answers are JSON objects, else line)", ""
 	// --partials and --unordered change only how answers are written,
 	// which replay does not do; --skip-empty is refused (parseArgs).
 	for _, name := range []string{"partials", "unordered", "skip-empty"} {
@@ -104,7 +123,8 @@ Exit status:
 }
 
 // parseArgs separates RECORDS from the command after --, reads the
-// records, picks the framing (see the help) and checks the flags.
+// records, picks the framing (see the help: the records', or a guess when
+// they carry none) and checks the flags.
 func (o *replayOpts) parseArgs(c *cobra.Command, args []string) error {
 	dash := c.ArgsLenAtDash()
 	switch {
@@ -129,6 +149,22 @@ func (o *replayOpts) parseArgs(c *cobra.Command, args []string) error {
 		return err
 	}
 	o.recs = recs
+	if !f.Changed("connect") && !slices.ContainsFunc(framingFlags, f.Changed) {
+		ff, err := recs.Framing()
+		if err != nil {
+			return err
+		}
+		// As if given, so that check treats them as the user's choice.
+		var args []string
+		if ff != nil {
+			args = ff.Args()
+		}
+		for i := 0; i+1 < len(args); i += 2 {
+			if err := f.Set(strings.TrimPrefix(args[i], "--"), args[i+1]); err != nil {
+				return usageError(fmt.Errorf("the records' framing flags %s: %w", replay.FlagsText(ff), err))
+			}
+		}
+	}
 	if !f.Changed("framing") && !f.Changed("prompt") && !f.Changed("connect") {
 		mode := frame.Line
 		switch {
@@ -136,6 +172,8 @@ func (o *replayOpts) parseArgs(c *cobra.Command, args []string) error {
 			mode = frame.Marker
 		case recs.JSONL:
 			mode = frame.JSONL
+		default:
+			o.guessed = true
 		}
 		// As if given, so that check treats it as the user's choice.
 		if err := f.Set("framing", mode.String()); err != nil {
@@ -168,6 +206,13 @@ func runReplay(ctx context.Context, o *replayOpts) error {
 	o.limitProcs(o.IO.Getenv)
 	if err := o.fill(&cfg); err != nil {
 		return err
+	}
+	// Line framing as fill settled it: the demo model frames its answers
+	// with a marker of its own, whatever the records hold.
+	if cfg.Framing.Mode == frame.Line {
+		if err := o.recs.CheckLine(o.guessed); err != nil {
+			return err
+		}
 	}
 	return replay.Run(ctx, o.recs, cfg, replay.Options{Rules: o.rules, JSON: o.JSON, Update: o.Update}, o.IO)
 }

@@ -95,7 +95,7 @@ Exit status:
 	f.BoolVar(&o.NoHistory, "no-history", false, "do not read or write the prompt's history file")
 	f.BoolVar(&o.NoColor, "no-color", false, "no colours (also: NO_COLOR=1)")
 	f.BoolVar(&o.RawTerminal, "raw-terminal", false, "let the child's control characters reach the terminal instead of showing them escaped")
-	f.BoolVar(&o.JSON, "json", false, "write one JSON record per request: id, input, output, latency_ms, attempts, error")
+	f.BoolVar(&o.JSON, "json", false, "write one JSON record per request: id, input, output, latency_ms, attempts, replica, error, framing (the framing flags, for pipecli replay)")
 	f.BoolVar(&o.Stats, "stats", false, "print request counts, throughput and latency percentiles on stderr at the end")
 	f.BoolVarP(&o.Quiet, "quiet", "q", false, "no progress bar (shown on stderr, when it is a terminal, in framed runs from a file or stdin)")
 	return cmd

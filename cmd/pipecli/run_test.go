@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -39,6 +40,46 @@ func TestRunFlags(t *testing.T) {
 				return
 			}
 			wantUsage(t, err, tt.err)
+		})
+	}
+}
+
+// --json records carry the framing flags the run was given, as JSON, so
+// that a replay frames alike: what the flags imply too (-j, --prompt), and
+// none in a raw run.
+func TestRunRecordFraming(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string // the records' "framing"; "null" for none
+	}{
+		{"line", []string{"--framing", "line"}, `{"mode":"line"}`},
+		{"replicas imply line", []string{"-j", "2"}, `{"mode":"line"}`},
+		{"jsonl", []string{"--framing", "jsonl"}, `{"mode":"jsonl"}`},
+		{"marker and sentinel", []string{"--framing", "marker", "--marker", "--END--", "--sentinel", ".print --END--"}, `{"mode":"marker","marker":"--END--","sentinel":".print --END--"}`},
+		{"an empty marker", []string{"--framing", "marker", "--marker", ""}, `{"mode":"marker","marker":""}`},
+		{"marker regexp", []string{"--framing", "marker", "--marker-regexp", "END|FIN"}, `{"mode":"marker","marker_regexp":"END|FIN"}`},
+		{"prompt implies marker", []string{"--prompt", "sqlite> "}, `{"mode":"marker","prompt":"sqlite> "}`},
+		{"banner", []string{"--framing", "line", "--ready", "^ready$", "--skip-banner", "2"}, `{"mode":"line","ready":"^ready$","skip_banner":2}`},
+		{"raw", nil, `null`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			io, _, _, _ := iostreams.Test()
+			var got *runOpts
+			args := append(append([]string(nil), tt.args...), "--", "cat")
+			if err := execFlags(newRunCmd(io, func(o *runOpts) error { got = o; return nil }), args); err != nil {
+				t.Fatal(err)
+			}
+			var b strings.Builder
+			enc := json.NewEncoder(&b)
+			enc.SetEscapeHTML(false) // as the records are written
+			if err := enc.Encode(got.given); err != nil {
+				t.Fatal(err)
+			}
+			if s := strings.TrimSuffix(b.String(), "\n"); s != tt.want {
+				t.Errorf("framing %s, want %s", s, tt.want)
+			}
 		})
 	}
 }

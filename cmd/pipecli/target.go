@@ -62,7 +62,8 @@ type targetOpts struct {
 	// them without one, after the target's own.
 	FramedOnly []string
 
-	replicaArgv [][]string // ReplicaCmds, split
+	replicaArgv [][]string            // ReplicaCmds, split
+	given       *session.FramingFlags // the framing flags given, for --json records (check)
 }
 
 // framedOnly are the target's flags that make sense only in a framed run.
@@ -169,7 +170,32 @@ func (o *targetOpts) check(c *cobra.Command) error {
 	if err := o.checkContainer(c); err != nil {
 		return usageError(err)
 	}
+	o.given = o.framingFlags(c.Flags())
 	return nil
+}
+
+// framingFlags are the framing flags in f, as --json records carry them
+// (see session.FramingFlags); nil in a raw run, and with --connect, where
+// the server frames.
+func (o *targetOpts) framingFlags(f *pflag.FlagSet) *session.FramingFlags {
+	if o.Framing == frame.Raw || o.Framing == frame.Serve {
+		return nil
+	}
+	given := func(name, value string) *string {
+		if !f.Changed(name) {
+			return nil
+		}
+		return &value
+	}
+	return &session.FramingFlags{
+		Mode:         o.Framing.String(),
+		Marker:       given("marker", o.Marker),
+		MarkerRegexp: given("marker-regexp", o.MarkerRE),
+		Prompt:       given("prompt", o.Prompt),
+		Sentinel:     given("sentinel", o.Sentinel),
+		Ready:        given("ready", o.Ready),
+		SkipBanner:   o.SkipBanner,
+	}
 }
 
 // checkContainer validates --image, --docker-arg and --pty.
@@ -286,7 +312,7 @@ func (o *targetOpts) checkFraming(c *cobra.Command) error {
 // fill sets what cfg starts and how it frames, once check has passed:
 // Target and Replicas, Grace and Unordered, and, in a framed run, Framing,
 // Window, Timeout, Retries, Restart, MaxRestarts, Sentinel, SkipEmpty,
-// Partials and ReadyTimeout. A bad regexp is a usage error.
+// Partials, ReadyTimeout and RecordFraming. A bad regexp is a usage error.
 func (o *targetOpts) fill(cfg *session.Config) error {
 	cfg.Grace, cfg.Unordered = o.Grace, o.Unordered
 	if o.Connect != "" {
@@ -325,6 +351,7 @@ func (o *targetOpts) fill(cfg *session.Config) error {
 		if o.SentinelSet {
 			cfg.Sentinel = &o.Sentinel
 		}
+		cfg.RecordFraming = o.given
 	}
 	switch {
 	case o.Image != "":

@@ -10,7 +10,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"reflect"
 	"strings"
+
+	"github.com/pipecli/pipecli/internal/session"
 )
 
 // Record is one request as `pipecli run --json` recorded it, or as any JSON
@@ -28,6 +31,9 @@ type Record struct {
 	// LatencyMS is the recorded "latency_ms", nil if there is none.
 	LatencyMS    *float64
 	Notification bool // jsonl: it expected no answer
+	// Framing is the recorded "framing": the flags of the run that made
+	// it; nil if it has none (an older pipecli's, another tool's).
+	Framing *session.FramingFlags
 
 	members []field // the line's members, in order, for Update
 }
@@ -167,6 +173,12 @@ func parseRecord(text []byte) (*Record, error) {
 			}
 		case "notification":
 			rec.Notification = string(m.value) == "true"
+		case "framing":
+			ff, err := parseFraming(m.value)
+			if err != nil {
+				return nil, err
+			}
+			rec.Framing = ff
 		}
 	}
 	switch {
@@ -257,4 +269,108 @@ func (rs *Records) Inputs() io.Reader {
 		b.WriteByte('\n')
 	}
 	return &b
+}
+
+// Framing returns the framing flags the records carry, which a replay
+// with no framing flag uses: nil if none carries any (an older pipecli's,
+// another tool's); records without are passed over. Records that carry
+// different ones are a *BadInput: no one framing replays them all.
+func (rs *Records) Framing() (*session.FramingFlags, error) {
+	var first *Record
+	for _, rec := range rs.List {
+		switch {
+		case rec.Framing == nil:
+		case first == nil:
+			first = rec
+		case !reflect.DeepEqual(rec.Framing, first.Framing):
+			return nil, &BadInput{Path: rs.Path, Line: rec.Line, Why: fmt.Sprintf("made with other framing flags (%s) than line %d (%s); replay them apart, or give the framing flags to use", FlagsText(rec.Framing), first.Line, FlagsText(first.Framing))}
+		}
+	}
+	if first == nil {
+		return nil, nil
+	}
+	return first.Framing, nil
+}
+
+// parseFraming reads a record's "framing", as 'pipecli run --json' writes
+// it: null is none.
+func parseFraming(v json.RawMessage) (*session.FramingFlags, error) {
+	if string(v) == "null" {
+		return nil, nil
+	}
+	const shape = `it must be the framing flags the record was made with, {"mode":"line"} or {"mode":"marker","marker":"...","sentinel":"..."}`
+	var ff session.FramingFlags
+	if v[0] != '{' || json.Unmarshal(v, &ff) != nil {
+		return nil, fmt.Errorf(`"framing" is not what 'pipecli run --json' writes: %s`, shape)
+	}
+	switch ff.Mode {
+	case "line", "marker", "jsonl":
+	default:
+		return nil, fmt.Errorf(`"framing" has mode %q, which replay cannot use; %s`, ff.Mode, shape)
+	}
+	if ff.Mode == "marker" && ff.Marker == nil && ff.MarkerRegexp == nil && ff.Prompt == nil {
+		return nil, fmt.Errorf(`"framing" has mode marker but no "marker", "marker_regexp" or "prompt" to say what ends an answer`)
+	}
+	return &ff, nil
+}
+
+// FlagsText is ff as the flags to give on a command line, quoted for a
+// shell where they need it.
+func FlagsText(ff *session.FramingFlags) string {
+	args := ff.Args()
+	for i, a := range args {
+		args[i] = shellQuote(a)
+	}
+	return strings.Join(args, " ")
+}
+
+// shellQuote quotes s for a POSIX shell, unless it needs none.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_=+.,/:@%") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// lineHint is what CheckLine suggests when the records do not say how
+// they were made: the framing of a REPL that answers some lines with
+// nothing, as in README's examples.
+const lineHint = "such as --framing marker --marker --END-- --sentinel '.print --END--' for sqlite3, or --prompt REGEXP"
+
+// CheckLine tells, before anything is sent, whether line framing can
+// replay the records: a record it cannot have made would be given another
+// record's answer, and the records after it too, and the changes would be
+// blamed on the child. A recorded text answer that holds a newline cannot
+// be one line. An empty one to an input that is not empty is what a REPL
+// that answers nothing leaves with a marker; line framing would wait for
+// a line, the next record's answer. As a child may answer with an empty
+// line, that is told only when guessed: line framing was picked for want
+// of other, neither given nor carried by the records. The error is a
+// *BadInput for the first such record.
+func (rs *Records) CheckLine(guessed bool) error {
+	for _, rec := range rs.List {
+		var out string
+		if rec.Err != nil || rec.Output[0] != '"' || json.Unmarshal(rec.Output, &out) != nil {
+			continue // no text answer: a failure, or not text
+		}
+		var why string
+		switch {
+		case strings.Contains(out, "\n"):
+			why = fmt.Sprintf("the recorded output holds %d lines, which line framing cannot have recorded", strings.Count(out, "\n")+1)
+		case guessed && out == "" && rec.Input != "":
+			why = "the recorded output is empty, as when a REPL answers nothing, and line framing would take the next line it writes for it"
+		default:
+			continue
+		}
+		hint := lineHint
+		if rec.Framing != nil && rec.Framing.Mode != "line" {
+			hint = "it says " + FlagsText(rec.Framing)
+		}
+		why += fmt.Sprintf(": replayed so, records would get each other's answers; give the framing flags the records were made with (%s)", hint)
+		if out == "" {
+			why += ", or --framing line if the child answers this input with an empty line"
+		}
+		return &BadInput{Path: rs.Path, Line: rec.Line, Why: why}
+	}
+	return nil
 }

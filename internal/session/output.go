@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -147,7 +148,7 @@ func (o *output) one(r *track.Request) {
 		o.s.say("request #%d holds bytes that are not UTF-8, which JSON cannot carry: they were written as U+FFFD (said once)", r.Seq)
 	}
 	if o.enc != nil {
-		rec := record{ID: r.Seq, Input: string(r.Input), Output: o.recordOutput(r), LatencyMS: float64(r.Latency.Microseconds()) / 1000, Attempts: int(r.Attempts), Notification: r.Notification}
+		rec := record{ID: r.Seq, Input: string(r.Input), Output: o.recordOutput(r), LatencyMS: float64(r.Latency.Microseconds()) / 1000, Attempts: int(r.Attempts), Notification: r.Notification, Framing: o.cfg.RecordFraming}
 		if r.Attempts > 0 {
 			n := int(r.Child) + 1
 			rec.Replica = &n
@@ -264,6 +265,42 @@ type record struct {
 	Replica      *int            `json:"replica"` // the one it was last sent to, from 1; null if never sent
 	Error        *string         `json:"error"`
 	Notification bool            `json:"notification,omitempty"`
+	Framing      *FramingFlags   `json:"framing,omitempty"`
+}
+
+// FramingFlags are the framing flags of a run, as a JSON record's
+// "framing" carries them: what a replay of the records needs to tell the
+// answers apart as the run did. A record made with a marker and a
+// sentinel, replayed with line framing, would be given the answer to the
+// record after it. Flags not given are left out (nil, 0).
+type FramingFlags struct {
+	Mode         string  `json:"mode"` // line, marker or jsonl
+	Marker       *string `json:"marker,omitempty"`
+	MarkerRegexp *string `json:"marker_regexp,omitempty"`
+	Prompt       *string `json:"prompt,omitempty"`
+	Sentinel     *string `json:"sentinel,omitempty"`
+	// Ready and SkipBanner say where the child's banner ends: replayed
+	// without them, the banner would be taken for the first answer.
+	Ready      *string `json:"ready,omitempty"`
+	SkipBanner int     `json:"skip_banner,omitempty"`
+}
+
+// Args are ff as command-line flags, each flag's name and value as two
+// arguments: --framing marker --marker --END--.
+func (ff *FramingFlags) Args() []string {
+	args := []string{"--framing", ff.Mode}
+	for _, f := range []struct {
+		name  string
+		value *string
+	}{{"marker", ff.Marker}, {"marker-regexp", ff.MarkerRegexp}, {"prompt", ff.Prompt}, {"sentinel", ff.Sentinel}, {"ready", ff.Ready}} {
+		if f.value != nil {
+			args = append(args, "--"+f.name, *f.value)
+		}
+	}
+	if ff.SkipBanner > 0 {
+		args = append(args, "--skip-banner", strconv.Itoa(ff.SkipBanner))
+	}
+	return args
 }
 
 // recordOutput is a record's "output": see RecordOutput.

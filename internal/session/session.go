@@ -77,6 +77,10 @@ type Config struct {
 	Partials bool
 	// JSON writes one JSON record per request instead of its answer.
 	JSON bool
+	// RecordFraming, if not nil, is written in each JSON record as its
+	// "framing": how the run told the answers apart, so that a replay of
+	// the records can do the same.
+	RecordFraming *FramingFlags
 	// Stats prints statistics on stderr at the end.
 	Stats bool
 	// Quiet: no progress bar, which a framed run not at the prompt shows
