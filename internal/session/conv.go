@@ -715,6 +715,10 @@ func (cv *conv) loadDone() {
 // request in flight unanswered before that is said.
 const slowAfter = 10 * time.Second
 
+// starvedAfter is how long a child must be seen waiting for input, with
+// requests unanswered, before Config.Starved is called.
+const starvedAfter = 4 * time.Second
+
 // closeBook fails what was not sent, and all that comes, with "not sent:
 // why"; in a raw run there is no book.
 func (cv *conv) closeBook(why string) {
@@ -1091,9 +1095,19 @@ func (cv *conv) watchReplica(r *replica, now time.Time) {
 	if cfg.Starved != nil && !cv.starved && !cv.inputEnded && cv.book.Pending() == 0 && cv.queuedEmpty() && !r.stdinClosed &&
 		now.Sub(r.lastOut) >= hintAfter && !r.target.Elsewhere() && r.child.WaitsForInput() {
 		// The child waits for input that the source holds back until it
-		// answers: the source ends, and the child reads EOF.
-		cv.starved = true
-		cfg.Starved()
+		// answers: the source ends, and the child reads EOF. Only once it
+		// has been seen so at every watch for starvedAfter: a server whose
+		// reader waits for input while a worker waits for something else
+		// (an upstream call) looks the same for a moment.
+		if r.waitsSince.IsZero() {
+			r.waitsSince = now
+		}
+		if now.Sub(r.waitsSince) >= starvedAfter {
+			cv.starved = true
+			cfg.Starved()
+		}
+	} else {
+		r.waitsSince = time.Time{}
 	}
 	if !cv.draining && (cv.inputEnded || cv.sourceEnded.Load()) && cv.book.Pending()+len(cv.queued) > 0 && now.Sub(r.lastOut) >= hintAfter {
 		// The input is over, and the child stopped answering with its

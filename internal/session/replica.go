@@ -24,6 +24,10 @@ type replica struct {
 	started time.Time   // when its current child started
 	// lastOut is when it last wrote to stdout.
 	lastOut time.Time
+	// waitsSince is since when the child has been seen waiting for input
+	// at every watch, with requests in flight and none answered (see
+	// Config.Starved); zero when it was not at the last.
+	waitsSince time.Time
 
 	ready       bool // its banner is over
 	left        bool // the book was told its child is gone

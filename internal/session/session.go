@@ -109,8 +109,8 @@ type Config struct {
 	NoAnswers bool
 	// Starved, if not nil, is called, once, when a child cannot answer
 	// without more input: it was sent every request the input gave, has
-	// answered nothing for a while, and waits reading its stdin
-	// (proc.Child.WaitsForInput). A source that holds the rest of its
+	// answered nothing for a while, and has waited reading its stdin at
+	// every look for a few seconds (proc.Child.WaitsForInput). A source that holds the rest of its
 	// input back until those requests are answered (bench's warm-up)
 	// would then wait for ever, and the child with it: it should end, as
 	// run's input would, so that the child reads EOF and its requests
