@@ -349,6 +349,7 @@ func (b *bencher) once(ctx context.Context, side Side, w, from, n int, d time.Du
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stop := make(chan struct{})
+	m.begin(time.Now()) // the children start now; before endAt reads steadyAt
 	var timeUp sync.WaitGroup // endAt, with n 0
 	if n == 0 {
 		timeUp.Add(1)
@@ -357,7 +358,6 @@ func (b *bencher) once(ctx context.Context, side Side, w, from, n int, d time.Du
 			endAt(m, f, d, scfg.Grace, cancel, stop)
 		}()
 	}
-	m.begin(time.Now()) // the children start now
 	res, err = session.Run(rctx, scfg, ios)
 	close(stop)
 	timeUp.Wait()
