@@ -349,7 +349,7 @@ func (b *bencher) once(ctx context.Context, side Side, w, from, n int, d time.Du
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stop := make(chan struct{})
-	m.begin(time.Now()) // the children start now; before endAt reads steadyAt
+	m.begin(time.Now())       // the children start now; before endAt reads steadyAt
 	var timeUp sync.WaitGroup // endAt, with n 0
 	if n == 0 {
 		timeUp.Add(1)
