@@ -284,13 +284,20 @@ func vocabulary(d TrainData) ([]entry, error) {
 			}
 		}
 	}
-	counts := map[string]int{}
+	counts, lowers := map[string]int{}, map[string]int{}
 	for _, w := range textWordsOf(d.Text) {
-		counts[w]++
+		counts[w.word]++
+		if w.lower {
+			lowers[w.word]++
+		}
 	}
 	for w, n := range counts {
 		if n >= textWordMin && !known[w] {
-			vocab = append(vocab, entry{word: w, logp: listLogP, index: -1})
+			e := entry{word: w, logp: listLogP, index: -1}
+			if 2*lowers[w] < n {
+				e.flags |= wordName // mostly capitalised: "Python", "BC"
+			}
+			vocab = append(vocab, e)
 			known[w] = true
 		}
 	}
@@ -325,7 +332,7 @@ func mixTextWords(vocab []entry, text []byte, share float64) {
 	counts := make([]float64, len(vocab))
 	var total float64
 	for _, w := range textWordsOf(text) {
-		if i, ok := at[w]; ok {
+		if i, ok := at[w.word]; ok {
 			counts[i]++
 			total++
 		}
@@ -336,26 +343,37 @@ func mixTextWords(vocab []entry, text []byte, share float64) {
 	}
 }
 
+// textWord is a word of the running text, in lower case, and whether it
+// was written so.
+type textWord struct {
+	word  string
+	lower bool
+}
+
 // textWordsOf splits text into lower-case words of letters and inner
 // apostrophes, as the solver reads them.
-func textWordsOf(text []byte) []string {
-	var words []string
+func textWordsOf(text []byte) []textWord {
+	var words []textWord
 	var w []byte
+	lower := false
 	for i, c := range text {
 		switch {
 		case symbolOf[c] != boundary:
+			if len(w) == 0 {
+				lower = 'a' <= c && c <= 'z'
+			}
 			w = append(w, 'a'+symbolOf[c])
 		case c == '\'' && len(w) > 0 && i+1 < len(text) && symbolOf[text[i+1]] != boundary:
 			w = append(w, c)
 		default:
 			if len(w) > 0 {
-				words = append(words, string(w))
+				words = append(words, textWord{string(w), lower})
 				w = w[:0]
 			}
 		}
 	}
 	if len(w) > 0 {
-		words = append(words, string(w))
+		words = append(words, textWord{string(w), lower})
 	}
 	return words
 }
