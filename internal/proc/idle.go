@@ -4,7 +4,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -48,22 +47,9 @@ func (c *Child) WaitsForInput() bool {
 // reading its stdin, the pipe named pipe ("pipe:[INODE]"), while none of
 // the group's threads runs or waits uninterruptibly.
 func groupWaitsOn(pgid int, pipe string) bool {
-	dir, err := os.ReadDir("/proc")
-	if err != nil {
-		return false
-	}
 	reading := false
-	for _, e := range dir {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if pid != pgid {
-			if g, err := syscall.Getpgid(pid); err != nil || g != pgid {
-				continue
-			}
-		}
-		base := "/proc/" + e.Name()
+	for _, pid := range groupPIDs(pgid) {
+		base := "/proc/" + strconv.Itoa(pid)
 		tasks, err := os.ReadDir(base + "/task")
 		if err != nil {
 			continue // gone since

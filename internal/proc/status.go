@@ -153,11 +153,21 @@ func missingInterpreter(path, dir string, err error) string {
 // groupPeakRSS is the largest VmHWM of the processes in process group pgid,
 // in bytes, from /proc; 0 if none could be read.
 func groupPeakRSS(pgid int) int64 {
+	var peak int64
+	for _, pid := range groupPIDs(pgid) {
+		peak = max(peak, vmHWM(pid))
+	}
+	return peak
+}
+
+// groupPIDs lists the processes of process group pgid, from /proc; none
+// if it cannot be read.
+func groupPIDs(pgid int) []int {
 	dir, err := os.ReadDir("/proc")
 	if err != nil {
-		return 0
+		return nil
 	}
-	var peak int64
+	var pids []int
 	for _, e := range dir {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
@@ -168,9 +178,9 @@ func groupPeakRSS(pgid int) int64 {
 				continue
 			}
 		}
-		peak = max(peak, vmHWM(pid))
+		pids = append(pids, pid)
 	}
-	return peak
+	return pids
 }
 
 // vmHWM is process pid's peak resident set size in bytes, from the VmHWM
