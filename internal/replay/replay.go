@@ -119,7 +119,7 @@ func Run(ctx context.Context, recs *Records, cfg session.Config, o Options, ios 
 	}
 	rep := newReport(recs.Path, results)
 	if o.Update {
-		rep.update(recs, err)
+		rep.update(recs, cfg.RecordFraming, err)
 	}
 	var werr error
 	if o.JSON {

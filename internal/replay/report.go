@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/fatih/color"
+
+	"github.com/pipecli/pipecli/internal/session"
 )
 
 // report is what a replay found, with its figures.
@@ -25,6 +27,8 @@ type report struct {
 	newLat, oldLat  []float64 // ms; over the compared requests
 	answeredLat     []float64 // ms; every request answered now
 	updated         int       // records rewritten by --update; -1: none were, or no --update
+	reframed        int       // records given the replay's framing flags alone by --update
+	framing         string    // those flags, as FlagsText writes them
 	notUpdated      string    // why --update wrote nothing, if it did not
 	updateErr       error     // writing the records failed
 	updateRequested bool
@@ -62,7 +66,7 @@ func millis(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // update rewrites the records that changed, unless some failed or the run
 // went wrong (runErr): then it writes nothing, and says why.
-func (rep *report) update(recs *Records, runErr error) {
+func (rep *report) update(recs *Records, framing *session.FramingFlags, runErr error) {
 	rep.updateRequested = true
 	switch {
 	case rep.failed > 0:
@@ -72,13 +76,16 @@ func (rep *report) update(recs *Records, runErr error) {
 		rep.notUpdated = fmt.Sprintf("the run went wrong (%v), so its answers cannot be trusted", runErr)
 		return
 	}
-	n, err := recs.Update(rep.results)
+	n, reframed, err := recs.Update(rep.results, framing)
 	if err != nil {
 		// Said as the run's error, once, on stderr; in --json also here.
 		rep.updateErr, rep.notUpdated = err, err.Error()
 		return
 	}
-	rep.updated = n
+	rep.updated, rep.reframed = n, reframed
+	if reframed > 0 {
+		rep.framing = FlagsText(framing)
+	}
 }
 
 // pct is the p-th percentile of xs (nearest rank), which it sorts.
@@ -132,10 +139,14 @@ func (rep *report) writeText(w io.Writer, s style, jsonl bool) error {
 	case rep.updateErr != nil:
 	case rep.notUpdated != "":
 		fmt.Fprintf(&b, "%s not updated: %s\n", rep.path, rep.notUpdated)
-	case rep.updated == 0:
+	case rep.updated == 0 && rep.reframed == 0:
 		fmt.Fprintf(&b, "%s is up to date\n", rep.path)
-	case rep.updated > 0:
-		fmt.Fprintf(&b, "updated %d record(s) in %s\n", rep.updated, rep.path)
+	case rep.updated >= 0:
+		fmt.Fprintf(&b, "updated %d record(s) in %s", rep.updated, rep.path)
+		if rep.reframed > 0 {
+			fmt.Fprintf(&b, "; %d other record(s) replayed the same, and now say they were made with %s", rep.reframed, rep.framing)
+		}
+		b.WriteString("\n")
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
@@ -160,6 +171,7 @@ type jsonReport struct {
 	FailingAsRecorded int          `json:"failing_as_recorded"`
 	Latency           jsonLatency  `json:"latency_ms"`
 	Updated           *int         `json:"updated,omitempty"`     // with --update: records rewritten
+	Reframed          *int         `json:"reframed,omitempty"`    // with --update: records given the replay's framing flags alone
 	NotUpdated        *string      `json:"not_updated,omitempty"` // with --update: why nothing was written
 	Error             *string      `json:"error"`                 // the run went wrong
 	Results           []jsonResult `json:"results"`
@@ -223,7 +235,7 @@ func (rep *report) writeJSON(w io.Writer, runErr error) error {
 		if rep.notUpdated != "" {
 			doc.NotUpdated = &rep.notUpdated
 		} else {
-			doc.Updated = &rep.updated
+			doc.Updated, doc.Reframed = &rep.updated, &rep.reframed
 		}
 	}
 	if runErr != nil {

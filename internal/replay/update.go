@@ -7,51 +7,82 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"syscall"
+
+	"github.com/pipecli/pipecli/internal/session"
 )
 
 // Update rewrites the records whose Status in results is Changed with
 // their new answers, and returns how many it rewrote. Their "output" and
 // "error", and the "latency_ms", "attempts" and "replica" they have, take
 // the new values; their other members stay as they were, in their order.
+//
+// framing is the framing flags of the replay (nil: the server framed it,
+// or none are known). A rewritten record's "framing" becomes framing, as
+// the answer it now holds is what those flags told apart; and a record
+// that replayed the same but carries other framing flags gets framing too
+// (reframed counts them), or the file would hold records that a replay
+// with no framing flag refuses as made with different ones. A record with
+// no "framing" that is not rewritten stays without.
+//
 // Every other line is kept byte for byte (blank lines, a byte order mark,
 // CRLF line ends), so that the file's diff in version control shows just
-// what changed. With nothing changed, the file is not touched.
+// what changed. With nothing to change, the file is not touched.
 //
 // The file is replaced whole or not at all: written to a temporary file
 // in the same directory, with the same mode (and owner, where allowed),
 // synced, then renamed over it. A symbolic link is followed, and stays.
-func (rs *Records) Update(results []Result) (int, error) {
+func (rs *Records) Update(results []Result, framing *session.FramingFlags) (updated, reframed int, err error) {
 	changed := map[*Record]*Got{}
 	for i := range results {
 		if results[i].Verdict.Status == Changed {
 			changed[results[i].Rec] = &results[i].Got
 		}
 	}
-	if len(changed) == 0 {
-		return 0, nil
+	var framingJSON []byte
+	if framing != nil {
+		if framingJSON, err = marshal(framing); err != nil {
+			return 0, 0, fmt.Errorf("updating %s: %w", rs.Path, err)
+		}
+	}
+	otherFraming := func(rec *Record) bool {
+		return framing != nil && rec.Framing != nil && !reflect.DeepEqual(rec.Framing, framing)
 	}
 	var b bytes.Buffer
 	if rs.bom {
 		b.WriteString("\uFEFF")
 	}
 	for _, l := range rs.lines {
-		if g := changed[l.rec]; g != nil {
-			b.Write(rewrite(l.rec, g))
-		} else {
+		switch g := changed[l.rec]; {
+		case g != nil:
+			b.Write(rewrite(l.rec, g, framingJSON))
+		case l.rec != nil && otherFraming(l.rec):
+			b.Write(reframe(l.rec, framingJSON))
+			reframed++
+		default:
 			b.Write(l.text)
 		}
 		b.WriteString(l.eol)
 	}
-	if err := writeAtomic(rs.Path, b.Bytes()); err != nil {
-		return 0, fmt.Errorf("updating %s: %w", rs.Path, err)
+	if len(changed) == 0 && reframed == 0 {
+		return 0, 0, nil
 	}
-	return len(changed), nil
+	if err := writeAtomic(rs.Path, b.Bytes()); err != nil {
+		return 0, 0, fmt.Errorf("updating %s: %w", rs.Path, err)
+	}
+	return len(changed), reframed, nil
 }
 
-// rewrite is rec's line with what g got.
-func rewrite(rec *Record, g *Got) []byte {
+// reframe is rec's line with framing, a JSON object, for its "framing".
+func reframe(rec *Record, framing []byte) []byte {
+	return withMembers(rec, map[string][]byte{"framing": framing}, nil)
+}
+
+// rewrite is rec's line with what g got, and framing, if not nil, for its
+// "framing".
+func rewrite(rec *Record, g *Got, framing []byte) []byte {
 	var output bytes.Buffer
 	if json.Compact(&output, g.Output) != nil {
 		output.WriteString("null") // unreachable: outputs are made valid
@@ -68,9 +99,22 @@ func rewrite(rec *Record, g *Got) []byte {
 		"attempts":   strconv.AppendInt(nil, int64(g.Attempts), 10),
 		"replica":    replica,
 	}
+	// A failure recorded with no "output" gets one; a record with no
+	// "framing", the replay's.
+	always := []string{"output"}
+	if framing != nil {
+		values["framing"] = framing
+		always = append(always, "framing")
+	}
+	return withMembers(rec, values, always)
+}
+
+// withMembers is rec's JSON object with its members in values replaced, in
+// their order, and those named in always that it lacks added at the end.
+func withMembers(rec *Record, values map[string][]byte, always []string) []byte {
 	var b bytes.Buffer
 	b.WriteByte('{')
-	seen := false
+	seen := map[string]bool{}
 	for i, m := range rec.members {
 		if i > 0 {
 			b.WriteByte(',')
@@ -82,15 +126,20 @@ func rewrite(rec *Record, g *Got) []byte {
 		if nv, ok := values[m.key]; ok {
 			v = nv
 		}
-		seen = seen || m.key == "output"
+		seen[m.key] = true
 		b.Write(v)
 	}
-	if !seen { // a failure recorded with no "output"
-		if len(rec.members) > 0 {
+	for _, k := range always {
+		if seen[k] {
+			continue
+		}
+		if b.Len() > 1 {
 			b.WriteByte(',')
 		}
-		b.WriteString(`"output":`)
-		b.Write(values["output"])
+		key, _ := marshal(k)
+		b.Write(key)
+		b.WriteByte(':')
+		b.Write(values[k])
 	}
 	b.WriteByte('}')
 	return b.Bytes()

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/pipecli/pipecli/internal/session"
 )
 
 // Update rewrites the changed records alone: their output, error, latency,
@@ -41,7 +43,7 @@ func TestUpdate(t *testing.T) {
 	for i, rec := range rs.List {
 		results = append(results, Result{Rec: rec, Got: gots[i], Verdict: Compare(rec, gots[i], Rules{})})
 	}
-	n, err := rs.Update(results)
+	n, _, err := rs.Update(results, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,11 +97,12 @@ func TestUpdateUntouched(t *testing.T) {
 		t.Fatal(err)
 	}
 	same := Got{Output: raw(`"A"`)}
-	if n, err := rs.Update([]Result{{Rec: rs.List[0], Got: same, Verdict: Compare(rs.List[0], same, Rules{})}}); n != 0 || err != nil {
-		t.Fatalf("Update = %d, %v; want 0, nil", n, err)
+	line := &session.FramingFlags{Mode: "line"}
+	if n, m, err := rs.Update([]Result{{Rec: rs.List[0], Got: same, Verdict: Compare(rs.List[0], same, Rules{})}}, line); n != 0 || m != 0 || err != nil {
+		t.Fatalf("Update = %d, %d, %v; want 0, 0, nil", n, m, err)
 	}
 	changed := Got{Output: raw(`"B"`), Attempts: 1}
-	if n, err := rs.Update([]Result{{Rec: rs.List[0], Got: changed, Verdict: Compare(rs.List[0], changed, Rules{})}}); n != 1 || err != nil {
+	if n, _, err := rs.Update([]Result{{Rec: rs.List[0], Got: changed, Verdict: Compare(rs.List[0], changed, Rules{})}}, nil); n != 1 || err != nil {
 		t.Fatalf("Update = %d, %v; want 1, nil", n, err)
 	}
 	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
@@ -108,6 +111,56 @@ func TestUpdateUntouched(t *testing.T) {
 	data, _ := os.ReadFile(path)
 	if want := `{"input":"a","output":"B"}` + "\n"; string(data) != want {
 		t.Errorf("got %q, want %q", data, want)
+	}
+}
+
+// A replay with other framing flags than the records' leaves every record
+// it rewrites, and every other record that carried flags, with its own:
+// the file replays with no framing flag after, as it was updated.
+func TestUpdateFraming(t *testing.T) {
+	const marker = `{"mode":"marker","marker":"END","sentinel":"print \"END\\n\""}`
+	const prompt = `{"mode":"marker","prompt":"^> $"}`
+	old := `{"input":"a","output":"A","framing":` + marker + `}` + "\n" +
+		`{"input":"b","output":"x","framing":` + marker + `}` + "\n" +
+		`{"input":"c","output":"C"}` + "\n" +
+		`{"input":"d","output":"x"}` + "\n" +
+		`{"input":"e","output":"E","framing":` + prompt + `}` + "\n"
+	want := `{"input":"a","output":"A","framing":` + prompt + `}` + "\n" +
+		`{"input":"b","output":"B","framing":` + prompt + `}` + "\n" +
+		`{"input":"c","output":"C"}` + "\n" +
+		`{"input":"d","output":"D","framing":` + prompt + `}` + "\n" +
+		`{"input":"e","output":"E","framing":` + prompt + `}` + "\n"
+	path := filepath.Join(t.TempDir(), "golden.jsonl")
+	if err := os.WriteFile(path, []byte(old), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rs, err := Load(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var results []Result
+	for i, rec := range rs.List {
+		g := Got{Output: raw(`"` + string(rune('A'+i)) + `"`)}
+		results = append(results, Result{Rec: rec, Got: g, Verdict: Compare(rec, g, Rules{})})
+	}
+	p := "^> $"
+	n, m, err := rs.Update(results, &session.FramingFlags{Mode: "marker", Prompt: &p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 2 || m != 1 {
+		t.Errorf("Update = %d, %d; want 2 rewritten, 1 reframed", n, m)
+	}
+	data, _ := os.ReadFile(path)
+	if string(data) != want {
+		t.Errorf("got\n%s\nwant\n%s", data, want)
+	}
+	rs, err = Load(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ff, err := rs.Framing(); err != nil || ff == nil || ff.Prompt == nil || *ff.Prompt != p {
+		t.Errorf("the updated records' framing: %+v, %v; want the replay's", ff, err)
 	}
 }
 
