@@ -31,6 +31,9 @@ type replayOpts struct {
 	// guessed: line framing was picked for want of other, neither given
 	// nor carried by the records (see replay.Records.CheckLine).
 	guessed bool
+	// reframed: framing flags were given, which replace the records'
+	// (and --update writes in them)
+	reframed bool
 }
 
 // framingFlags are the flags that say how answers are told apart, which
@@ -149,7 +152,8 @@ func (o *replayOpts) parseArgs(c *cobra.Command, args []string) error {
 		return err
 	}
 	o.recs = recs
-	if !f.Changed("connect") && !slices.ContainsFunc(framingFlags, f.Changed) {
+	o.reframed = slices.ContainsFunc(framingFlags, f.Changed)
+	if !f.Changed("connect") && !o.reframed {
 		ff, err := recs.Framing()
 		if err != nil {
 			return err
@@ -214,5 +218,9 @@ func runReplay(ctx context.Context, o *replayOpts) error {
 			return err
 		}
 	}
-	return replay.Run(ctx, o.recs, cfg, replay.Options{Rules: o.rules, JSON: o.JSON, Update: o.Update}, o.IO)
+	ro := replay.Options{Rules: o.rules, JSON: o.JSON, Update: o.Update}
+	if o.reframed {
+		ro.Framing = cfg.RecordFraming
+	}
+	return replay.Run(ctx, o.recs, cfg, ro, o.IO)
 }

@@ -17,6 +17,10 @@ type Options struct {
 	Rules  Rules
 	JSON   bool // the report is one JSON document
 	Update bool // rewrite the changed records with their new answers
+	// Framing is the framing flags given to the replay, which replace the
+	// records' own: Update writes them in the records (see
+	// Records.Update). nil: none were given.
+	Framing *session.FramingFlags
 }
 
 // Differs is how a replay ends when not every record replayed the same:
@@ -119,7 +123,7 @@ func Run(ctx context.Context, recs *Records, cfg session.Config, o Options, ios 
 	}
 	rep := newReport(recs.Path, results)
 	if o.Update {
-		rep.update(recs, cfg.RecordFraming, err)
+		rep.update(recs, o.Framing, err)
 	}
 	var werr error
 	if o.JSON {

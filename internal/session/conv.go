@@ -719,6 +719,11 @@ const slowAfter = 10 * time.Second
 // requests unanswered, before Config.Starved is called.
 const starvedAfter = 4 * time.Second
 
+// needsMoreAfter is how long a child must be seen waiting for input, with
+// requests unanswered and the rest of the input held back by the window,
+// before it is sent the rest (see watchReplica): more than one look.
+const needsMoreAfter = time.Second
+
 // closeBook fails what was not sent, and all that comes, with "not sent:
 // why"; in a raw run there is no book.
 func (cv *conv) closeBook(why string) {
@@ -1089,25 +1094,48 @@ func (cv *conv) watchReplica(r *replica, now time.Time) {
 		return
 	}
 	waiting := now.Sub(cv.lastAnswerOr(oldest))
+	// Is it waiting for input, and for nothing else? Asked only of a child
+	// silent for a while, once a watch: it reads /proc. Silent, so that
+	// an answer written just before it read again is not taken for none.
+	idle := now.Sub(r.lastOut) >= needsMoreAfter && !r.stdinClosed && !r.target.Elsewhere() && r.child.WaitsForInput()
+	switch {
+	case !idle:
+		r.waitsSince = time.Time{}
+	case r.waitsSince.IsZero():
+		r.waitsSince = now
+	}
+	idleFor := now.Sub(r.waitsSince)
+	held := len(cv.queued) > 0 || cv.book.Pending() > 0 || !cv.inputEnded && !cv.book.Wants()
+	if idle && !cv.draining && held && idleFor >= needsMoreAfter {
+		// It waits for input with requests unanswered, and the window
+		// holds the rest of the input back until it answers: it never
+		// will. sort reads all before it answers; bc answers nothing to
+		// an assignment, and a window of them fills up; a program that
+		// buffers its output answers once its buffer fills. It gets the
+		// rest now, then EOF. The evidence is what /proc shows, at two
+		// looks at least: nothing of its runs, and it is blocked reading
+		// its empty stdin; a slow model is busy, and keeps to its window.
+		cv.draining = true
+		cv.book.Unlimit()
+		why := "it reads all its input before it answers (as sort does), buffers its answers, or answers nothing to some lines"
+		if cv.book.Fifo() && r.answered > 0 {
+			why += "; " + cv.skipHint()
+		}
+		s.say("%s waits for more input with %d request(s) unanswered, while --window holds the rest back: sending it the rest of the input, past the window; %s", r.name, cv.book.InFlight(r.n), why)
+		return
+	}
 	if waiting < hintAfter {
 		return
 	}
-	if cfg.Starved != nil && !cv.starved && !cv.inputEnded && cv.book.Pending() == 0 && cv.queuedEmpty() && !r.stdinClosed &&
-		now.Sub(r.lastOut) >= hintAfter && !r.target.Elsewhere() && r.child.WaitsForInput() {
+	if idle && cfg.Starved != nil && !cv.starved && !cv.inputEnded && cv.book.Pending() == 0 && cv.queuedEmpty() &&
+		now.Sub(r.lastOut) >= hintAfter && idleFor >= starvedAfter {
 		// The child waits for input that the source holds back until it
 		// answers: the source ends, and the child reads EOF. Only once it
 		// has been seen so at every watch for starvedAfter: a server whose
 		// reader waits for input while a worker waits for something else
 		// (an upstream call) looks the same for a moment.
-		if r.waitsSince.IsZero() {
-			r.waitsSince = now
-		}
-		if now.Sub(r.waitsSince) >= starvedAfter {
-			cv.starved = true
-			cfg.Starved()
-		}
-	} else {
-		r.waitsSince = time.Time{}
+		cv.starved = true
+		cfg.Starved()
 	}
 	if !cv.draining && (cv.inputEnded || cv.sourceEnded.Load()) && cv.book.Pending()+len(cv.queued) > 0 && now.Sub(r.lastOut) >= hintAfter {
 		// The input is over, and the child stopped answering with its

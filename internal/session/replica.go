@@ -25,8 +25,8 @@ type replica struct {
 	// lastOut is when it last wrote to stdout.
 	lastOut time.Time
 	// waitsSince is since when the child has been seen waiting for input
-	// at every watch, with requests in flight and none answered (see
-	// Config.Starved); zero when it was not at the last.
+	// at every watch, with requests in flight and none answered for a
+	// while (see watchReplica); zero when it was not at the last.
 	waitsSince time.Time
 
 	ready       bool // its banner is over
