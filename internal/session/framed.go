@@ -42,19 +42,28 @@ type decodeSink struct {
 	r   *replica
 	gen int // the child's: the output of a child that was replaced is ignored
 	dec *frame.Decoder
+	// failed: the decoder failed, and childOutput was told: what the
+	// child writes after is dropped.
+	failed bool
 }
 
 func (d *decodeSink) Write(p []byte) (int, error) {
+	if d.failed {
+		return len(p), nil // the child is being replaced: the rest is dropped
+	}
 	msgs, err := d.dec.Feed(p)
 	d.cv.childOutput(d.r, d.gen, msgs, err)
-	if err != nil {
-		return 0, err
-	}
+	// An error (a line over --max-line) is the child's, and childOutput
+	// replaced it: not one of our output, which would end the run.
+	d.failed = err != nil
 	return len(p), nil
 }
 
 // Flush is called by proc at the end of the child's stdout.
 func (d *decodeSink) Flush() error {
+	if d.failed {
+		return nil
+	}
 	msgs, err := d.dec.End()
 	d.cv.childOutput(d.r, d.gen, msgs, err)
 	return nil
