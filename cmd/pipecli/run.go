@@ -104,13 +104,14 @@ Exit status:
 func runRun(ctx context.Context, o *runOpts) error {
 	o.IO.SetColor(o.NoColor)
 	cfg := session.Config{
-		File:        o.File,
-		Output:      o.Output,
-		EOFTimeout:  o.EOFTimeout,
-		RawTerminal: o.RawTerminal,
-		JSON:        o.JSON,
-		Stats:       o.Stats,
-		Quiet:       o.Quiet,
+		File:          o.File,
+		Output:        o.Output,
+		EOFTimeout:    o.EOFTimeout,
+		HasEOFTimeout: true,
+		RawTerminal:   o.RawTerminal,
+		JSON:          o.JSON,
+		Stats:         o.Stats,
+		Quiet:         o.Quiet,
 	}
 	o.limitProcs(o.IO.Getenv)
 	if err := o.fill(&cfg); err != nil {

@@ -1172,7 +1172,11 @@ func (cv *conv) watchReplica(r *replica, now time.Time) {
 		s.say("%s", r.target.HintAs(r.name, min(now.Sub(r.lastOut), waiting), s.ios.Getenv))
 	case r.stdinClosed && !cv.quit:
 		r.hinted = true
-		s.say("waiting for %s to answer %d request(s); its input is closed (--timeout or --eof-timeout give up)", r.name, cv.book.InFlight(r.n))
+		give := "--timeout gives up on a request"
+		if cfg.HasEOFTimeout {
+			give = "--timeout or --eof-timeout give up"
+		}
+		s.say("waiting for %s to answer %d request(s); its input is closed (%s)", r.name, cv.book.InFlight(r.n), give)
 	case waiting >= slowAfter && !r.slowSaid && !cv.quit:
 		// Not buffering (the hint said nothing), but silent for long: say
 		// that it is waited for, once.

@@ -41,8 +41,11 @@ type Config struct {
 	Grace time.Duration
 	// EOFTimeout, if not 0, stops the child when it is still running this
 	// long after its input ended. 0 waits as long as it takes.
-	EOFTimeout  time.Duration
-	HistoryFile string // "" keeps no history
+	EOFTimeout time.Duration
+	// HasEOFTimeout says the command has an --eof-timeout flag, which
+	// messages may then name (run has; bench and replay have not).
+	HasEOFTimeout bool
+	HistoryFile   string // "" keeps no history
 	// RawTerminal passes the child's control characters to the terminal
 	// instead of showing them escaped.
 	RawTerminal bool

@@ -9,7 +9,7 @@
 //   - Every request ends exactly once, answered or failed with why, and
 //     requests are handed back in input order.
 //   - An answer is never given to the wrong request. pipecli's own ids never
-//     collide with the user's; a user's id already in flight is refused. A
+//     collide with the user's; a request whose id is in flight waits. A
 //     request that timed out leaves a ghost: its late answer is recognised
 //     and dropped, not taken for the next request's.
 //   - In the FIFO framings a child works on one request at a time, so a
@@ -309,10 +309,9 @@ func (b *Book) Add(line []byte) bool {
 	case src == frame.NoID:
 		r.Notification = true
 	case src == frame.IDGiven:
-		if q := b.byKey[key]; q != nil && q.given && !q.ghost || b.pendingKeys[key] > 0 {
-			b.fail(r, fmt.Errorf("id %s is already in flight; give each request its own id", key))
-			return true
-		}
+		// An id already in flight, or pending, is not refused: the
+		// request waits until it is free (see send), as a JSON-RPC
+		// client may use an id again once it was answered.
 		r.Key, r.given = key, true
 		b.pendingKeys[key]++
 	}

@@ -281,8 +281,9 @@ func TestJSONLCrashIsolates(t *testing.T) {
 	h.want("1:A", "2!x was killed while handling it; sent 3 time(s)", "3:B")
 }
 
-// pipecli's ids never collide with the user's; a user id in flight is
-// refused.
+// pipecli's ids never collide with the user's; a request with a user id
+// in flight waits for it to be answered, and those after it wait too, so
+// that they keep their order.
 func TestJSONLIDs(t *testing.T) {
 	h := newHarness(t, jsonl)
 	c := h.attach()
@@ -290,13 +291,18 @@ func TestJSONLIDs(t *testing.T) {
 	// be sent with id 2 as well.
 	h.add(`{"id":2,"text":"Uryyb"}`, "Jbeyq", `{"id":2,"text":"again"}`, `{"id":"s"}`)
 	h.send(c)
-	h.wantWire(c, `{"id":2,"text":"Uryyb"}`+"\n"+`{"id":3,"text":"Jbeyq"}`+"\n"+`{"id":"s"}`+"\n")
+	h.wantWire(c, `{"id":2,"text":"Uryyb"}`+"\n"+`{"id":3,"text":"Jbeyq"}`+"\n")
 	if o := h.answer(c, frame.Answer, "3", `{"id":3,"text":"World"}`); o != Answered {
 		t.Errorf("outcome %v", o)
 	}
+	h.send(c)
+	h.wantWire(c, "") // id 2 is still in flight
 	h.answer(c, frame.Answer, "2", `{"id":2,"text":"Hello"}`)
+	h.send(c)
+	h.wantWire(c, `{"id":2,"text":"again"}`+"\n"+`{"id":"s"}`+"\n")
+	h.answer(c, frame.Answer, "2", `{"id":2,"text":"Again"}`)
 	h.answer(c, frame.Answer, `"s"`, `{"id":"s"}`)
-	h.want(`1:{"id":2,"text":"Hello"}`, `2:{"id":3,"text":"World"}`, "3!id 2 is already in flight; give each request its own id", `4:{"id":"s"}`)
+	h.want(`1:{"id":2,"text":"Hello"}`, `2:{"id":3,"text":"World"}`, `3:{"id":2,"text":"Again"}`, `4:{"id":"s"}`)
 
 	// pipecli's ids avoid the user's ids still to send, and a user's id
 	// equal to one of pipecli's in flight waits for it.
