@@ -96,7 +96,7 @@ func Run(ctx context.Context, recs *Records, cfg session.Config, o Options, ios 
 	cfg.File, cfg.Output, cfg.JSON, cfg.Stats = "", "", true, false
 	child := *ios
 	child.In, child.Out, child.InTTY, child.OutTTY, child.OutColor = recs.Inputs(), io.Discard, false, false, false
-	_, err := session.Run(ctx, cfg, &child)
+	res, err := session.Run(ctx, cfg, &child)
 	if lost != nil {
 		return fmt.Errorf("replaying %s: %w", recs.Path, lost)
 	}
@@ -106,6 +106,10 @@ func Run(ctx context.Context, recs *Records, cfg session.Config, o Options, ios 
 		exited     *session.ChildFailed
 	)
 	switch {
+	case (err == nil || errors.As(err, &failed)) && (res.Misaligned > 0 || res.Skipped > 0):
+		// Failures are in the report, but the answers may have gone to
+		// the wrong records: records made so replay the same, wrongly.
+		err = &session.Misaligned{Answers: res.Misaligned, Skipped: res.Skipped}
 	case err == nil, errors.As(err, &failed):
 		err = nil // each failure is in the report
 	case errors.As(err, &misaligned), errors.As(err, &exited):

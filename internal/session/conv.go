@@ -84,6 +84,7 @@ type conv struct {
 	eofTimedOut bool
 	fatal       error // why the run cannot go on, if it cannot
 	misaligned  int   // FIFO: answers that came with no request waiting
+	skipped     int   // FIFO: requests left unanswered by a child that answered others (Result.Skipped)
 	deaths      int   // children that died unexpectedly
 	peakRSS     int64 // the largest peak RSS of the children gone, in bytes
 	heldSaid    bool  // answers held behind a slow request were told of
@@ -830,6 +831,9 @@ func (cv *conv) requestsOf(r *replica, st proc.Status, stage proc.StopStage, sto
 			s.say("%s", cv.mismatchHint(r))
 		case d.Failed > 0 && r.stdinClosed && cv.book.Fifo() && !cv.quit:
 			s.say("%s ended without answering %d request(s): %s", r.name, d.Failed, cv.skipHint())
+			if r.answered > 0 {
+				cv.skipped += d.Failed
+			}
 		}
 		cv.res.Status = proc.Status{}
 		if r.stdinClosed {
@@ -1310,7 +1314,7 @@ func (cv *conv) finish(res Result) (Result, error) {
 			res.OutputClosed, res.OutputErr = true, cv.out.err
 		}
 		res.Requests, res.Failed = cv.out.stats.ok+cv.out.stats.fail, cv.out.failed
-		res.Misaligned, res.Deaths = cv.misaligned, cv.deaths
+		res.Misaligned, res.Skipped, res.Deaths = cv.misaligned, cv.skipped, cv.deaths
 	}
 	if cv.interrupted != 0 || res.OutputClosed {
 		return res, nil

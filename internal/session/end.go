@@ -75,10 +75,15 @@ func (e *RequestsFailed) Error() string {
 }
 
 // Misaligned: in line or marker framing, answers came with no request
-// waiting for them, so those before may have gone to the wrong requests.
-type Misaligned struct{ Answers int }
+// waiting for them, so those before may have gone to the wrong requests;
+// or (Skipped) the child ended leaving requests unanswered after it had
+// answered others, as one that skipped lines does.
+type Misaligned struct{ Answers, Skipped int }
 
 func (e *Misaligned) Error() string {
+	if e.Answers == 0 {
+		return fmt.Sprintf("the child ended leaving %d request(s) unanswered after it answered others: if it skipped lines, the answers may have gone to the wrong requests", e.Skipped)
+	}
 	return fmt.Sprintf("%d answer(s) came with no request waiting for them: the answers may have gone to the wrong requests", e.Answers)
 }
 

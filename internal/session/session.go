@@ -153,6 +153,10 @@ type Result struct {
 	// with no request waiting for them: the answers before may have gone
 	// to the wrong requests.
 	Misaligned int
+	// Skipped counts, in line and marker framing, the requests a child
+	// left unanswered when it ended, having answered others: if it skipped
+	// lines, the answers after them went to the wrong requests.
+	Skipped int
 	// Deaths counts, in a framed run, the children that died unexpectedly
 	// (each followed by a restart, unless it was given up on).
 	Deaths int
