@@ -720,6 +720,11 @@ const slowAfter = 10 * time.Second
 // requests unanswered, before Config.Starved is called.
 const starvedAfter = 4 * time.Second
 
+// outEndedAfter is how long a child may still run after its stdout ended,
+// with requests unanswered, before it is stopped: one that exits closes
+// its stdout just before, and its end is then handled as such.
+const outEndedAfter = time.Second
+
 // needsMoreAfter is how long a child must be seen waiting for input, with
 // requests unanswered and the rest of the input held back by the window,
 // before it is sent the rest (see watchReplica): more than one look.
@@ -1095,6 +1100,14 @@ func (cv *conv) watchReplica(r *replica, now time.Time) {
 	}
 	oldest := cv.book.Oldest(r.n)
 	if oldest == nil {
+		return
+	}
+	if !r.outEnded.IsZero() && now.Sub(r.outEnded) >= outEndedAfter && r.child != nil && !r.left {
+		// Its stdout is closed, and it still runs: what it was sent can
+		// never be answered.
+		s.say("%s closed its output, and still runs a while after, with %d request(s) unanswered: they never can be; stopping it", r.name, cv.book.InFlight(r.n))
+		cv.abandon(r, r.name+" closed its output")
+		r.child.Terminate()
 		return
 	}
 	waiting := now.Sub(cv.lastAnswerOr(oldest))

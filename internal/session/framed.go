@@ -66,7 +66,19 @@ func (d *decodeSink) Flush() error {
 	}
 	msgs, err := d.dec.End()
 	d.cv.childOutput(d.r, d.gen, msgs, err)
+	d.cv.outputEnded(d.r, d.gen)
 	return nil
+}
+
+// outputEnded notes that the stdout of r's child of generation gen ended.
+// A child that exits closes it just before: the watch acts only if it
+// still runs a while after (see watchReplica).
+func (cv *conv) outputEnded(r *replica, gen int) {
+	cv.mu.Lock()
+	defer cv.mu.Unlock()
+	if gen == r.gen {
+		r.outEnded = time.Now()
+	}
 }
 
 // childOutput handles the messages one read of the child's stdout completed,

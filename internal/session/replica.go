@@ -24,6 +24,8 @@ type replica struct {
 	started time.Time   // when its current child started
 	// lastOut is when it last wrote to stdout.
 	lastOut time.Time
+	// outEnded is when its stdout ended (EOF), while it may still run.
+	outEnded time.Time
 	// waitsSince is since when the child has been seen waiting for input
 	// at every watch, with requests in flight and none answered for a
 	// while (see watchReplica); zero when it was not at the last.
@@ -91,5 +93,5 @@ func (r *replica) sendable() bool {
 func (r *replica) reset(now time.Time) {
 	r.left, r.stdinClosed, r.answered, r.started, r.lastOut = false, false, 0, now, now
 	r.noise, r.lastNoise, r.waitSaid, r.sent, r.unframed = 0, nil, false, false, 0
-	r.restartAt, r.eofAt, r.idle = time.Time{}, time.Time{}, false
+	r.restartAt, r.eofAt, r.idle, r.outEnded = time.Time{}, time.Time{}, false, time.Time{}
 }
