@@ -1141,6 +1141,12 @@ func (cv *conv) watchReplica(r *replica, now time.Time) {
 		s.say("%s waits for more input with %d request(s) unanswered, while --window holds the rest back: sending it the rest of the input, past the window; %s", r.name, cv.book.InFlight(r.n), why)
 		return
 	}
+	if idle && cfg.Resync && cv.book.Fifo() && !held && idleFor >= needsMoreAfter && !r.left {
+		s.say("%s waits for input with %d request(s) unanswered and nothing more to send it: it skipped a line, and its next answers would go to other requests, or it buffers its output; restarting it (a REPL needs --sentinel or --prompt; a program that buffers, --pty or flushing each answer)", r.name, cv.book.InFlight(r.n))
+		cv.leave(r, r.name+" waited for input without answering it (a skipped line, or buffered output)", track.Abandoned)
+		cv.replace(r)
+		return
+	}
 	if waiting < hintAfter {
 		return
 	}

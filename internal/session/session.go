@@ -42,6 +42,12 @@ type Config struct {
 	// EOFTimeout, if not 0, stops the child when it is still running this
 	// long after its input ended. 0 waits as long as it takes.
 	EOFTimeout time.Duration
+	// Resync restarts, in line and marker framing, a child seen waiting
+	// for input with requests unanswered and nothing more to send it: it
+	// skipped a line, or buffers its output, and the answers it gives next
+	// would go to the wrong requests. Its requests fail. A server sets it:
+	// the requests are other callers', whose input does not end.
+	Resync bool
 	// HasEOFTimeout says the command has an --eof-timeout flag, which
 	// messages may then name (run has; bench and replay have not).
 	HasEOFTimeout bool
