@@ -1252,10 +1252,17 @@ func (cv *conv) mismatchHint(r *replica) string {
 		return fmt.Sprintf("%s writes lines that answer no request (%d so far, the last %q): it may not speak jsonl, or not echo each request's \"id\"; check its protocol, or try --framing line", r.name, r.noise, last)
 	case frame.Marker:
 		m := fmt.Sprintf("line equal to --marker %q", o.Marker)
-		if o.MarkerRE != nil {
+		fix := "check the marker, or use --sentinel to make it print one"
+		switch {
+		case o.PromptReady:
+			// --prompt: the marker is the prompt, on a line of its own
+			// or with no newline after it.
+			m = fmt.Sprintf("prompt matching --prompt %q", unanchor(o.MarkerRE.String()))
+			fix = "check the prompt; a statement that takes several lines leaves the answers after it shifted: give each request whole on one line"
+		case o.MarkerRE != nil:
 			m = fmt.Sprintf("line matching --marker-regexp %q", unanchor(o.MarkerRE.String()))
 		}
-		return fmt.Sprintf("%s has written %d line(s) since its last answer but no %s, which ends each answer (the last line %q); check the marker, or use --sentinel to make it print one", r.name, r.noise, m, last)
+		return fmt.Sprintf("%s has written %d line(s) since its last answer but no %s, which ends each answer (the last line %q); %s", r.name, r.noise, m, last, fix)
 	}
 	return fmt.Sprintf("%s writes lines that answer no request (%d so far, the last %q): it answers more lines than it is sent", r.name, r.noise, last)
 }
