@@ -1254,7 +1254,7 @@ func (cv *conv) mismatchHint(r *replica) string {
 		m := fmt.Sprintf("line equal to --marker %q", o.Marker)
 		fix := "check the marker, or use --sentinel to make it print one"
 		switch {
-		case o.PromptReady:
+		case o.PromptReady && o.Ready != nil && o.Ready == o.MarkerRE:
 			// --prompt: the marker is the prompt, on a line of its own
 			// or with no newline after it.
 			m = fmt.Sprintf("prompt matching --prompt %q", unanchor(o.MarkerRE.String()))
