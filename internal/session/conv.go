@@ -1123,7 +1123,7 @@ func (cv *conv) watchReplica(r *replica, now time.Time) {
 	}
 	idleFor := now.Sub(r.waitsSince)
 	held := len(cv.queued) > 0 || cv.book.Pending() > 0 || !cv.inputEnded && !cv.book.Wants()
-	if idle && !cv.draining && held && idleFor >= needsMoreAfter {
+	if idle && !cv.draining && held && idleFor >= needsMoreAfter && s.pr == nil {
 		// It waits for input with requests unanswered, and the window
 		// holds the rest of the input back until it answers: it never
 		// will. sort reads all before it answers; bc answers nothing to
@@ -1132,6 +1132,7 @@ func (cv *conv) watchReplica(r *replica, now time.Time) {
 		// rest now, then EOF. The evidence is what /proc shows, at two
 		// looks at least: nothing of its runs, and it is blocked reading
 		// its empty stdin; a slow model is busy, and keeps to its window.
+		// Not at the prompt: there the person is told, and may :restart.
 		cv.draining = true
 		cv.book.Unlimit()
 		why := "it reads all its input before it answers (as sort does), buffers its answers, or answers nothing to some lines"
