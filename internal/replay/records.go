@@ -5,6 +5,7 @@ package replay
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -157,11 +158,13 @@ func parseRecord(text []byte) (*Record, error) {
 		return nil, fmt.Errorf("%v; %s", err, recordShape)
 	}
 	rec := &Record{members: ms}
-	var input, output, failure json.RawMessage
+	var input, input64, output, failure json.RawMessage
 	for _, m := range ms {
 		switch m.key {
 		case "input":
 			input = m.value
+		case "input_base64":
+			input64 = m.value
 		case "output":
 			output = m.value
 		case "error":
@@ -192,6 +195,19 @@ func parseRecord(text []byte) (*Record, error) {
 		rec.Input = b.String() // one line: JSON escapes newlines in strings
 	default:
 		return nil, fmt.Errorf(`"input" is a JSON %s; it must be a string, the line to send (or, for jsonl, an object)`, kind(input))
+	}
+	if input64 != nil {
+		// The line as it was sent, which "input" holds with U+FFFD for
+		// the bytes that are not UTF-8.
+		var b64 string
+		raw, err := []byte(nil), json.Unmarshal(input64, &b64)
+		if err == nil {
+			raw, err = base64.StdEncoding.DecodeString(b64)
+		}
+		if err != nil {
+			return nil, fmt.Errorf(`"input_base64" is not base64 in a JSON string: it must be the input as it was sent, as 'pipecli run --json' writes it`)
+		}
+		rec.Input = string(raw)
 	}
 	switch {
 	case strings.Contains(rec.Input, "\n"):

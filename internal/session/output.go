@@ -3,6 +3,7 @@ package session
 import (
 	"bufio"
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -49,7 +50,9 @@ type output struct {
 func newOutput(s *session, cfg Config, replicas int) *output {
 	o := &output{s: s, cfg: cfg, answers: s.childStdout(), stats: stats{start: time.Now()}, notSent: map[string]*[2]int{}}
 	o.partials = !cfg.JSON && !cfg.NoAnswers && (cfg.Partials || s.outTTY)
-	o.checkUTF8 = cfg.Framing.Mode == frame.JSONL || cfg.JSON
+	// Records that go nowhere (a replay's: it takes the answers by
+	// Observe) need no word on what JSON does to them.
+	o.checkUTF8 = cfg.Framing.Mode == frame.JSONL || cfg.JSON && !(cfg.Output == "" && s.ios.Out == io.Discard)
 	// Latencies are kept only where they are asked for: --stats, and
 	// :stats at the prompt.
 	o.stats.keep = cfg.Stats || s.pr != nil
@@ -143,12 +146,23 @@ func (o *output) one(r *track.Request) {
 	if o.err != nil {
 		return
 	}
+	// Bytes that are not UTF-8: JSON carries them as U+FFFD. A record
+	// of a line or marker framing, which sends the line as it is, also
+	// holds it whole, in base64, for a replay to send the same bytes.
+	whole := o.enc != nil && o.cfg.Framing.Mode != frame.JSONL && !utf8.Valid(r.Input)
 	if o.checkUTF8 && !utf8.Valid(r.Input) {
 		o.checkUTF8 = false // said once
-		o.s.say("request #%d holds bytes that are not UTF-8, which JSON cannot carry: they were written as U+FFFD (said once)", r.Seq)
+		also := ""
+		if whole {
+			also = `; each record's "input_base64" holds such a line as it was sent`
+		}
+		o.s.say("request #%d holds bytes that are not UTF-8, which JSON cannot carry: they were written as U+FFFD%s (said once)", r.Seq, also)
 	}
 	if o.enc != nil {
 		rec := record{ID: r.Seq, Input: string(r.Input), Output: o.recordOutput(r), LatencyMS: float64(r.Latency.Microseconds()) / 1000, Attempts: int(r.Attempts), Notification: r.Notification, Framing: o.cfg.RecordFraming}
+		if whole {
+			rec.InputBase64 = base64.StdEncoding.EncodeToString(r.Input)
+		}
 		if r.Attempts > 0 {
 			n := int(r.Child) + 1
 			rec.Replica = &n
@@ -259,6 +273,7 @@ func (o *output) statsText(reps []*replica) string {
 type record struct {
 	ID           uint64          `json:"id"`
 	Input        string          `json:"input"`
+	InputBase64  string          `json:"input_base64,omitempty"` // the input as sent, when it is not UTF-8
 	Output       json.RawMessage `json:"output"`
 	LatencyMS    float64         `json:"latency_ms"`
 	Attempts     int             `json:"attempts"`
