@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+	"golang.org/x/sys/unix"
 
 	"github.com/pipecli/pipecli/internal/frame"
 	"github.com/pipecli/pipecli/internal/iostreams"
@@ -251,12 +252,17 @@ func TestServeSocketTaken(t *testing.T) {
 
 	dir := t.TempDir()
 	stale := filepath.Join(dir, "stale.sock")
-	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: stale, Net: "unix"})
+	// The socket file of a crashed server: bound, never listened on, so
+	// that a child forked meanwhile by another test, holding a copy of
+	// the socket until it execs, cannot make it look live.
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	l.SetUnlinkOnClose(false)
-	l.Close() // the socket file stays, with no one listening: a crashed server's
+	if err := unix.Bind(fd, &unix.SockaddrUnix{Name: stale}); err != nil {
+		t.Fatal(err)
+	}
+	unix.Close(fd)
 	ln, release, wasStale, err := Listen(stale)
 	if err != nil || !wasStale {
 		t.Fatalf("Listen on a stale socket: %v, stale %v; want it replaced", err, wasStale)
