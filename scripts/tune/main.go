@@ -64,6 +64,7 @@ func run() error {
 	rounds := flag.Int("rounds", 1, "passes over the parameters")
 	only := flag.String("only", "", "tune only these parameters, comma-separated (none: just score the defaults)")
 	print := flag.Bool("print", false, "print the development lines and stop")
+	set := flag.String("set", "", "start from the defaults with these values, as \"WordWeight=2 PairWeight=3\"")
 	linesFile := flag.String("lines", "", "read the development lines from FILE, as -print wrote them, rather than from the corpora and the manual pages installed now (which change as packages come and go)")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: go run ./scripts/tune [flags]\nsearch the demo model's weights on the development set (slow: minutes).\n\nflags:\n")
@@ -109,10 +110,20 @@ func run() error {
 	crypt := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
 
 	best := model.DefaultParams()
+	for _, kv := range strings.Fields(*set) {
+		name, val, _ := strings.Cut(kv, "=")
+		i := slices.IndexFunc(knobs, func(k knob) bool { return k.name == name })
+		if i < 0 {
+			return fmt.Errorf("-set %s: no such parameter; the parameters are %s", name, knobNames())
+		}
+		if _, err := fmt.Sscan(val, knobs[i].ptr(&best)); err != nil {
+			return fmt.Errorf("-set %s: %v", kv, err)
+		}
+	}
 	start := time.Now()
 	results := decryptAll(best, plain, crypt)
 	bestExact, bestLetters := total(results)
-	fmt.Printf("default %+v: %d/%d exact, %.3f%% letters (%.1fs)\n", best, bestExact, len(plain), bestLetters, time.Since(start).Seconds())
+	fmt.Printf("start %+v: %d/%d exact, %.3f%% letters (%.1fs)\n", best, bestExact, len(plain), bestLetters, time.Since(start).Seconds())
 	if len(parts) == len(devSources)+1 {
 		for i, name := range devSources {
 			lo, hi := parts[i], parts[i+1]
