@@ -77,7 +77,7 @@ type Params struct {
 func DefaultParams() Params {
 	return Params{
 		WordWeight:   3,
-		PairWeight:   1.5,
+		PairWeight:   3,
 		TripleWeight: 1,
 		UnknownWord:  -9,
 		UnknownName:  -9,

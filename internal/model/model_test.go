@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -345,6 +346,30 @@ func TestTrainFormat(t *testing.T) {
 	}
 	if p := find("need").logp; p < -1 {
 		t.Errorf("need: log10 p %.2f with half the weight on a text where it is 1 word in 7, want more than -1", p)
+	}
+
+	// With a share of the text in the pairs, a pair the text repeats is
+	// listed.
+	d.PairShare = 0.5
+	d.Text = []byte("the cat. the cat. the cat. we need it")
+	if b, err = Train(d); err != nil {
+		t.Fatal(err)
+	}
+	if st, err = parseStats(b); err != nil {
+		t.Fatal(err)
+	}
+	the, cat := find("the").id, find("cat").id
+	// Pairs are counted as the solver makes them: a sentence break
+	// parts two words.
+	var words []string
+	for _, w := range textTokens([]byte("The cat, the dog. Don't 'bout (it)")) {
+		words = append(words, w.word)
+	}
+	if want := []string{"the", "cat", "the", "dog", "", "don't", "bout", "", "it", ""}; !slices.Equal(words, want) {
+		t.Errorf("textTokens = %q, want %q", words, want)
+	}
+	if got, bo := st.assoc(the, cat), st.words[the].backoff; got < bo+pairKeep {
+		t.Errorf("assoc(the, cat) = %.2f, want at least %.2f above the's backoff %.2f: the text has it three times", got, pairKeep, bo)
 	}
 }
 

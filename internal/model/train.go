@@ -26,8 +26,9 @@ import (
 //	           of the first pair of word i (so the pairs of word i run to
 //	           that of word i+1); then the pairs, each 4 bytes: the second
 //	           word as a 24-bit index and a signed byte, log10 P(second |
-//	           first) / P(second). A pair is listed when the second word
-//	           follows the first more or less often than the first's
+//	           first) / P(second), the n-gram model's and the running
+//	           text's mixed (PairShare). A pair is listed when the second
+//	           word follows the first more or less often than the first's
 //	           backoff says; the pairs of a word are in order of the second.
 //	           Fixed widths let the solver search the pairs where they lie
 //	           in the binary, with nothing to decode at start-up.
@@ -95,6 +96,11 @@ type TrainData struct {
 	// the rest the n-gram model's: the model learnt from speech ("just"
 	// 15 times as often as "must"), the books are written.
 	TextShare float64
+	// PairShare is the running text's share in each pair's probability,
+	// P(second | first), the rest the n-gram model's: the model learnt
+	// which words follow which from speech, and the books know "your ox"
+	// and "pour oil".
+	PairShare float64
 	// GivenNames are people's given names and initials, one per line:
 	// the letters they begin with are those of initials ("J. R. R.
 	// Tolkien").
@@ -144,6 +150,9 @@ const (
 	// the manual pages of the development set from 74.7% of lines exact
 	// to 78.6%, and 20 kept less of that.
 	textWordMin = 5
+	// textPairMin: a pair of words the running text has this many times
+	// may be listed among the pairs (with PairShare).
+	textPairMin = 2
 	// tripleKeep keeps a triple whose last word is at least this much
 	// (log10) more likely after the first two than after the second.
 	tripleKeep = 0.7
@@ -204,6 +213,8 @@ func Train(d TrainData) ([]byte, error) {
 		// Add-3 smoothing: every letter can be an initial ("X. Y. Zhang").
 		out.WriteByte(cost((n+3)/(names+3*26), 0))
 	}
+	at := vocabIndex(d, vocab)
+	follow := pairLists(d, vocab, at)
 	out.Write(binary.AppendUvarint(nil, uint64(len(vocab))))
 	for _, w := range vocab {
 		out.Write(binary.AppendUvarint(nil, uint64(len(w.word))))
@@ -212,8 +223,7 @@ func Train(d TrainData) ([]byte, error) {
 		out.WriteByte(w.flags)
 		out.WriteByte(byte(signed(w.backoff)))
 	}
-	at := vocabIndex(d, vocab)
-	writePairs(&out, d, vocab, at)
+	writePairs(&out, follow)
 	if err := writeTriples(&out, d, vocab, at); err != nil {
 		return nil, err
 	}
@@ -244,11 +254,17 @@ func addQuads(counts []float64, text []byte, weight float64) int {
 
 // entry is a word of the vocabulary being trained.
 type entry struct {
-	word    string
-	logp    float64
-	flags   byte
+	word  string
+	logp  float64
+	flags byte
+	// backoff is the n-gram model's log10 backoff weight, then, once
+	// pairLists has mixed in the text's, the association of a pair not
+	// listed.
 	backoff float64
 	index   int32 // in TrainData.Words, or -1
+	// model is log10 P of the word before the running text's share was
+	// mixed in, and text its probability in the running text.
+	model, text float64
 }
 
 // vocabulary merges the n-gram model's words and the word list's, most
@@ -322,9 +338,6 @@ func vocabulary(d TrainData) ([]entry, error) {
 // mixTextWords mixes into each word's probability its frequency in the
 // running text, a share of share.
 func mixTextWords(vocab []entry, text []byte, share float64) {
-	if share == 0 {
-		return
-	}
 	at := make(map[string]int, len(vocab))
 	for i, e := range vocab {
 		at[e.word] = i
@@ -339,7 +352,10 @@ func mixTextWords(vocab []entry, text []byte, share float64) {
 	}
 	for i := range vocab {
 		p := (counts[i] + 0.5) / (total + 0.5*float64(len(vocab)))
-		vocab[i].logp = math.Log10((1-share)*math.Pow(10, vocab[i].logp) + share*p)
+		vocab[i].model, vocab[i].text = vocab[i].logp, p
+		if share != 0 {
+			vocab[i].logp = math.Log10((1-share)*math.Pow(10, vocab[i].logp) + share*p)
+		}
 	}
 }
 
@@ -353,6 +369,13 @@ type textWord struct {
 // textWordsOf splits text into lower-case words of letters and inner
 // apostrophes, as the solver reads them.
 func textWordsOf(text []byte) []textWord {
+	return slices.DeleteFunc(textTokens(text), func(w textWord) bool { return w.word == "" })
+}
+
+// textTokens is textWordsOf with an empty word wherever a sentence break
+// (sentenceBreaks) parts two words, as it ends the solver's chain of
+// pairs.
+func textTokens(text []byte) []textWord {
 	var words []textWord
 	var w []byte
 	lower := false
@@ -370,6 +393,9 @@ func textWordsOf(text []byte) []textWord {
 				words = append(words, textWord{string(w), lower})
 				w = w[:0]
 			}
+			if strings.IndexByte(sentenceBreaks, c) >= 0 && len(words) > 0 && words[len(words)-1].word != "" {
+				words = append(words, textWord{})
+			}
 		}
 	}
 	if len(w) > 0 {
@@ -378,8 +404,6 @@ func textWordsOf(text []byte) []textWord {
 	return words
 }
 
-// writePairs writes the pairs section: the bigrams of words in vocab whose
-// association differs from the backoff's by pairKeep or more.
 // vocabIndex maps the index of each of d.Words to its index in vocab, or
 // -1.
 func vocabIndex(d TrainData, vocab []entry) []int32 {
@@ -395,33 +419,139 @@ func vocabIndex(d TrainData, vocab []entry) []int32 {
 	return at
 }
 
-func writePairs(out *bytes.Buffer, d TrainData, vocab []entry, at []int32) {
-	type pair struct {
-		second int32
-		assoc  int8
-	}
-	follow := make([][]pair, len(vocab))
+// pair is a listed pair: its second word and their association.
+type pair struct {
+	second int32
+	assoc  int8
+}
+
+// pairLists returns the listed pairs of each word, and sets each word's
+// backoff, the association of a pair not listed.
+func pairLists(d TrainData, vocab []entry, at []int32) [][]pair {
+	// The n-gram model's P(second | first): a listed bigram, or the
+	// first's backoff times P(second).
+	model := make(map[uint64]float64, len(d.Bigrams))
 	for _, b := range d.Bigrams {
 		if b.First < 0 || int(b.First) >= len(at) || b.Second < 0 || int(b.Second) >= len(at) {
 			continue
 		}
-		f, s := at[b.First], at[b.Second]
-		if f < 0 || s < 0 || vocab[f].logp < pairMinLogP || vocab[s].logp < pairMinLogP {
-			continue
+		if f, s := at[b.First], at[b.Second]; f >= 0 && s >= 0 {
+			model[uint64(f)<<32|uint64(s)] = b.LogP
 		}
-		assoc := b.LogP - vocab[s].logp
-		if math.Abs(assoc-vocab[f].backoff) < pairKeep {
-			continue
+	}
+	modelBackoff := func(f int32) float64 {
+		if vocab[f].index < 0 {
+			return 0
+		}
+		return vocab[f].backoff
+	}
+	modelCond := func(f, s int32) float64 {
+		if p, ok := model[uint64(f)<<32|uint64(s)]; ok {
+			return math.Pow(10, p)
+		}
+		return math.Pow(10, modelBackoff(f)+vocab[s].model)
+	}
+	// The running text's, with Witten-Bell smoothing towards the text's
+	// P(second).
+	counts, firsts, followers := textPairs(d.Text, vocab)
+	textCond := func(f, s int32) float64 {
+		n, t := firsts[f], followers[f]
+		if n == 0 {
+			return vocab[s].text
+		}
+		return (counts[uint64(f)<<32|uint64(s)] + t*vocab[s].text) / (n + t)
+	}
+	share := d.PairShare
+	// backoff is the association of a pair listed nowhere, as if the
+	// second word were as probable in speech as in the text.
+	backoff := make([]float64, len(vocab))
+	for f := range vocab {
+		bo := modelBackoff(int32(f))
+		if share > 0 {
+			textBo := 1.0
+			if firsts[f] > 0 {
+				textBo = followers[f] / (firsts[f] + followers[f])
+			}
+			bo = math.Log10((1-share)*math.Pow(10, bo) + share*textBo)
+		}
+		backoff[f] = bo
+	}
+	follow := make([][]pair, len(vocab))
+	add := func(f, s int32) {
+		if vocab[f].logp < pairMinLogP || vocab[s].logp < pairMinLogP {
+			return
+		}
+		var assoc float64
+		if share == 0 {
+			assoc = math.Log10(modelCond(f, s)) - vocab[s].logp
+		} else {
+			assoc = math.Log10((1-share)*modelCond(f, s)+share*textCond(f, s)) - vocab[s].logp
+		}
+		if math.Abs(assoc-backoff[f]) < pairKeep {
+			return
 		}
 		follow[f] = append(follow[f], pair{s, signed(assoc)})
 	}
-	writeStarts(out, follow)
+	for k := range model {
+		if share == 0 || counts[k] < textPairMin {
+			add(int32(k>>32), int32(uint32(k)))
+		}
+	}
+	if share > 0 {
+		for k, n := range counts {
+			if n >= textPairMin {
+				add(int32(k>>32), int32(uint32(k)))
+			}
+		}
+	}
 	for _, list := range follow {
 		slices.SortFunc(list, func(a, b pair) int { return cmp.Compare(a.second, b.second) })
+	}
+	for f := range vocab {
+		vocab[f].backoff = backoff[f]
+	}
+	return follow
+}
+
+// writePairs writes the pairs section, see Train.
+func writePairs(out *bytes.Buffer, follow [][]pair) {
+	writeStarts(out, follow)
+	for _, list := range follow {
 		for _, p := range list {
 			out.Write([]byte{byte(p.second), byte(p.second >> 8), byte(p.second >> 16), byte(p.assoc)})
 		}
 	}
+}
+
+// textPairs counts the pairs of vocabulary words that follow each other
+// in text with no sentence break between them, as the solver pairs them,
+// by first<<32 | second; and for each word, how many pairs it begins and
+// with how many distinct second words.
+func textPairs(text []byte, vocab []entry) (counts map[uint64]float64, firsts, followers []float64) {
+	at := make(map[string]int32, len(vocab))
+	for i, e := range vocab {
+		at[e.word] = int32(i)
+	}
+	counts = map[uint64]float64{}
+	firsts, followers = make([]float64, len(vocab)), make([]float64, len(vocab))
+	prev := int32(-1)
+	for _, w := range textTokens(text) {
+		i, ok := at[w.word]
+		if !ok {
+			prev = -1
+			continue
+		}
+		if prev >= 0 {
+			k := uint64(prev)<<32 | uint64(i)
+			if counts[k] == 0 {
+				followers[prev]++
+			}
+			counts[k]++
+			firsts[prev]++
+		}
+		prev = i
+	}
+	return counts, firsts, followers
 }
 
 // isWord reports whether w is lower-case letters with apostrophes only

@@ -6,6 +6,12 @@
 // by lines exact and then letters right, printing every trial:
 //
 //	go run ./scripts/tune -n 300 -rounds 2
+//
+// The manual pages are those installed, so the set changes as packages
+// come and go; to compare changes on one set, save it and read it back:
+//
+//	go run ./scripts/tune -n 1200 -print > dev.txt
+//	go run ./scripts/tune -n 1200 -lines dev.txt -only none
 package main
 
 import (
@@ -58,6 +64,8 @@ func run() error {
 	rounds := flag.Int("rounds", 1, "passes over the parameters")
 	only := flag.String("only", "", "tune only these parameters, comma-separated (none: just score the defaults)")
 	print := flag.Bool("print", false, "print the development lines and stop")
+	set := flag.String("set", "", "start from the defaults with these values, as \"WordWeight=2 PairWeight=3\"")
+	linesFile := flag.String("lines", "", "read the development lines from FILE, as -print wrote them, rather than from the corpora and the manual pages installed now (which change as packages come and go)")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: go run ./scripts/tune [flags]\nsearch the demo model's weights on the development set (slow: minutes).\n\nflags:\n")
 		flag.PrintDefaults()
@@ -70,9 +78,25 @@ func run() error {
 			}
 		}
 	}
-	plain, err := devLines(*n)
+	plain, parts, err := devLines(*n)
 	if err != nil {
 		return err
+	}
+	if *linesFile != "" {
+		b, err := os.ReadFile(*linesFile)
+		if err != nil {
+			return err
+		}
+		lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+		// The corpora's shares are as now if the file begins with them;
+		// the rest is the manual pages of when it was written.
+		last := len(parts) - 2
+		if len(lines) >= parts[last] && slices.Equal(lines[:parts[last]], plain[:parts[last]]) {
+			parts[last+1] = len(lines)
+		} else {
+			parts = []int{0, len(lines)}
+		}
+		plain = lines
 	}
 	if *print {
 		fmt.Println(strings.Join(plain, "\n"))
@@ -86,13 +110,26 @@ func run() error {
 	crypt := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
 
 	best := model.DefaultParams()
+	for _, kv := range strings.Fields(*set) {
+		name, val, _ := strings.Cut(kv, "=")
+		i := slices.IndexFunc(knobs, func(k knob) bool { return k.name == name })
+		if i < 0 {
+			return fmt.Errorf("-set %s: no such parameter; the parameters are %s", name, knobNames())
+		}
+		if _, err := fmt.Sscan(val, knobs[i].ptr(&best)); err != nil {
+			return fmt.Errorf("-set %s: %v", kv, err)
+		}
+	}
 	start := time.Now()
-	bestExact, bestLetters := score(best, plain, crypt)
-	fmt.Printf("default %+v: %d/%d exact, %.3f%% letters (%.1fs)\n", best, bestExact, len(plain), bestLetters, time.Since(start).Seconds())
-	for i, name := range devSources {
-		lo, hi := i*len(plain)/len(devSources), (i+1)*len(plain)/len(devSources)
-		exact, letters := score(best, plain[lo:hi], crypt[lo:hi])
-		fmt.Printf("  %-8s %d/%d exact, %.3f%% letters\n", name, exact, hi-lo, letters)
+	results := decryptAll(best, plain, crypt)
+	bestExact, bestLetters := total(results)
+	fmt.Printf("start %+v: %d/%d exact, %.3f%% letters (%.1fs)\n", best, bestExact, len(plain), bestLetters, time.Since(start).Seconds())
+	if len(parts) == len(devSources)+1 {
+		for i, name := range devSources {
+			lo, hi := parts[i], parts[i+1]
+			exact, letters := total(results[lo:hi])
+			fmt.Printf("  %-8s %d/%d exact, %.3f%% letters\n", name, exact, hi-lo, letters)
+		}
 	}
 	for range *rounds {
 		for _, k := range knobs {
@@ -106,7 +143,7 @@ func run() error {
 				}
 				*k.ptr(&p) = v
 				start := time.Now()
-				exact, letters := score(p, plain, crypt)
+				exact, letters := total(decryptAll(p, plain, crypt))
 				fmt.Printf("%s=%g: %d exact, %.3f%% letters (%.1fs)\n", k.name, v, exact, letters, time.Since(start).Seconds())
 				if exact > bestExact || exact == bestExact && letters > bestLetters {
 					best, bestExact, bestLetters = p, exact, letters
@@ -127,13 +164,16 @@ func knobNames() string {
 	return strings.Join(names, ", ")
 }
 
-// devSources name the development set's four equal parts, in order.
-var devSources = []string{"bible", "wordnet", "devil", "man"}
+// devSources name the development set's parts, in order.
+var devSources = []string{"bible", "wordnet", "devil", "python", "man"}
 
-// devLines is the development set: about n lines, an equal share from
-// each of devSources.
-func devLines(n int) ([]string, error) {
-	var dev []byte
+// devLines is the development set: n/4+1 lines from each of devSources
+// (fewer where a source has fewer; the share predates the fifth source,
+// and is kept so that figures stay comparable), and where each source's
+// lines start, with their end last.
+func devLines(n int) ([]string, []int, error) {
+	var dev []string
+	parts := []int{0}
 	for _, read := range []func() ([]byte, error){
 		func() ([]byte, error) { return corpus.Bible(corpus.BibleDir) },
 		func() ([]byte, error) { return corpus.WordNet(corpus.WordNetDir) },
@@ -143,14 +183,15 @@ func devLines(n int) ([]string, error) {
 	} {
 		b, err := read()
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		_, d := corpus.Split(b)
 		// An equal share of each source.
 		lines := corpus.Lines(string(corpus.Plain(d)), 100, 128)
-		dev = append(dev, strings.Join(corpus.Spread(lines, n/4+1), "\n")+"\n"...)
+		dev = append(dev, corpus.Spread(lines, n/4+1)...)
+		parts = append(parts, len(dev))
 	}
-	return strings.Split(strings.TrimSuffix(string(dev), "\n"), "\n"), nil
+	return dev, parts, nil
 }
 
 // manPages is the text of every 10th manual page of section 1, without
@@ -196,11 +237,13 @@ func manPages() ([]byte, error) {
 	return out.Bytes(), nil
 }
 
-// score decrypts every line with p on all cores and returns the lines
-// exact and the percentage of letters right.
-func score(p model.Params, plain, crypt []string) (exact int, letters float64) {
-	type res struct{ exact, letters, right int }
-	results := make([]res, len(crypt))
+// result is how one line decrypted: whether exactly, and its letters and
+// how many of them came out right.
+type result struct{ exact, letters, right int }
+
+// decryptAll decrypts every line with p on all cores.
+func decryptAll(p model.Params, plain, crypt []string) []result {
+	results := make([]result, len(crypt))
 	var wg sync.WaitGroup
 	next := make(chan int)
 	for range runtime.GOMAXPROCS(0) {
@@ -210,7 +253,7 @@ func score(p model.Params, plain, crypt []string) (exact int, letters float64) {
 				if err != nil {
 					panic(err)
 				}
-				r := res{}
+				r := result{}
 				if got.Text == plain[i] {
 					r.exact = 1
 				}
@@ -231,6 +274,12 @@ func score(p model.Params, plain, crypt []string) (exact int, letters float64) {
 	}
 	close(next)
 	wg.Wait()
+	return results
+}
+
+// total is the lines exact among results and the percentage of letters
+// right.
+func total(results []result) (exact int, letters float64) {
 	var all, right int
 	for _, r := range results {
 		exact += r.exact
