@@ -197,10 +197,13 @@ func (o *output) one(r *track.Request) {
 }
 
 // tell says on stderr that r failed: one by one up to maxFailLines; those
-// that failed as no child was left for them, in one line per reason at the
-// end.
+// that failed as no child was left for them, or were cut short, in one line
+// per reason at the end.
 func (o *output) tell(r *track.Request) {
-	if why, ok := strings.CutPrefix(r.Err.Error(), "not sent: "); ok {
+	why, notSent := strings.CutPrefix(r.Err.Error(), "not sent: ")
+	if notSent || CutShort(r.Err) {
+		// Not sent, or cut short by a signal or the run's end (bench's
+		// --duration): told in one line for them all.
 		n := o.notSent[why]
 		if n == nil {
 			n = new([2]int)
@@ -240,6 +243,9 @@ func (o *output) close() {
 		o.s.say("and %d more request(s) failed (--json records each, with why)", o.untold)
 	}
 	for _, why := range o.whys {
+		if o.cfg.NoAnswers && (why == whyCancelled || why == whyInterrupted) {
+			continue // a load generator's (bench's) report counts them
+		}
 		switch n := o.notSent[why]; {
 		case n[1] == 0:
 			o.s.say("%d request(s) not sent: %s", n[0], why)
