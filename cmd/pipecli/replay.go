@@ -23,6 +23,7 @@ type replayOpts struct {
 	Update       bool
 	IgnoreFields []string
 	IgnoreSpace  bool
+	IgnoreExit   bool
 	NoColor      bool
 	Quiet        bool
 
@@ -119,6 +120,7 @@ Exit status:
 	f.BoolVar(&o.JSON, "json", false, "write the report as one JSON document: the counts, the latencies and a result per record")
 	f.BoolVar(&o.Update, "update", false, "rewrite the records that changed with their new answers (not when a request failed)")
 	f.StringArrayVar(&o.IgnoreFields, "ignore-field", nil, "with --framing jsonl: leave the answers' member `NAME` out of the comparison (repeat it; a dotted path such as meta.time reaches inside)")
+	f.BoolVar(&o.IgnoreExit, "ignore-exit", false, "a child that exits with an error once every record was answered does not fail the replay, nor keep --update from writing (sqlite3 exits 1 after any SQL error)")
 	f.BoolVar(&o.IgnoreSpace, "ignore-space", false, "compare answers (in jsonl, their strings) with runs of white space as one space and the ends trimmed")
 	f.BoolVar(&o.NoColor, "no-color", false, "no colours (also: NO_COLOR=1)")
 	f.BoolVarP(&o.Quiet, "quiet", "q", false, "no progress bar (shown on stderr when it is a terminal)")
@@ -218,7 +220,7 @@ func runReplay(ctx context.Context, o *replayOpts) error {
 			return err
 		}
 	}
-	ro := replay.Options{Rules: o.rules, JSON: o.JSON, Update: o.Update}
+	ro := replay.Options{Rules: o.rules, JSON: o.JSON, Update: o.Update, IgnoreExit: o.IgnoreExit}
 	if o.reframed {
 		ro.Framing = cfg.RecordFraming
 	}

@@ -17,6 +17,10 @@ type Options struct {
 	Rules  Rules
 	JSON   bool // the report is one JSON document
 	Update bool // rewrite the changed records with their new answers
+	// IgnoreExit: the child's exiting with an error after every request
+	// ended is not held against the answers (sqlite3 exits 1 after any
+	// SQL error, however it answered).
+	IgnoreExit bool
 	// Framing is the framing flags given to the replay, which replace the
 	// records' own: Update writes them in the records (see
 	// Records.Update). nil: none were given.
@@ -112,6 +116,8 @@ func Run(ctx context.Context, recs *Records, cfg session.Config, o Options, ios 
 		err = &session.Misaligned{Answers: res.Misaligned, Skipped: res.Skipped}
 	case err == nil, errors.As(err, &failed):
 		err = nil // each failure is in the report
+	case errors.As(err, &exited) && o.IgnoreExit && !errors.As(err, &misaligned):
+		err = nil // every request ended; its status is not the answers' fault
 	case errors.As(err, &misaligned), errors.As(err, &exited):
 		// Every request ended: the report is worth having, but the
 		// answers cannot be trusted to update the records.
