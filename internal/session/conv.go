@@ -1111,10 +1111,13 @@ func (cv *conv) watchReplica(r *replica, now time.Time) {
 		return
 	}
 	waiting := now.Sub(cv.lastAnswerOr(oldest))
-	// Is it waiting for input, and for nothing else? Asked only of a child
-	// silent for a while, once a watch: it reads /proc. Silent, so that
-	// an answer written just before it read again is not taken for none.
-	idle := now.Sub(r.lastOut) >= needsMoreAfter && !r.stdinClosed && !r.target.Elsewhere() && r.child.WaitsForInput()
+	held := len(cv.queued) > 0 || cv.book.Pending() > 0 || !cv.inputEnded && !cv.book.Wants()
+	// Is it waiting for input, and for nothing else? Asked only where the
+	// answer is acted on, of a child silent for a while, once a watch: it
+	// reads /proc. Silent, so that an answer written just before it read
+	// again is not taken for none.
+	acted := held && !cv.draining && s.pr == nil || !held && cfg.Resync && cv.book.Fifo() || cfg.Starved != nil && !cv.starved
+	idle := acted && now.Sub(r.lastOut) >= needsMoreAfter && !r.stdinClosed && !r.target.Elsewhere() && r.child.WaitsForInput()
 	switch {
 	case !idle:
 		r.waitsSince = time.Time{}
@@ -1122,7 +1125,6 @@ func (cv *conv) watchReplica(r *replica, now time.Time) {
 		r.waitsSince = now
 	}
 	idleFor := now.Sub(r.waitsSince)
-	held := len(cv.queued) > 0 || cv.book.Pending() > 0 || !cv.inputEnded && !cv.book.Wants()
 	if idle && !cv.draining && held && idleFor >= needsMoreAfter && s.pr == nil {
 		// It waits for input with requests unanswered, and the window
 		// holds the rest of the input back until it answers: it never
