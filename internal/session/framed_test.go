@@ -280,6 +280,54 @@ func TestReadLines(t *testing.T) {
 	}
 }
 
+// A receiver that gives batches back is done with the lines of a batch
+// once it takes the next one: readLines reads into their chunk again, and
+// never into one whose lines the receiver still holds.
+func TestReadLinesReusesChunks(t *testing.T) {
+	var input strings.Builder
+	var want []string
+	for i := 0; input.Len() < 4<<20; i++ {
+		l := fmt.Sprintf("line %d %s", i, strings.Repeat(string(rune('a'+i%26)), i%200))
+		want = append(want, l)
+		input.WriteString(l + "\n")
+	}
+	ch := make(chan [][]byte)
+	free := make(chan [][]byte, 2)
+	errc := make(chan error, 1)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	go func() {
+		defer close(ch)
+		errc <- readLines(strings.NewReader(input.String()), ch, nil, free, nil)
+	}()
+	n := 0
+	for batch := range ch {
+		runtime.Gosched() // give readLines time to read ahead, as it may
+		for _, l := range batch {
+			if n >= len(want) || string(l) != want[n] {
+				t.Fatalf("line %d is %.60q, want %.60q", n+1, l, want[min(n, len(want)-1)])
+			}
+			n++
+		}
+		clear(batch)
+		select {
+		case free <- batch:
+		default:
+		}
+	}
+	runtime.ReadMemStats(&after)
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	if n != len(want) {
+		t.Fatalf("%d lines, want %d", n, len(want))
+	}
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 1<<20 {
+		t.Errorf("allocated %d KiB to read %d KiB: its chunks are not read into again", alloc>>10, input.Len()>>10)
+	}
+}
+
 // While the pipe has room and nothing is queued, the inbox writes straight
 // to the child; what the pipe does not take, and what comes while the
 // writer goroutine is busy, waits in order for the writer.
