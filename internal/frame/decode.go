@@ -124,6 +124,9 @@ func (d *Decoder) Feed(p []byte) ([]Message, error) {
 		d.msgs = append(d.msgs[:0], Message{Kind: Event, Data: p[:len(p):len(p)]})
 		return d.msgs, nil
 	}
+	if d.o.Mode == Line && d.ready && !d.o.PromptReady && len(d.pending) == 0 {
+		return d.lines(p)
+	}
 	for len(p) > 0 {
 		i := bytes.IndexByte(p, '\n')
 		if i < 0 {
@@ -176,6 +179,39 @@ func (d *Decoder) End() ([]Message, error) {
 // lineCap is the longest unfinished line the decoder holds: one longer is
 // sure to break the cap once complete. A Marker line could be the marker
 // (plus "\r"), which is no part of an answer, so it may be that long.
+// lines is Feed in line framing once the banner is over, with no line
+// begun in an earlier call: each line is an answer, lent straight out of
+// p, with none of the drafts that other framings need to build their
+// messages (issue: bench's overhead).
+func (d *Decoder) lines(p []byte) ([]Message, error) {
+	clear(d.msgs) // let go of the last call's lines
+	d.msgs = d.msgs[:0]
+	max := d.o.MaxMessage
+	for {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			break
+		}
+		if max > 0 && i > max {
+			d.err = &tooLong{"line", max}
+			break
+		}
+		d.msgs = append(d.msgs, Message{Kind: Answer, Data: p[:i:i]})
+		p = p[i+1:]
+	}
+	if d.err == nil && len(p) > 0 {
+		if max > 0 && len(p) > max {
+			d.err = &tooLong{"line", max}
+		} else {
+			d.pending = append(grow(d.pending, len(p)), p...)
+		}
+	}
+	if len(d.msgs) == 0 {
+		return nil, d.err
+	}
+	return d.msgs, d.err
+}
+
 func (d *Decoder) lineCap() int {
 	max := d.o.MaxMessage
 	if d.o.Mode == Marker && max > 0 && len(d.o.Marker)+1 > max {
