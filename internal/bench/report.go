@@ -75,6 +75,11 @@ type Point struct {
 	// the figures are not to be trusted (the child answers a line twice,
 	// or its banner was taken for answers).
 	Misaligned int `json:"misaligned"`
+	// Stray counts, in jsonl framing, the answers whose id matched no
+	// request in flight (an id answered twice, or one never sent): they
+	// were given to no request, and the figures count each request's own
+	// answer, but the child does not answer as the framing expects.
+	Stray int `json:"stray"`
 	// ElapsedS is the time the measured requests took, from the end of
 	// the warm-up to the last one's end, added over the runs;
 	// RequestsPerS is Answered over it.
@@ -137,6 +142,7 @@ type tally struct {
 	c           counts
 	childDeaths int
 	misaligned  int
+	stray       int
 	elapsed     time.Duration
 	hist        *hdrhistogram.Histogram
 	startups    []time.Duration
@@ -152,6 +158,7 @@ func (t *tally) add(m *meter, res session.Result) {
 	t.c.add(m.c)
 	t.childDeaths += res.Deaths
 	t.misaligned += res.Misaligned
+	t.stray += res.Stray
 	t.elapsed += m.elapsed()
 	t.hist.Merge(m.hist)
 	t.startups = append(t.startups, m.startups()...)
@@ -165,7 +172,7 @@ func (t *tally) point(window int) Point {
 		Window: window, Runs: t.runs,
 		Requests: c.answered + c.errors(), Answered: c.answered, Errors: c.errors(),
 		Timeouts: c.timeouts, Deaths: c.deaths, NotSent: c.notSent, Retried: c.retried,
-		CutShort: c.cutShort, Unfinished: c.unfinished, Warmup: c.warm, ChildDeaths: t.childDeaths, Misaligned: t.misaligned,
+		CutShort: c.cutShort, Unfinished: c.unfinished, Warmup: c.warm, ChildDeaths: t.childDeaths, Misaligned: t.misaligned, Stray: t.stray,
 		ElapsedS:  t.elapsed.Seconds(),
 		StartupMS: []float64{},
 		Histogram: []BucketReport{},
@@ -375,6 +382,10 @@ func (r *Report) writeErrors(w io.Writer) {
 			if p.Misaligned > 0 {
 				fmt.Fprintf(w, "%swindow %d: figures not to be trusted: %s came with no request waiting; in %s framing answers are matched in order, so those before may have gone to the wrong requests\n", who, p.Window,
 					plural(p.Misaligned, "answer"), r.Framing)
+			}
+			if p.Stray > 0 {
+				fmt.Fprintf(w, "%swindow %d: %s matched no request in flight by \"id\" (an id answered twice, or one never sent): given to none, and not counted\n", who, p.Window,
+					plural(p.Stray, "answer"))
 			}
 		}
 	}

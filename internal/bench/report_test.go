@@ -259,6 +259,8 @@ func TestReportUntrusted(t *testing.T) {
 		{"answers came unasked", func(p *Point) { p.Misaligned = 1 },
 			"window 4: figures not to be trusted: 1 answer came with no request waiting; in line framing answers are matched in order, so those before may have gone to the wrong requests\n"},
 		{"several", func(p *Point) { p.Misaligned = 3 }, ": 3 answers came with no request waiting;"},
+		{"stray jsonl answers", func(p *Point) { p.Stray = 2 },
+			"window 4: 2 answers matched no request in flight by \"id\" (an id answered twice, or one never sent): given to none, and not counted\n"},
 		{"unanswered after the deadline", func(p *Point) { p.Unfinished = 12 },
 			"window 4: 12 requests in flight when time was up still unanswered after --grace, given up on (not counted)\n"},
 		{"one failed of one", func(p *Point) { p.Requests, p.Answered, p.Errors, p.Deaths = 1, 0, 1, 1 },

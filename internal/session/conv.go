@@ -84,6 +84,7 @@ type conv struct {
 	eofTimedOut bool
 	fatal       error // why the run cannot go on, if it cannot
 	misaligned  int   // FIFO: answers that came with no request waiting
+	stray       int   // jsonl, serve: answers whose id matched no request in flight
 	skipped     int   // FIFO: requests left unanswered by a child that answered others (Result.Skipped)
 	deaths      int   // children that died unexpectedly
 	peakRSS     int64 // the largest peak RSS of the children gone, in bytes
@@ -1344,6 +1345,7 @@ func (cv *conv) finish(res Result) (Result, error) {
 		}
 		res.Requests, res.Failed = cv.out.stats.ok+cv.out.stats.fail, cv.out.failed
 		res.Misaligned, res.Skipped, res.Deaths = cv.misaligned, cv.skipped, cv.deaths
+		res.Stray = cv.stray
 	}
 	if cv.interrupted != 0 || res.OutputClosed {
 		return res, nil

@@ -182,6 +182,7 @@ func (cv *conv) message(r *replica, m frame.Message, now time.Time) {
 			cv.unowned(r, m.Data)
 			return
 		}
+		cv.stray++
 		s.sayLine("answer to no request in flight", m.Data)
 	}
 }

@@ -159,6 +159,10 @@ type Result struct {
 	// with no request waiting for them: the answers before may have gone
 	// to the wrong requests.
 	Misaligned int
+	// Stray counts, in jsonl and serve framing, the answers whose id
+	// matched no request in flight: an id answered twice, or one never
+	// sent. Matched by id, they were given to no request.
+	Stray int
 	// Skipped counts, in line and marker framing, the requests a child
 	// left unanswered when it ended, having answered others: if it skipped
 	// lines, the answers after them went to the wrong requests.
