@@ -47,8 +47,9 @@ func (e *badRequest) Unwrap() error { return ErrBadRequest }
 //     valid JSON. Text that happens to be a JSON number, string, true,
 //     false or null is plain text too: at a prompt, "42" is a question.
 //
-// Keys: a number's key is its text as written (1 and 1.0 differ, so a
-// child should echo ids as it got them, which JSON-RPC peers do); a
+// Keys: a number's key is its value (1, 1.0 and 1e0 are one key: a child
+// that parses ids and writes them anew, as jq does, answers 1.0 with 1,
+// and two requests in flight must not be told apart by spelling only); a
 // string's is the JSON quoting of its contents with only ", \ and control
 // characters escaped, so "é" and "\u00e9" match. Keys of numbers and
 // strings never collide. Duplicate keys in flight are for the caller to

@@ -95,7 +95,7 @@ func TestEncodeRequest(t *testing.T) {
 		{name: "object multiline compacted", mode: JSONL, line: "{\"a\":\r\n 1,\n\"b\":\"x y\"}", want: `{"id":7,"a":1,"b":"x y"}`, key: "7"},
 		{name: "object invalid UTF-8", mode: JSONL, line: "{\"a\":\"\xff\"}", want: `{"id":7,"a":"�"}`, key: "7"},
 		{name: "id number kept", mode: JSONL, line: `{"jsonrpc":"2.0","id":42,"method":"m"}`, want: `{"jsonrpc":"2.0","id":42,"method":"m"}`, key: "42"},
-		{name: "id float kept", mode: JSONL, line: `{"id": 1.5e3 }`, want: `{"id": 1.5e3 }`, key: "1.5e3"},
+		{name: "id float kept, keyed by value", mode: JSONL, line: `{"id": 1.5e3 }`, want: `{"id": 1.5e3 }`, key: "1500"},
 		{name: "id string kept", mode: JSONL, line: `{"id":"abc"}`, want: `{"id":"abc"}`, key: `"abc"`},
 		{name: "id string canonical", mode: JSONL, line: `{"id":"\u00e9\/"}`, want: `{"id":"\u00e9\/"}`, key: `"é/"`},
 		{name: "id escaped key", mode: JSONL, line: `{"\u0069d":3}`, want: `{"\u0069d":3}`, key: "3"},

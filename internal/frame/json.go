@@ -3,6 +3,9 @@ package frame
 import (
 	"bytes"
 	"encoding/json"
+	"math/big"
+	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -146,11 +149,15 @@ func idType(v []byte) byte {
 }
 
 // appendKey appends the correlation key of id, a JSON string or number
-// from valid JSON: a number's text as written, so 1 and 1.0 are different
-// keys; a string's contents re-quoted by appendQuoted, so "é" and
-// "\u00e9" are the same key.
+// from valid JSON: a number's value (appendNumberKey), so 1, 1.0 and 1e0
+// are the same key, as a child that parses and re-encodes ids (jq,
+// JavaScript) answers 1.0 with 1; a string's contents re-quoted by
+// appendQuoted, so "é" and "\u00e9" are the same key.
 func appendKey(dst, id []byte) []byte {
-	if id[0] != '"' || bytes.IndexByte(id, '\\') < 0 && utf8.Valid(id) {
+	if id[0] != '"' {
+		return appendNumberKey(dst, id)
+	}
+	if bytes.IndexByte(id, '\\') < 0 && utf8.Valid(id) {
 		return append(dst, id...) // canonical already
 	}
 	var s string
@@ -159,6 +166,40 @@ func appendKey(dst, id []byte) []byte {
 	}
 	return appendQuoted(dst, []byte(s))
 }
+
+// appendNumberKey appends the key of n, a JSON number: its exact value, an
+// integer in decimal ("1" for 1.0, 1e0 and 10e-1) or else a fraction in
+// lowest terms ("1/2" for 0.5); an integer as written, pipecli's own ids
+// among them, is its own key. A number with an exponent beyond ±maxExp,
+// whose value would take too long to write out, is its text as written.
+func appendNumberKey(dst, n []byte) []byte {
+	plain := len(n) > 0
+	for i, c := range n {
+		if (c < '0' || c > '9') && (i > 0 || c != '-') {
+			plain = false
+			break
+		}
+	}
+	if plain && string(n) != "-0" {
+		return append(dst, n...)
+	}
+	if i := bytes.IndexAny(n, "eE"); i >= 0 {
+		if exp, err := strconv.Atoi(strings.TrimPrefix(string(n[i+1:]), "+")); err != nil || exp > maxExp || exp < -maxExp {
+			return append(dst, n...)
+		}
+	}
+	var r big.Rat
+	if _, ok := r.SetString(string(n)); !ok {
+		return append(dst, n...) // unreachable for valid JSON
+	}
+	if r.IsInt() {
+		return r.Num().Append(dst, 10)
+	}
+	return append(dst, r.String()...)
+}
+
+// maxExp bounds the exponents appendNumberKey works out.
+const maxExp = 400
 
 const hexDigits = "0123456789abcdef"
 

@@ -53,6 +53,7 @@ func Main(args []string) int {
 		number     = fs.Bool("number", false, "put \"N: \" before the Nth answer, counting from 1: state a restart loses")
 		crashOn    = fs.String("crash-on", "", "kill itself with SIGKILL on reading a line containing this, before answering it")
 		jsonl      = fs.Bool("jsonl", false, "read JSON objects, answer {\"id\":ID,\"text\":TEXT} (with -upper, TEXT in upper case); other lines get {\"error\":...} with no id")
+		reencode   = fs.Bool("reencode-ids", false, "with -jsonl: parse each id and write it anew, as jq and JavaScript do (1.0 becomes 1)")
 		stamp      = fs.String("stamp", "", "with -jsonl: put the time (Unix nanoseconds) at this member of each answer, a dotted path (meta.time: in an object \"meta\"): a field that differs from run to run")
 		promptText = fs.String("prompt", "", "print this, with no newline, first and after each answer, as a REPL prompts")
 		silentOn   = fs.String("silent-on", "", "answer nothing to a line equal to this (\"\" with -silent-empty), as bc does to an empty line")
@@ -173,7 +174,7 @@ func Main(args []string) int {
 					body = bytes.ToUpper(body)
 				}
 				if *jsonl {
-					body = jsonAnswer(body, *upper, *stamp)
+					body = jsonAnswer(body, *upper, *reencode, *stamp)
 				}
 				lines++
 				if *number {
@@ -232,7 +233,7 @@ func Main(args []string) int {
 // jsonAnswer answers a JSON request line: its id and text (and the time
 // at the path stamp, if not ""), or an error with no id for a line that is
 // not a JSON object.
-func jsonAnswer(line []byte, upper bool, stamp string) []byte {
+func jsonAnswer(line []byte, upper, reencode bool, stamp string) []byte {
 	var req struct {
 		ID   json.RawMessage `json:"id"`
 		Text string          `json:"text"`
@@ -245,6 +246,12 @@ func jsonAnswer(line []byte, upper bool, stamp string) []byte {
 		req.Text = strings.ToUpper(req.Text)
 	}
 	answer := map[string]any{"id": req.ID, "text": req.Text}
+	if reencode {
+		var id any
+		if json.Unmarshal(req.ID, &id) == nil {
+			answer["id"] = id
+		}
+	}
 	if stamp != "" {
 		m, path := answer, strings.Split(stamp, ".")
 		for _, name := range path[:len(path)-1] {
