@@ -27,6 +27,7 @@ type benchOpts struct {
 	targetOpts
 	File     string
 	Line     string
+	lineSet  bool // --line was given: "" is an empty request
 	Requests int
 	Duration time.Duration
 	Warmup   int
@@ -160,6 +161,7 @@ func (o *benchOpts) checkBench(c *cobra.Command) error {
 	if err := o.check(c); err != nil {
 		return err
 	}
+	o.lineSet = fl.Changed("line")
 	switch {
 	case o.File != "" && fl.Changed("line"):
 		return usageError(errors.New("--file and --line both give the requests; give one"))
@@ -278,8 +280,8 @@ func benchSide(t targetOpts) (bench.Side, error) {
 // it is not a terminal. The file it opens is read as the requests are
 // sent: closer closes it, after the run.
 func (o *benchOpts) source() (src *bench.Source, closer io.Closer, err error) {
-	if o.Line != "" || o.File == "" && o.IO.InTTY {
-		if o.Line == "" {
+	if o.lineSet || o.File == "" && o.IO.InTTY {
+		if !o.lineSet {
 			return nil, nil, usageError(errors.New("no requests to send: give --file PATH (one request a line) or --line TEXT"))
 		}
 		if strings.ContainsAny(o.Line, "\r\n") {

@@ -196,10 +196,10 @@ func (c jsonCheck) list(what string, v any) []any {
 // point checks a point measured at window, with answered answers ("-":
 // any).
 func (c jsonCheck) point(p map[string]any, window int, answered string) {
-	c.keys("point", p, "window", "runs", "requests", "answered", "errors", "timeouts", "deaths", "not_sent", "retried", "cut_short", "unfinished", "misaligned", "stray",
+	c.keys("point", p, "window", "runs", "requests", "answered", "errors", "timeouts", "deaths", "not_sent", "retried", "cut_short", "unfinished", "misaligned", "stray", "skipped", "invalid", "notifications",
 		"warmup", "child_deaths", "elapsed_s", "requests_per_s", "latency_ms", "histogram", "startup_ms", "startup_median_ms", "peak_rss_bytes")
 	n := map[string]float64{}
-	for _, k := range []string{"window", "runs", "requests", "answered", "errors", "timeouts", "deaths", "not_sent", "retried", "cut_short", "unfinished", "misaligned", "stray",
+	for _, k := range []string{"window", "runs", "requests", "answered", "errors", "timeouts", "deaths", "not_sent", "retried", "cut_short", "unfinished", "misaligned", "stray", "skipped", "invalid", "notifications",
 		"warmup", "child_deaths", "elapsed_s", "requests_per_s", "startup_median_ms", "peak_rss_bytes"} {
 		n[k] = c.num("point."+k, p[k])
 	}

@@ -82,6 +82,7 @@ func exitCodeOf(err error) int {
 		rf *session.RequestsFailed
 		ma *session.Misaligned
 		wf *bench.WarmupFailed
+		na *bench.NoneAnswered
 		rd *replay.Differs
 		bi *replay.BadInput
 		ns *serve.NotServing
@@ -109,7 +110,7 @@ func exitCodeOf(err error) int {
 		return 128 + int(in.Signal)
 	case errors.As(err, &et):
 		return exitEOFTimeout
-	case errors.As(err, &rf), errors.As(err, &ma), errors.As(err, &wf):
+	case errors.As(err, &rf), errors.As(err, &ma), errors.As(err, &wf), errors.As(err, &na):
 		return exitRequestsFailed
 	case errors.As(err, &cf):
 		return cf.Status.ExitCode()

@@ -85,7 +85,7 @@ type Config struct {
 // report), or why it could not measure (a command that cannot start; no
 // report then).
 func Run(ctx context.Context, cfg Config, ios *iostreams.IOStreams) error {
-	if err := checkIDs(ctx, cfg); err != nil {
+	if err := checkJSONL(ctx, cfg, ios.ErrOut); err != nil {
 		return err
 	}
 	b := &bencher{cfg: cfg, ios: ios, errOut: ios.ErrOut}
@@ -232,6 +232,42 @@ func (b *bencher) measure(ctx context.Context) error {
 	return b.interrupted(ctx)
 }
 
+// checkJSONL reads the requests once, in jsonl framing, and refuses those
+// bench could not measure, before anything starts: a line the framing
+// cannot send (bench would go round it again and again, failing it each
+// time, where a user means every line to be a request), and requests that
+// are all JSON-RPC notifications, to which no answer comes. It warns when
+// the warm-up is notifications: no start-up can be measured from them.
+// And it refuses requests that give their own ids where they could meet
+// themselves in flight (checkIDs).
+func checkJSONL(ctx context.Context, cfg Config, errOut io.Writer) error {
+	if cfg.Sides[0].Session.Framing.Mode != frame.JSONL {
+		return nil
+	}
+	sc, err := cfg.Source.ScanJSONL(ctx)
+	if err != nil {
+		return &session.InputError{Err: fmt.Errorf("reading the requests: %w", err)}
+	}
+	switch {
+	case sc.BadLine > 0:
+		return &session.InputError{Err: fmt.Errorf("line %d of the requests cannot be sent in jsonl framing: %w; fix it or take it out", sc.BadLine, sc.Bad)}
+	case sc.Notifications == sc.Requests:
+		return &session.InputError{Err: errors.New("every request is a JSON-RPC notification (a \"method\" and no \"id\"), to which no answer comes, and bench measures answers: give the requests an \"id\", or take out \"method\" and pipecli numbers them")}
+	}
+	warm := cfg.Warmup
+	if warm < 0 {
+		warm = cfg.Replicas
+	}
+	if warm > 0 && sc.Leading >= warm {
+		what := "the warm-up request is a JSON-RPC notification"
+		if warm > 1 {
+			what = fmt.Sprintf("the %d warm-up requests are JSON-RPC notifications", warm)
+		}
+		fmt.Fprintf(errOut, "pipecli: %s, to which no answer comes: start-up cannot be measured from it, and the first measured requests wait for the children to start; put a request with an \"id\" first\n", what)
+	}
+	return checkIDs(ctx, cfg, sc.GivenID)
+}
+
 // checkIDs refuses, in jsonl framing, requests that give their own "id"
 // when a run sends them again while they may still be in flight: the
 // requests go round the source in a loop (more than one pass of it in a
@@ -248,9 +284,8 @@ func (b *bencher) measure(ctx context.Context) error {
 // its type and value the user's, and the child would be measured on
 // requests other than theirs. So the user chooses: a line per request,
 // each with its own id, or one request in flight at a time.
-func checkIDs(ctx context.Context, cfg Config) error {
-	side := cfg.Sides[0].Session
-	if side.Framing.Mode != frame.JSONL || slices.Max(cfg.Windows)*max(cfg.Replicas, 1) == 1 {
+func checkIDs(ctx context.Context, cfg Config, id string) error {
+	if slices.Max(cfg.Windows)*max(cfg.Replicas, 1) == 1 {
 		return nil
 	}
 	per, err := cfg.Source.Requests(ctx)
@@ -267,10 +302,6 @@ func checkIDs(ctx context.Context, cfg Config) error {
 		// Each line once at most among the warm-up requests, and among
 		// the measured ones, which go once the former have all ended.
 		return nil
-	}
-	id, err := cfg.Source.GivenID()
-	if err != nil {
-		return &session.InputError{Err: fmt.Errorf("reading the requests: %w", err)}
 	}
 	if id == "" {
 		return nil // pipecli numbers them
@@ -445,10 +476,28 @@ func (b *bencher) failures() error {
 	if failed > 0 {
 		return &session.RequestsFailed{Failed: int(failed), Total: int(total)}
 	}
+	for _, ts := range b.tallies {
+		for i, t := range ts {
+			if t.runs > 0 && t.c.answered == 0 && t.c.unfinished > 0 {
+				return &NoneAnswered{Window: b.cfg.Windows[i], Unfinished: t.c.unfinished}
+			}
+		}
+	}
 	if misaligned > 0 {
 		return &session.Misaligned{Answers: misaligned}
 	}
 	return nil
+}
+
+// NoneAnswered: a run for a time (--duration) measured nothing: not one
+// of its requests was answered before time was up and --grace after.
+type NoneAnswered struct {
+	Window     int
+	Unfinished int64
+}
+
+func (e *NoneAnswered) Error() string {
+	return fmt.Sprintf("no measured request was answered at window %d: %d still unanswered --grace after time was up; the child stalled, or answers slower than --grace", e.Window, e.Unfinished)
 }
 
 // progress is the progress line's text.

@@ -8,6 +8,7 @@ import (
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 
+	"github.com/pipecli/pipecli/internal/frame"
 	"github.com/pipecli/pipecli/internal/session"
 	"github.com/pipecli/pipecli/internal/track"
 )
@@ -70,6 +71,11 @@ type counts struct {
 	answered, timeouts, deaths, notSent, retried, cutShort, warm int64
 	// unfinished: in flight when time was up, and still --grace after.
 	unfinished int64
+	// invalid: the framing could not send them (frame.ErrBadRequest).
+	invalid int64
+	// notifications: JSON-RPC notifications, sent and not measured: no
+	// answer comes to them.
+	notifications int64
 }
 
 func (c *counts) add(o counts) {
@@ -81,10 +87,12 @@ func (c *counts) add(o counts) {
 	c.cutShort += o.cutShort
 	c.warm += o.warm
 	c.unfinished += o.unfinished
+	c.invalid += o.invalid
+	c.notifications += o.notifications
 }
 
 // errors is how many measured requests failed.
-func (c counts) errors() int64 { return c.timeouts + c.deaths + c.notSent }
+func (c counts) errors() int64 { return c.timeouts + c.deaths + c.notSent + c.invalid }
 
 // newMeter makes the meter of a run with warmup warm-up requests and
 // children children; begin tells it when the run starts.
@@ -115,7 +123,7 @@ func (m *meter) begin(now time.Time) {
 // observe is session.Config.Observe. It is on the path of every request:
 // what it does for each is a few stores and the histogram's.
 func (m *meter) observe(r *track.Request) {
-	if r.Err == nil && int(r.Child) < len(m.firstEnd) && m.firstEnd[r.Child].IsZero() {
+	if r.Err == nil && !r.Notification && int(r.Child) < len(m.firstEnd) && m.firstEnd[r.Child].IsZero() {
 		sent := r.SentAt()
 		m.firstSent[r.Child], m.firstEnd[r.Child] = sent, sent.Add(r.Latency)
 	}
@@ -133,6 +141,8 @@ func (m *meter) observe(r *track.Request) {
 		return
 	}
 	switch {
+	case r.Err == nil && r.Notification:
+		m.c.notifications++ // sent: no answer to measure
 	case r.Err == nil:
 		m.c.answered++
 		if r.Attempts > 1 {
@@ -150,6 +160,9 @@ func (m *meter) observe(r *track.Request) {
 		m.lastEnd = time.Now()
 	case r.Attempts > 0:
 		m.c.deaths++ // its child died, or ended, without answering it
+		m.lastEnd = time.Now()
+	case errors.Is(r.Err, frame.ErrBadRequest):
+		m.c.invalid++ // the framing cannot send it: the others can go
 		m.lastEnd = time.Now()
 	default:
 		m.c.notSent++ // no child left to send it to

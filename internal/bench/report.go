@@ -58,17 +58,24 @@ type Point struct {
 	// counted in Requests; so were Unfinished, with --duration: in flight
 	// when time was up, and still unanswered --grace after, when the run
 	// was ended. Warmup counts the warm-up requests, apart.
-	Requests    int64 `json:"requests"`
-	Answered    int64 `json:"answered"`
-	Errors      int64 `json:"errors"`
-	Timeouts    int64 `json:"timeouts"`
-	Deaths      int64 `json:"deaths"`
-	NotSent     int64 `json:"not_sent"`
-	Retried     int64 `json:"retried"`
-	CutShort    int64 `json:"cut_short"`
-	Unfinished  int64 `json:"unfinished"`
-	Warmup      int64 `json:"warmup"`
-	ChildDeaths int   `json:"child_deaths"`
+	Requests   int64 `json:"requests"`
+	Answered   int64 `json:"answered"`
+	Errors     int64 `json:"errors"`
+	Timeouts   int64 `json:"timeouts"`
+	Deaths     int64 `json:"deaths"`
+	NotSent    int64 `json:"not_sent"`
+	Retried    int64 `json:"retried"`
+	CutShort   int64 `json:"cut_short"`
+	Unfinished int64 `json:"unfinished"`
+	// Invalid counts the requests the framing could not send (a jsonl
+	// line that is an array, an id that is an object); they are errors.
+	Invalid int64 `json:"invalid"`
+	// Notifications counts the JSON-RPC notifications sent (a "method"
+	// and no "id"): no answer comes to them, so they are not measured,
+	// nor counted among the requests.
+	Notifications int64 `json:"notifications"`
+	Warmup        int64 `json:"warmup"`
+	ChildDeaths   int   `json:"child_deaths"`
 	// Misaligned counts, in line and marker framing, the answers that
 	// came with no request waiting for them: answers are matched in
 	// order, so those before may have gone to the wrong requests, and
@@ -80,6 +87,11 @@ type Point struct {
 	// were given to no request, and the figures count each request's own
 	// answer, but the child does not answer as the framing expects.
 	Stray int `json:"stray"`
+	// Skipped counts, in line and marker framing, the requests a child
+	// left unanswered when it ended, having answered others: if it
+	// skipped lines, the answers after them went to the wrong requests,
+	// and the figures are not to be trusted.
+	Skipped int `json:"skipped"`
 	// ElapsedS is the time the measured requests took, from the end of
 	// the warm-up to the last one's end, added over the runs;
 	// RequestsPerS is Answered over it.
@@ -143,6 +155,7 @@ type tally struct {
 	childDeaths int
 	misaligned  int
 	stray       int
+	skipped     int
 	elapsed     time.Duration
 	hist        *hdrhistogram.Histogram
 	startups    []time.Duration
@@ -159,6 +172,7 @@ func (t *tally) add(m *meter, res session.Result) {
 	t.childDeaths += res.Deaths
 	t.misaligned += res.Misaligned
 	t.stray += res.Stray
+	t.skipped += res.Skipped
 	t.elapsed += m.elapsed()
 	t.hist.Merge(m.hist)
 	t.startups = append(t.startups, m.startups()...)
@@ -172,7 +186,8 @@ func (t *tally) point(window int) Point {
 		Window: window, Runs: t.runs,
 		Requests: c.answered + c.errors(), Answered: c.answered, Errors: c.errors(),
 		Timeouts: c.timeouts, Deaths: c.deaths, NotSent: c.notSent, Retried: c.retried,
-		CutShort: c.cutShort, Unfinished: c.unfinished, Warmup: c.warm, ChildDeaths: t.childDeaths, Misaligned: t.misaligned, Stray: t.stray,
+		CutShort: c.cutShort, Unfinished: c.unfinished, Warmup: c.warm, ChildDeaths: t.childDeaths, Misaligned: t.misaligned, Stray: t.stray, Skipped: t.skipped,
+		Invalid: c.invalid, Notifications: c.notifications,
 		ElapsedS:  t.elapsed.Seconds(),
 		StartupMS: []float64{},
 		Histogram: []BucketReport{},
@@ -371,9 +386,13 @@ func (r *Report) writeErrors(w io.Writer) {
 				who = s.Name + ", "
 			}
 			if p.Errors > 0 || p.Retried > 0 || p.ChildDeaths > 0 {
-				fmt.Fprintf(w, "%swindow %d: %s of %s failed (%s, %s, %s); %s, %s after a death\n", who, p.Window,
+				invalid := ""
+				if p.Invalid > 0 {
+					invalid = fmt.Sprintf(", %s invalid", thousands(p.Invalid))
+				}
+				fmt.Fprintf(w, "%swindow %d: %s of %s failed (%s, %s, %s%s); %s, %s answered when sent again\n", who, p.Window,
 					thousands(p.Errors), plural64(p.Requests, "request"), plural64(p.Timeouts, "timeout"), plural64(p.Deaths, "death"),
-					fmt.Sprintf("%s not sent", thousands(p.NotSent)), plural(p.ChildDeaths, "child death"), fmt.Sprintf("%s answered", thousands(p.Retried)))
+					fmt.Sprintf("%s not sent", thousands(p.NotSent)), invalid, plural(p.ChildDeaths, "child death"), thousands(p.Retried))
 			}
 			if p.Unfinished > 0 {
 				fmt.Fprintf(w, "%swindow %d: %s in flight when time was up still unanswered after --grace, given up on (not counted)\n", who, p.Window,
@@ -382,6 +401,14 @@ func (r *Report) writeErrors(w io.Writer) {
 			if p.Misaligned > 0 {
 				fmt.Fprintf(w, "%swindow %d: figures not to be trusted: %s came with no request waiting; in %s framing answers are matched in order, so those before may have gone to the wrong requests\n", who, p.Window,
 					plural(p.Misaligned, "answer"), r.Framing)
+			}
+			if p.Skipped > 0 {
+				fmt.Fprintf(w, "%swindow %d: figures not to be trusted: a child ended leaving %s unanswered after it answered others; in %s framing a line it skipped gives the answers after it to the wrong requests (a REPL needs --sentinel or --prompt)\n", who, p.Window,
+					plural(p.Skipped, "request"), r.Framing)
+			}
+			if p.Notifications > 0 {
+				fmt.Fprintf(w, "%swindow %d: %s sent, not measured: a JSON-RPC notification (a \"method\" and no \"id\") expects no answer\n", who, p.Window,
+					plural64(p.Notifications, "notification"))
 			}
 			if p.Stray > 0 {
 				fmt.Fprintf(w, "%swindow %d: %s matched no request in flight by \"id\" (an id answered twice, or one never sent): given to none, and not counted\n", who, p.Window,

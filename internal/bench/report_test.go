@@ -216,7 +216,7 @@ func TestReportText(t *testing.T) {
 		"     1  requests/s      50.0      25.0  2.00×\n",
 		"               p50      10ms      20ms  0.50×\n",
 		"          peak RSS  20.0 MiB  20.0 MiB  1.00×\n",
-		"./new, window 1: 1 of 101 requests failed (1 timeout, 0 deaths, 0 not sent); 0 child deaths, 0 answered after a death\n",
+		"./new, window 1: 1 of 101 requests failed (1 timeout, 0 deaths, 0 not sent); 0 child deaths, 0 answered when sent again\n",
 		"\nlatency of 100 answers of ./new at window 1:\n",
 	} {
 		if !strings.Contains(out.String(), want) {

@@ -104,22 +104,70 @@ func (s *Source) Requests(ctx context.Context) (int, error) {
 	return s.requests, nil
 }
 
-// GivenID is the first "id" a request of s gives itself in jsonl framing
-// (frame.EncodeJSONL says IDGiven), "" if none does. It reads one pass.
-func (s *Source) GivenID() (string, error) {
+// JSONLScan is what one pass over a source finds of its requests in jsonl
+// framing (frame.EncodeJSONL).
+type JSONLScan struct {
+	Requests int
+	// GivenID is the first "id" a request gives itself, "" if none does.
+	GivenID string
+	// Notifications counts the JSON-RPC notifications ("method", no
+	// "id"), which no answer follows; Leading, those before the first
+	// request that is answered.
+	Notifications, Leading int
+	// BadLine is the line number of the first request that cannot be
+	// sent (0: none), and Bad why.
+	BadLine int
+	Bad     error
+}
+
+// ScanJSONL reads one pass of s as requests in jsonl framing.
+func (s *Source) ScanJSONL(ctx context.Context) (JSONLScan, error) {
+	var sc JSONLScan
 	br := bufio.NewReaderSize(io.NewSectionReader(s.r, 0, s.size), feedBuffer)
-	for {
-		line, err := br.ReadBytes('\n')
-		if len(line) > 0 {
-			if _, key, src, eerr := frame.EncodeJSONL(nil, 0, bytes.TrimSuffix(line, []byte("\n"))); eerr == nil && src == frame.IDGiven {
-				return key, nil
+	var wire []byte
+	answered := false
+	for n := 1; ; n++ {
+		line, err := br.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			// A long line: read it whole (rare; ReadSlice spares the
+			// copy for the others).
+			rest, rerr := br.ReadBytes('\n')
+			line, err = append(bytes.Clone(line), rest...), rerr
+		}
+		line = bytes.TrimSuffix(bytes.TrimSuffix(line, []byte("\n")), []byte("\r"))
+		if len(line) > 0 || err == nil {
+			if !s.skipEmpty || len(bytes.TrimSpace(line)) > 0 {
+				sc.Requests++
+				var key string
+				var src frame.IDSource
+				var eerr error
+				wire, key, src, eerr = frame.EncodeJSONL(wire[:0], 0, line)
+				switch {
+				case eerr != nil:
+					if sc.BadLine == 0 {
+						sc.BadLine, sc.Bad = n, eerr
+					}
+				case src == frame.NoID:
+					sc.Notifications++
+					if !answered {
+						sc.Leading++
+					}
+				default:
+					answered = true
+					if src == frame.IDGiven && sc.GivenID == "" {
+						sc.GivenID = key
+					}
+				}
 			}
 		}
 		switch {
 		case errors.Is(err, io.EOF):
-			return "", nil
+			return sc, nil
 		case err != nil:
-			return "", err
+			return sc, err
+		}
+		if n%4096 == 0 && ctx.Err() != nil {
+			return sc, ctx.Err()
 		}
 	}
 }

@@ -1175,6 +1175,12 @@ func (cv *conv) watchReplica(r *replica, now time.Time) {
 		return
 	}
 	if r.hinted {
+		if r.stdinClosed && !r.closedSaid && !cv.quit {
+			// Its input was closed since the hint (bench ends the input
+			// of a child that waits for more): what it is waited for
+			// now is said too.
+			cv.sayClosed(r)
+		}
 		return
 	}
 	if cfg.Framing.Mode == frame.Marker && int(oldest.Parts) > r.noise {
@@ -1199,11 +1205,7 @@ func (cv *conv) watchReplica(r *replica, now time.Time) {
 		s.say("%s", r.target.HintAs(r.name, min(now.Sub(r.lastOut), waiting), s.ios.Getenv))
 	case r.stdinClosed && !cv.quit:
 		r.hinted = true
-		give := "--timeout gives up on a request"
-		if cfg.HasEOFTimeout {
-			give = "--timeout or --eof-timeout give up"
-		}
-		s.say("waiting for %s to answer %d request(s); its input is closed (%s)", r.name, cv.book.InFlight(r.n), give)
+		cv.sayClosed(r)
 	case waiting >= slowAfter && !r.slowSaid && !cv.quit:
 		// Not buffering (the hint said nothing), but silent for long: say
 		// that it is waited for, once.
@@ -1219,6 +1221,16 @@ func (cv *conv) watchReplica(r *replica, now time.Time) {
 		}
 		s.say("%s has answered none of the %d request(s) in flight for %s; still waiting (--timeout gives up on a request)%s", r.name, cv.book.InFlight(r.n), waiting.Truncate(time.Second), more)
 	}
+}
+
+// sayClosed says, once, that r is waited for with its input closed.
+func (cv *conv) sayClosed(r *replica) {
+	r.closedSaid = true
+	give := "--timeout gives up on a request"
+	if cv.cfg.HasEOFTimeout {
+		give = "--timeout or --eof-timeout give up"
+	}
+	cv.s.say("waiting for %s to answer %d request(s); its input is closed (%s)", r.name, cv.book.InFlight(r.n), give)
 }
 
 // lastAnswerOr is when the child last answered, or, if later, when r

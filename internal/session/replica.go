@@ -51,6 +51,7 @@ type replica struct {
 	noise      int    // lines since its last answer that answered nothing
 	lastNoise  []byte // the last of them
 	hinted     bool   // a hint about a silent or mismatched child was given
+	closedSaid bool   // that it is waited for with its input closed was said
 	waitSaid   bool   // the wait for --ready was told
 	slowSaid   bool   // a long silence was told
 	sent       bool   // its current child was sent a request
