@@ -150,6 +150,8 @@ func (m *meter) observe(r *track.Request) {
 		}
 		m.hist.RecordValue(min(max(int64(r.Latency), histMin), histMax))
 		m.lastSent, m.lastLatency, m.lastEnd = r.SentAt(), r.Latency, time.Time{}
+	case session.CutShort(r.Err) && r.Attempts == 0:
+		// Read ahead of the window, never sent: no request of the run.
 	case session.CutShort(r.Err) && m.overdue.Load():
 		m.c.unfinished++ // not answered in time: no end to measure
 	case session.CutShort(r.Err):
@@ -188,7 +190,7 @@ func (m *meter) warmupFailed(f *feed) error {
 	case m.warmFailed == m.warmup:
 		return &WarmupFailed{Requests: int(m.warmup), Err: m.warmErr}
 	case f != nil && f.starvedAtGate.Load():
-		return &WarmupFailed{Requests: int(m.warmup), Err: errors.New("answered only once its input ended")}
+		return &WarmupFailed{Requests: int(m.warmup), Err: errAtEnd}
 	}
 	return nil
 }
@@ -200,12 +202,23 @@ type WarmupFailed struct {
 	Err      error // the first one's
 }
 
+// errAtEnd: the warm-up was answered only once the input ended.
+var errAtEnd = errors.New("answered only once its input ended")
+
 func (e *WarmupFailed) Error() string {
 	what := "the warm-up request got no answer"
 	if e.Requests > 1 {
 		what = fmt.Sprintf("the %d warm-up requests got no answer", e.Requests)
 	}
-	return fmt.Sprintf("%s (%v), so nothing could be measured: a program that does not answer every line needs --framing marker with --sentinel, or --prompt; one that holds its output when it is not on a terminal needs --pty, or its own flag to flush each answer (python3 -u, stdbuf -oL)", what, e.Err)
+	switch {
+	case errors.Is(e.Err, frame.ErrBadRequest):
+		return fmt.Sprintf("%s (%v), so nothing could be measured: fix the request", what, e.Err)
+	case errors.Is(e.Err, track.ErrTimeout), errors.Is(e.Err, track.ErrEnded), errors.Is(e.Err, errAtEnd):
+		// Silent, not dead: what makes a program so is said.
+		return fmt.Sprintf("%s (%v), so nothing could be measured: a program that does not answer every line needs --framing marker with --sentinel, or --prompt; one that holds its output when it is not on a terminal needs --pty, or its own flag to flush each answer (python3 -u, stdbuf -oL)", what, e.Err)
+	}
+	// It died, or was given up on: the cause says it all.
+	return fmt.Sprintf("%s (%v), so nothing could be measured", what, e.Err)
 }
 
 // elapsed is how long the measured requests took: from the gate to the

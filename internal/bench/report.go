@@ -394,6 +394,10 @@ func (r *Report) writeErrors(w io.Writer) {
 					thousands(p.Errors), plural64(p.Requests, "request"), plural64(p.Timeouts, "timeout"), plural64(p.Deaths, "death"),
 					fmt.Sprintf("%s not sent", thousands(p.NotSent)), invalid, plural(p.ChildDeaths, "child death"), thousands(p.Retried))
 			}
+			if p.CutShort > 0 {
+				fmt.Fprintf(w, "%swindow %d: %s in flight when it was interrupted (not counted)\n", who, p.Window,
+					plural64(p.CutShort, "request"))
+			}
 			if p.Unfinished > 0 {
 				fmt.Fprintf(w, "%swindow %d: %s in flight when time was up still unanswered after --grace, given up on (not counted)\n", who, p.Window,
 					plural64(p.Unfinished, "request"))

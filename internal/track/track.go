@@ -150,6 +150,16 @@ const (
 	Abandoned
 )
 
+// ErrEnded is matched by the error of a request whose child ended when it
+// was meant to (its input was over) without answering it: a child that
+// answers nothing to some lines, or holds its answers back.
+var ErrEnded = errors.New("the child ended without answering it")
+
+type endedError struct{ msg string }
+
+func (e endedError) Error() string        { return e.msg }
+func (e endedError) Is(target error) bool { return target == ErrEnded }
+
 // Death reports what a child left behind.
 type Death struct {
 	InFlight int    // requests it was handling, ghosts aside
@@ -855,7 +865,7 @@ func (b *Book) Gone(c int, why string, fate Fate) Death {
 	for _, r := range live {
 		switch fate {
 		case Ended:
-			b.fail(r, errors.New(why+" without answering it"))
+			b.fail(r, endedError{why + " without answering it"})
 			d.Failed++
 			continue
 		case Abandoned:
