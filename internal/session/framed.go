@@ -2,6 +2,7 @@ package session
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"time"
 
@@ -103,7 +104,13 @@ func (cv *conv) childOutput(r *replica, gen int, msgs []frame.Message, err error
 	}
 	if err != nil {
 		cv.s.say("%s: %v", r.name, err)
-		cv.leave(r, err.Error(), track.Abandoned)
+		if errors.Is(err, frame.ErrTooLong) && cv.book.Fifo() {
+			// The line over the cap is the oldest request's answer: it
+			// fails, and the others go again to the next child.
+			cv.book.FailOldest(r.n, err, now)
+		} else {
+			cv.leave(r, err.Error(), track.Abandoned)
+		}
 		cv.replace(r)
 	}
 	// The next requests first, then the answers: the child works on the

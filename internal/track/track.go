@@ -695,6 +695,19 @@ func (b *Book) unqueue(c int, r *Request, now time.Time) {
 	b.inflight++ // not there after all
 }
 
+// FailOldest fails, with err, the oldest request in flight at child c,
+// unless it is a ghost: in a FIFO framing, the one the child was
+// answering when its output broke the framing (an answer over the cap).
+func (b *Book) FailOldest(c int, err error, now time.Time) {
+	ch := b.children[c]
+	if len(ch.inflight) == 0 || ch.inflight[0].ghost {
+		return
+	}
+	r := ch.inflight[0]
+	b.unqueue(c, r, now)
+	b.fail(r, err)
+}
+
 // dropGhost forgets a ghost whose late answer came, or whose time is up.
 func (b *Book) dropGhost(c int, g *Request, now time.Time) {
 	if b.fifo {
