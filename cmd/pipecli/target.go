@@ -332,9 +332,14 @@ func (o *targetOpts) fill(cfg *session.Config) error {
 			if m.re == "" {
 				continue
 			}
+			if _, err := regexp.Compile(m.re); err != nil {
+				// Checked alone, so that the error shows what was typed,
+				// not the anchors put around it.
+				return usageError(fmt.Errorf("bad --%s regexp: %w", m.flag, err))
+			}
 			re, err := regexp.Compile(`^(?:` + m.re + `)$`)
 			if err != nil {
-				return usageError(fmt.Errorf("bad --%s: %w", m.flag, err))
+				return usageError(fmt.Errorf("bad --%s regexp: %w", m.flag, err))
 			}
 			cfg.Framing.MarkerRE, cfg.Framing.PromptReady = re, true
 			if m.flag == "prompt" {
