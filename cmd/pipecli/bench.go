@@ -73,9 +73,13 @@ that a noisy machine weighs on both alike, and prints both side by side
 with the ratio of each figure.
 
 Exit status: 0; 1 when measured requests failed, answers came with no
-request waiting (they may have gone to the wrong requests), or no warm-up
-request was answered; 2 for a usage error; 127 when COMMAND is not found;
-130 when interrupted (Ctrl-C prints what was measured so far).`,
+request waiting or a child skipped lines (they may have gone to the wrong
+requests), no warm-up request was answered, or a --duration run got no
+answer; 2 for a usage error or requests that cannot be measured; 127 when
+COMMAND is not found; 130 when interrupted (Ctrl-C prints what was
+measured so far). A child's own exit status does not count once its
+requests are answered: bench measures answers (its deaths are in the
+report).`,
 		Example: `  pipecli bench --file testdata/crypt.txt
   pipecli bench --file testdata/crypt.txt -j 2
   pipecli bench --line 'hello' --requests 100000 --window 1,8,64 -- ./model
