@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"math/big"
 	"slices"
 	"strconv"
 	"strings"
@@ -223,15 +224,54 @@ func diff(path string, a, b any, changes []Change) []Change {
 	return append(changes, Change{Path: path, Recorded: a, Got: b})
 }
 
-// sameNumber reports whether a and b are the same number: 1, 1.0 and 1e0
-// are.
+// sameNumber reports whether a and b, JSON numbers, are the same number,
+// exactly: 1, 1.0, 10e-1 and 1e0 are; 12345678901234567890 and
+// 12345678901234567891 are not, though they are the same float64.
 func sameNumber(a, b json.Number) bool {
 	if a == b {
 		return true
 	}
-	x, errA := strconv.ParseFloat(string(a), 64)
-	y, errB := strconv.ParseFloat(string(b), 64)
-	return errA == nil && errB == nil && x == y
+	x, okA := decimalOf(string(a))
+	y, okB := decimalOf(string(b))
+	return okA && okB && x.neg == y.neg && x.digits == y.digits && x.exp.Cmp(y.exp) == 0
+}
+
+// decimal is a number as digits × 10^exp, in its one form: digits has
+// no leading or trailing zeros ("" for zero, which has neg false and exp
+// 0).
+type decimal struct {
+	neg    bool
+	digits string
+	exp    *big.Int
+}
+
+// decimalOf reads s, a number in JSON's syntax, exactly: no digit is lost
+// however many there are, and an exponent however large costs only its
+// own digits (math/big's Rat would compute 10^exp).
+func decimalOf(s string) (decimal, bool) {
+	var d decimal
+	s, d.neg = strings.CutPrefix(s, "-")
+	mant, expText, hasExp := strings.Cut(strings.ToLower(s), "e")
+	d.exp = new(big.Int)
+	if hasExp {
+		if _, ok := d.exp.SetString(strings.TrimPrefix(expText, "+"), 10); !ok {
+			return decimal{}, false
+		}
+	}
+	whole, frac, _ := strings.Cut(mant, ".")
+	digits := whole + frac
+	if digits == "" || strings.Trim(digits, "0123456789") != "" {
+		return decimal{}, false
+	}
+	d.exp.Sub(d.exp, big.NewInt(int64(len(frac))))
+	digits = strings.TrimLeft(digits, "0")
+	trimmed := strings.TrimRight(digits, "0")
+	d.exp.Add(d.exp, big.NewInt(int64(len(digits)-len(trimmed))))
+	d.digits = trimmed
+	if d.digits == "" {
+		return decimal{exp: new(big.Int)}, true // 0, -0, 0.0e5
+	}
+	return d, true
 }
 
 // step is the path step to the member k: .k, or ["k"] for a name that
