@@ -201,10 +201,35 @@ type jsonResult struct {
 }
 
 // jsonChange is a Change; a value absent is a member added or removed.
+// Clipped: strings longer than maxJSONString were clipped around where
+// they differ, as the text report shows them (the result's output and
+// recorded_output hold them whole).
 type jsonChange struct {
 	Path     string `json:"path"`
 	Recorded any    `json:"recorded,omitempty"`
 	Output   any    `json:"output,omitempty"`
+	Clipped  bool   `json:"clipped,omitempty"`
+}
+
+// maxJSONString is the length in bytes past which a string in a --json
+// change is clipped: a 20 MB answer changed in its last byte is in the
+// report twice already, as output and recorded_output.
+const maxJSONString = 4 << 10
+
+// clipJSON is c's recorded and new values for the --json report, strings
+// longer than maxJSONString clipped around where they differ, and whether
+// either was.
+func clipJSON(c Change) (recorded, got any, clipped bool) {
+	recorded, got = c.Recorded, c.Got
+	x, okX := recorded.(string)
+	y, okY := got.(string)
+	if okX && len(x) > maxJSONString {
+		recorded, clipped = clipChanged(x, y), true // y is "" if not a string
+	}
+	if okY && len(y) > maxJSONString {
+		got, clipped = clipChanged(y, x), true
+	}
+	return recorded, got, clipped
 }
 
 // present wraps a JSON value so that null survives omitempty.
@@ -261,12 +286,13 @@ func (rep *report) writeJSON(w io.Writer, runErr error) error {
 			jr.Replica = &r.Got.Replica
 		}
 		for _, c := range r.Verdict.Changes {
-			jc := jsonChange{Path: c.Path}
+			recorded, got, clipped := clipJSON(c)
+			jc := jsonChange{Path: c.Path, Clipped: clipped}
 			if c.RecordedErr == "" && !c.Added {
-				jc.Recorded = present{c.Recorded}
+				jc.Recorded = present{recorded}
 			}
 			if !c.Removed {
-				jc.Output = present{c.Got}
+				jc.Output = present{got}
 			}
 			jr.Changes = append(jr.Changes, jc)
 		}
