@@ -63,7 +63,10 @@ func (s Status) String() string {
 type Got struct {
 	// Output is as a --json record's "output" would have it
 	// (session.RecordOutput).
-	Output       json.RawMessage
+	Output json.RawMessage
+	// Exact is the answer's bytes when Output cannot hold them whole
+	// (session.ExactAnswer): not UTF-8, in line or marker framing.
+	Exact        []byte
 	Err          string // why it failed; "" if it did not
 	Failed       bool
 	Notification bool
@@ -95,19 +98,26 @@ type Change struct {
 	RecordedErr string
 }
 
-// Compare compares what a record's input got now with its record.
+// Compare compares what a record's input got now with its record. A text
+// answer recorded with its bytes ("output_base64": it was not UTF-8) is
+// compared byte for byte with the new answer's; one recorded without, as
+// JSON holds it, with U+FFFD for such bytes, as the new one would be.
 func Compare(rec *Record, got Got, rules Rules) Verdict {
+	gotExact := got.Exact
+	if rec.Exact == nil {
+		gotExact = nil
+	}
 	switch {
 	case got.Failed && rec.Err != nil:
 		return Verdict{Status: Same, AsRecorded: true}
 	case got.Failed:
 		return Verdict{Status: Failed}
 	case rec.Err != nil:
-		return Verdict{Status: Changed, Changes: []Change{{RecordedErr: *rec.Err, Got: rules.normalize(rec.Input, got.Output)}}}
+		return Verdict{Status: Changed, Changes: []Change{{RecordedErr: *rec.Err, Got: rules.normalize(rec.Input, got.Output, got.Exact)}}}
 	case rec.Notification && got.Notification:
 		return Verdict{Status: Same}
 	}
-	changes := diff("", rules.normalize(rec.Input, rec.Output), rules.normalize(rec.Input, got.Output), nil)
+	changes := diff("", rules.normalize(rec.Input, rec.Output, rec.Exact), rules.normalize(rec.Input, got.Output, gotExact), nil)
 	if len(changes) == 0 {
 		return Verdict{Status: Same}
 	}
@@ -130,12 +140,18 @@ func final(output json.RawMessage, jsonl bool) json.RawMessage {
 // normalize decodes the answer in output, the output of a record whose
 // input is input, and removes what the rules say does not count. Partial
 // messages are progress, not the answer: only the last message counts.
-func (rules Rules) normalize(input string, output json.RawMessage) any {
-	dec := json.NewDecoder(bytes.NewReader(final(output, rules.JSONL)))
-	dec.UseNumber()
+// exact, if not nil, is a text answer's bytes, which output holds with
+// U+FFFD where they are not UTF-8: the answer is exact.
+func (rules Rules) normalize(input string, output json.RawMessage, exact []byte) any {
 	var v any
-	if dec.Decode(&v) != nil {
-		return nil // unreachable: outputs are checked JSON
+	if exact != nil && !rules.JSONL {
+		v = string(exact)
+	} else {
+		dec := json.NewDecoder(bytes.NewReader(final(output, rules.JSONL)))
+		dec.UseNumber()
+		if dec.Decode(&v) != nil {
+			return nil // unreachable: outputs are checked JSON
+		}
 	}
 	if m, ok := v.(map[string]any); ok && rules.JSONL {
 		if _, _, src, err := frame.EncodeJSONL(nil, 1, []byte(input)); err == nil && src == frame.IDAdded {

@@ -61,6 +61,13 @@ func TestCompare(t *testing.T) {
 			changes: `[{.n 12345678901234567890 12345678901234567891}]`},
 		{name: "jsonl string answers", rec: Record{Input: "a", Output: raw(`"x y"`)}, got: Got{Output: raw(`"x y"`)}, rules: jsonl, status: Same},
 
+		{name: "exact bytes the same", rec: Record{Input: "a", Output: raw(`"caf\ufffd"`), Exact: []byte("caf\xe9")}, got: Got{Output: raw(`"caf\ufffd"`), Exact: []byte("caf\xe9")}, rules: text, status: Same},
+		{name: "exact bytes changed", rec: Record{Input: "a", Output: raw(`"caf\ufffd"`), Exact: []byte("caf\xe9")}, got: Got{Output: raw(`"caf\ufffd"`), Exact: []byte("caf\xfd")}, rules: text, status: Changed,
+			changes: "[{ caf\xe9 caf\xfd}]"},
+		{name: "exact bytes, UTF-8 now", rec: Record{Input: "a", Output: raw(`"caf\ufffd"`), Exact: []byte("caf\xe9")}, got: Got{Output: raw(`"caf\ufffd"`)}, rules: text, status: Changed},
+		{name: "exact bytes --ignore-space", rec: Record{Input: "a", Output: raw(`"\ufffd  \ufffd"`), Exact: []byte("\xff  \xfe")}, got: Got{Output: raw(`"\ufffd \ufffd"`), Exact: []byte("\xff \xfe")}, rules: Rules{IgnoreSpace: true}, status: Same},
+		{name: "no exact bytes recorded: as JSON holds them", rec: Record{Input: "a", Output: raw(`"caf\ufffd"`)}, got: Got{Output: raw(`"caf\ufffd"`), Exact: []byte("caf\xfd")}, rules: text, status: Same},
+
 		{name: "failed now", rec: Record{Input: "a", Output: raw(`"A"`)}, got: Got{Output: raw(`null`), Failed: true, Err: "timeout"}, rules: text, status: Failed},
 		{name: "failing as recorded", rec: Record{Input: "a", Output: raw(`null`), Err: str("killed")}, got: Got{Output: raw(`null`), Failed: true, Err: "timeout"}, rules: text, status: Same},
 		{name: "answered where it failed", rec: Record{Input: "a", Output: raw(`null`), Err: str("killed")}, got: Got{Output: raw(`"A"`)}, rules: text, status: Changed,

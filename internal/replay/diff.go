@@ -1,6 +1,7 @@
 package replay
 
 import (
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -289,10 +290,30 @@ func cut(text string, after, before bool) string {
 }
 
 // escape writes s as the inside of a JSON string: quotes, backslashes and
-// control characters escaped, <, > and & as they are.
+// control characters escaped, <, > and & as they are; a byte that is not
+// UTF-8 as \xNN, so that a change in such bytes shows.
 func escape(s string) string {
-	b, _ := marshal(s) // a string always encodes
-	return string(b[1 : len(b)-1])
+	var b strings.Builder
+	for len(s) > 0 {
+		valid := 0
+		for valid < len(s) {
+			r, n := utf8.DecodeRuneInString(s[valid:])
+			if r == utf8.RuneError && n == 1 {
+				break
+			}
+			valid += n
+		}
+		if valid > 0 {
+			q, _ := marshal(s[:valid]) // a string always encodes
+			b.Write(q[1 : len(q)-1])
+		}
+		if valid < len(s) {
+			fmt.Fprintf(&b, `\x%02x`, s[valid])
+			valid++
+		}
+		s = s[valid:]
+	}
+	return b.String()
 }
 
 // compact writes v as compact JSON, cut to maxShown characters.

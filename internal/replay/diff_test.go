@@ -21,6 +21,7 @@ func TestWordDiff(t *testing.T) {
 		{"to nothing", "old", "", "[-old-]"},
 		{"newlines are shown escaped", "a\nb", "a\nc", `a\n[-b-]{+c+}`},
 		{"quotes escaped, < as is", `say "x<y"`, `say "x>y"`, `say [-\"x<y\"-]{+\"x>y\"+}`},
+		{"bytes that are not UTF-8 shown as such", "caf\xe9 \xff\xfe", "caf\xfd \x80\x81", `[-caf\xe9 \xff\xfe-]{+caf\xfd \x80\x81+}`},
 		{
 			"long unchanged text is cut",
 			"All rights granted under this License are granted for the term of copyright on the Program, and are irrevocable",

@@ -111,6 +111,7 @@ func Run(ctx context.Context, recs *Records, cfg session.Config, o Options, ios 
 		}
 		g := &Got{
 			Output:       bytes.Clone(session.RecordOutput(mode, r)), // r is lent
+			Exact:        bytes.Clone(session.ExactAnswer(mode, r)),
 			Failed:       r.Err != nil,
 			Notification: r.Notification,
 			Latency:      r.Latency,

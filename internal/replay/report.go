@@ -1,6 +1,7 @@
 package replay
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -190,8 +191,10 @@ type jsonResult struct {
 	Input             string          `json:"input"`
 	Status            string          `json:"status"`
 	Output            json.RawMessage `json:"output"`
+	OutputBase64      string          `json:"output_base64,omitempty"` // the answer's bytes, when not UTF-8
 	Error             *string         `json:"error"`
 	RecordedOutput    json.RawMessage `json:"recorded_output"`
+	RecordedBase64    string          `json:"recorded_output_base64,omitempty"` // the record's "output_base64"
 	RecordedError     *string         `json:"recorded_error"`
 	LatencyMS         float64         `json:"latency_ms"`
 	RecordedLatencyMS *float64        `json:"recorded_latency_ms"`
@@ -281,6 +284,12 @@ func (rep *report) writeJSON(w io.Writer, runErr error) error {
 		}
 		if r.Got.Failed {
 			jr.Error = &r.Got.Err
+		}
+		if r.Got.Exact != nil {
+			jr.OutputBase64 = base64.StdEncoding.EncodeToString(r.Got.Exact)
+		}
+		if r.Rec.Exact != nil {
+			jr.RecordedBase64 = base64.StdEncoding.EncodeToString(r.Rec.Exact)
 		}
 		if r.Got.Replica > 0 {
 			jr.Replica = &r.Got.Replica
