@@ -88,7 +88,7 @@ Exit status:
          docker could not run the container
   126    COMMAND cannot be executed
   127    COMMAND not found
-  128+N  pipecli got signal N (130: Ctrl-C)`,
+  128+N  pipecli got signal N (130: Ctrl-C): no report, nothing updated`,
 		Example: `  pipecli run --framing line --json --file testdata/crypt.txt > testdata/crypt.records.jsonl
   pipecli replay testdata/crypt.records.jsonl
   pipecli replay testdata/crypt.records.jsonl --update

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"math/big"
 	"slices"
 	"strconv"
 	"strings"
@@ -62,7 +63,10 @@ func (s Status) String() string {
 type Got struct {
 	// Output is as a --json record's "output" would have it
 	// (session.RecordOutput).
-	Output       json.RawMessage
+	Output json.RawMessage
+	// Exact is the answer's bytes when Output cannot hold them whole
+	// (session.ExactAnswer): not UTF-8, in line or marker framing.
+	Exact        []byte
 	Err          string // why it failed; "" if it did not
 	Failed       bool
 	Notification bool
@@ -94,19 +98,26 @@ type Change struct {
 	RecordedErr string
 }
 
-// Compare compares what a record's input got now with its record.
+// Compare compares what a record's input got now with its record. A text
+// answer recorded with its bytes ("output_base64": it was not UTF-8) is
+// compared byte for byte with the new answer's; one recorded without, as
+// JSON holds it, with U+FFFD for such bytes, as the new one would be.
 func Compare(rec *Record, got Got, rules Rules) Verdict {
+	gotExact := got.Exact
+	if rec.Exact == nil {
+		gotExact = nil
+	}
 	switch {
 	case got.Failed && rec.Err != nil:
 		return Verdict{Status: Same, AsRecorded: true}
 	case got.Failed:
 		return Verdict{Status: Failed}
 	case rec.Err != nil:
-		return Verdict{Status: Changed, Changes: []Change{{RecordedErr: *rec.Err, Got: rules.normalize(rec.Input, got.Output)}}}
+		return Verdict{Status: Changed, Changes: []Change{{RecordedErr: *rec.Err, Got: rules.normalize(rec.Input, got.Output, got.Exact)}}}
 	case rec.Notification && got.Notification:
 		return Verdict{Status: Same}
 	}
-	changes := diff("", rules.normalize(rec.Input, rec.Output), rules.normalize(rec.Input, got.Output), nil)
+	changes := diff("", rules.normalize(rec.Input, rec.Output, rec.Exact), rules.normalize(rec.Input, got.Output, gotExact), nil)
 	if len(changes) == 0 {
 		return Verdict{Status: Same}
 	}
@@ -129,12 +140,18 @@ func final(output json.RawMessage, jsonl bool) json.RawMessage {
 // normalize decodes the answer in output, the output of a record whose
 // input is input, and removes what the rules say does not count. Partial
 // messages are progress, not the answer: only the last message counts.
-func (rules Rules) normalize(input string, output json.RawMessage) any {
-	dec := json.NewDecoder(bytes.NewReader(final(output, rules.JSONL)))
-	dec.UseNumber()
+// exact, if not nil, is a text answer's bytes, which output holds with
+// U+FFFD where they are not UTF-8: the answer is exact.
+func (rules Rules) normalize(input string, output json.RawMessage, exact []byte) any {
 	var v any
-	if dec.Decode(&v) != nil {
-		return nil // unreachable: outputs are checked JSON
+	if exact != nil && !rules.JSONL {
+		v = string(exact)
+	} else {
+		dec := json.NewDecoder(bytes.NewReader(final(output, rules.JSONL)))
+		dec.UseNumber()
+		if dec.Decode(&v) != nil {
+			return nil // unreachable: outputs are checked JSON
+		}
 	}
 	if m, ok := v.(map[string]any); ok && rules.JSONL {
 		if _, _, src, err := frame.EncodeJSONL(nil, 1, []byte(input)); err == nil && src == frame.IDAdded {
@@ -223,15 +240,54 @@ func diff(path string, a, b any, changes []Change) []Change {
 	return append(changes, Change{Path: path, Recorded: a, Got: b})
 }
 
-// sameNumber reports whether a and b are the same number: 1, 1.0 and 1e0
-// are.
+// sameNumber reports whether a and b, JSON numbers, are the same number,
+// exactly: 1, 1.0, 10e-1 and 1e0 are; 12345678901234567890 and
+// 12345678901234567891 are not, though they are the same float64.
 func sameNumber(a, b json.Number) bool {
 	if a == b {
 		return true
 	}
-	x, errA := strconv.ParseFloat(string(a), 64)
-	y, errB := strconv.ParseFloat(string(b), 64)
-	return errA == nil && errB == nil && x == y
+	x, okA := decimalOf(string(a))
+	y, okB := decimalOf(string(b))
+	return okA && okB && x.neg == y.neg && x.digits == y.digits && x.exp.Cmp(y.exp) == 0
+}
+
+// decimal is a number as digits × 10^exp, in its one form: digits has
+// no leading or trailing zeros ("" for zero, which has neg false and exp
+// 0).
+type decimal struct {
+	neg    bool
+	digits string
+	exp    *big.Int
+}
+
+// decimalOf reads s, a number in JSON's syntax, exactly: no digit is lost
+// however many there are, and an exponent however large costs only its
+// own digits (math/big's Rat would compute 10^exp).
+func decimalOf(s string) (decimal, bool) {
+	var d decimal
+	s, d.neg = strings.CutPrefix(s, "-")
+	mant, expText, hasExp := strings.Cut(strings.ToLower(s), "e")
+	d.exp = new(big.Int)
+	if hasExp {
+		if _, ok := d.exp.SetString(strings.TrimPrefix(expText, "+"), 10); !ok {
+			return decimal{}, false
+		}
+	}
+	whole, frac, _ := strings.Cut(mant, ".")
+	digits := whole + frac
+	if digits == "" || strings.Trim(digits, "0123456789") != "" {
+		return decimal{}, false
+	}
+	d.exp.Sub(d.exp, big.NewInt(int64(len(frac))))
+	digits = strings.TrimLeft(digits, "0")
+	trimmed := strings.TrimRight(digits, "0")
+	d.exp.Add(d.exp, big.NewInt(int64(len(digits)-len(trimmed))))
+	d.digits = trimmed
+	if d.digits == "" {
+		return decimal{exp: new(big.Int)}, true // 0, -0, 0.0e5
+	}
+	return d, true
 }
 
 // step is the path step to the member k: .k, or ["k"] for a name that

@@ -57,7 +57,16 @@ func TestCompare(t *testing.T) {
 		{name: "jsonl only the final message counts", rec: Record{Input: "a", Output: raw(`[{"id":1,"partial":true,"text":"x"},{"id":1,"text":"A"}]`)}, got: Got{Output: raw(`{"id":1,"text":"A"}`)}, rules: jsonl, status: Same},
 		{name: "jsonl string answer vs object", rec: Record{Input: "a", Output: raw(`"not json"`)}, got: Got{Output: raw(`{"id":1}`)}, rules: jsonl, status: Changed,
 			changes: `[{ not json map[]}]`},
+		{name: "jsonl big integers compared exactly", rec: Record{Input: "a", Output: raw(`{"id":1,"n":12345678901234567890}`)}, got: Got{Output: raw(`{"id":1,"n":12345678901234567891}`)}, rules: jsonl, status: Changed,
+			changes: `[{.n 12345678901234567890 12345678901234567891}]`},
 		{name: "jsonl string answers", rec: Record{Input: "a", Output: raw(`"x y"`)}, got: Got{Output: raw(`"x y"`)}, rules: jsonl, status: Same},
+
+		{name: "exact bytes the same", rec: Record{Input: "a", Output: raw(`"caf\ufffd"`), Exact: []byte("caf\xe9")}, got: Got{Output: raw(`"caf\ufffd"`), Exact: []byte("caf\xe9")}, rules: text, status: Same},
+		{name: "exact bytes changed", rec: Record{Input: "a", Output: raw(`"caf\ufffd"`), Exact: []byte("caf\xe9")}, got: Got{Output: raw(`"caf\ufffd"`), Exact: []byte("caf\xfd")}, rules: text, status: Changed,
+			changes: "[{ caf\xe9 caf\xfd}]"},
+		{name: "exact bytes, UTF-8 now", rec: Record{Input: "a", Output: raw(`"caf\ufffd"`), Exact: []byte("caf\xe9")}, got: Got{Output: raw(`"caf\ufffd"`)}, rules: text, status: Changed},
+		{name: "exact bytes --ignore-space", rec: Record{Input: "a", Output: raw(`"\ufffd  \ufffd"`), Exact: []byte("\xff  \xfe")}, got: Got{Output: raw(`"\ufffd \ufffd"`), Exact: []byte("\xff \xfe")}, rules: Rules{IgnoreSpace: true}, status: Same},
+		{name: "no exact bytes recorded: as JSON holds them", rec: Record{Input: "a", Output: raw(`"caf\ufffd"`)}, got: Got{Output: raw(`"caf\ufffd"`), Exact: []byte("caf\xfd")}, rules: text, status: Same},
 
 		{name: "failed now", rec: Record{Input: "a", Output: raw(`"A"`)}, got: Got{Output: raw(`null`), Failed: true, Err: "timeout"}, rules: text, status: Failed},
 		{name: "failing as recorded", rec: Record{Input: "a", Output: raw(`null`), Err: str("killed")}, got: Got{Output: raw(`null`), Failed: true, Err: "timeout"}, rules: text, status: Same},
@@ -104,5 +113,37 @@ func TestParsePath(t *testing.T) {
 	p, err := ParsePath("meta.time")
 	if err != nil || len(p) != 2 || p.String() != "meta.time" {
 		t.Errorf("ParsePath(meta.time) = %q, %v", p, err)
+	}
+}
+
+func TestSameNumber(t *testing.T) {
+	tests := []struct {
+		a, b string
+		want bool
+	}{
+		{"1", "1", true},
+		{"1", "1.0", true},
+		{"1", "1e0", true},
+		{"1", "10e-1", true},
+		{"1", "0.1E+1", true},
+		{"100", "1e2", true},
+		{"0", "-0", true},
+		{"0", "0.000e9", true},
+		{"-1.50", "-15e-1", true},
+		{"12345678901234567890", "12345678901234567891", false},
+		{"12345678901234567890", "1.2345678901234567890e19", true},
+		{"0.1", "0.10000000000000001", false},
+		{"1", "-1", false},
+		{"1", "2", false},
+		{"1e999999999999999999999", "10e999999999999999999998", true},
+		{"1e999999999999999999999", "1e999999999999999999998", false},
+	}
+	for _, tt := range tests {
+		if got := sameNumber(json.Number(tt.a), json.Number(tt.b)); got != tt.want {
+			t.Errorf("sameNumber(%s, %s) = %v, want %v", tt.a, tt.b, got, tt.want)
+		}
+		if got := sameNumber(json.Number(tt.b), json.Number(tt.a)); got != tt.want {
+			t.Errorf("sameNumber(%s, %s) = %v, want %v", tt.b, tt.a, got, tt.want)
+		}
 	}
 }

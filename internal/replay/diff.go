@@ -1,9 +1,12 @@
 package replay
 
 import (
+	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/fatih/color"
 )
@@ -189,21 +192,86 @@ func mark(text, open, end string, fg, bg *color.Color) string {
 
 // render shows es on one line: each text escaped as in a JSON string
 // (control characters, such as newlines, made visible), unchanged text
-// longer than twice around cut in the middle, or at the ends.
+// longer than twice around cut in the middle, or at the ends, and changed
+// text clipped around where the removed and the added differ (see
+// clipChanged).
 func (s style) render(es []edit) string {
 	var b strings.Builder
 	for i, e := range es {
-		text := escape(e.text)
 		switch e.kind {
 		case '-':
-			b.WriteString(s.removed(text))
+			other := ""
+			if i+1 < len(es) && es[i+1].kind == '+' {
+				other = es[i+1].text
+			}
+			b.WriteString(s.removed(escape(clipChanged(e.text, other))))
 		case '+':
-			b.WriteString(s.added(text))
+			other := ""
+			if i > 0 && es[i-1].kind == '-' {
+				other = es[i-1].text
+			}
+			b.WriteString(s.added(escape(clipChanged(e.text, other))))
 		default:
-			b.WriteString(cut(text, i > 0, i < len(es)-1))
+			b.WriteString(cut(escape(e.text), i > 0, i < len(es)-1))
 		}
 	}
 	return b.String()
+}
+
+// wordEnds is how many characters of a changed text are kept at its start
+// and end when the text it has in common with the other side is elided.
+const wordEnds = 8
+
+// clipChanged shortens text, removed or added where other was added or
+// removed (or "", with nothing in its place), however long it is: the part where the two differ, clipped to around characters
+// at each of its ends, and around characters of what they have in common
+// on each side of it, with the start and end of text; each elided run is
+// said as "…(N bytes)…". A 20 MB word changed in its last byte shows as a
+// line, not 40 MB.
+func clipChanged(text, other string) string {
+	from, to := differing(text, other)
+	return elide(text[:from], wordEnds, around) + elide(text[from:to], around, around) + elide(text[to:], around, wordEnds)
+}
+
+// differing returns where a differs from b: a[:from] is their longest
+// common prefix, a[to:] their longest common suffix that does not overlap
+// it, both cut on character boundaries.
+func differing(a, b string) (from, to int) {
+	n := min(len(a), len(b))
+	for from < n && a[from] == b[from] {
+		from++
+	}
+	for from > 0 && from < len(a) && !utf8.RuneStart(a[from]) {
+		from--
+	}
+	s := 0
+	for s < n-from && a[len(a)-1-s] == b[len(b)-1-s] {
+		s++
+	}
+	for s > 0 && !utf8.RuneStart(a[len(a)-s]) {
+		s--
+	}
+	return from, len(a) - s
+}
+
+// elide keeps the first head and last tail characters of s and says how
+// many bytes lie between them as "…(N bytes)…", when that is shorter.
+func elide(s string, head, tail int) string {
+	const marker = 16 // about as long as "…(N bytes)…"
+	if utf8.RuneCountInString(s) <= head+tail+marker {
+		return s
+	}
+	h := 0
+	for range head {
+		_, n := utf8.DecodeRuneInString(s[h:])
+		h += n
+	}
+	t := len(s)
+	for range tail {
+		_, n := utf8.DecodeLastRuneInString(s[:t])
+		t -= n
+	}
+	return s[:h] + "…(" + strconv.Itoa(t-h) + " bytes)…" + s[t:]
 }
 
 // cut shortens unchanged text: it keeps around characters after a change
@@ -222,10 +290,30 @@ func cut(text string, after, before bool) string {
 }
 
 // escape writes s as the inside of a JSON string: quotes, backslashes and
-// control characters escaped, <, > and & as they are.
+// control characters escaped, <, > and & as they are; a byte that is not
+// UTF-8 as \xNN, so that a change in such bytes shows.
 func escape(s string) string {
-	b, _ := marshal(s) // a string always encodes
-	return string(b[1 : len(b)-1])
+	var b strings.Builder
+	for len(s) > 0 {
+		valid := 0
+		for valid < len(s) {
+			r, n := utf8.DecodeRuneInString(s[valid:])
+			if r == utf8.RuneError && n == 1 {
+				break
+			}
+			valid += n
+		}
+		if valid > 0 {
+			q, _ := marshal(s[:valid]) // a string always encodes
+			b.Write(q[1 : len(q)-1])
+		}
+		if valid < len(s) {
+			fmt.Fprintf(&b, `\x%02x`, s[valid])
+			valid++
+		}
+		s = s[valid:]
+	}
+	return b.String()
 }
 
 // compact writes v as compact JSON, cut to maxShown characters.

@@ -21,6 +21,7 @@ func TestWordDiff(t *testing.T) {
 		{"to nothing", "old", "", "[-old-]"},
 		{"newlines are shown escaped", "a\nb", "a\nc", `a\n[-b-]{+c+}`},
 		{"quotes escaped, < as is", `say "x<y"`, `say "x>y"`, `say [-\"x<y\"-]{+\"x>y\"+}`},
+		{"bytes that are not UTF-8 shown as such", "caf\xe9 \xff\xfe", "caf\xfd \x80\x81", `[-caf\xe9 \xff\xfe-]{+caf\xfd \x80\x81+}`},
 		{
 			"long unchanged text is cut",
 			"All rights granted under this License are granted for the term of copyright on the Program, and are irrevocable",
@@ -32,6 +33,37 @@ func TestWordDiff(t *testing.T) {
 			strings.Repeat("w ", 30) + "x " + strings.Repeat("v ", 30) + "y " + strings.Repeat("u ", 30),
 			strings.Repeat("w ", 30) + "X " + strings.Repeat("v ", 30) + "Y " + strings.Repeat("u ", 30),
 			"…w w w w w w w w w w w w [-x-]{+X+} v v v v v v v v v v v v…v v v v v v v v v v v v [-y-]{+Y+} u u u u u u u u u u u u…",
+		},
+		{
+			"a long word changed at its end is clipped",
+			"see " + strings.Repeat("x", 1000) + "y end",
+			"see " + strings.Repeat("x", 1000) + "z end",
+			"see [-xxxxxxxx…(968 bytes)…xxxxxxxxxxxxxxxxxxxxxxxxy-]{+xxxxxxxx…(968 bytes)…xxxxxxxxxxxxxxxxxxxxxxxxz+} end",
+		},
+		{
+			"a long word changed in its middle is clipped on both sides",
+			strings.Repeat("a", 500) + "B" + strings.Repeat("c", 500),
+			strings.Repeat("a", 500) + "D" + strings.Repeat("c", 500),
+			"[-aaaaaaaa…(468 bytes)…aaaaaaaaaaaaaaaaaaaaaaaaBcccccccccccccccccccccccc…(468 bytes)…cccccccc-]" +
+				"{+aaaaaaaa…(468 bytes)…aaaaaaaaaaaaaaaaaaaaaaaaDcccccccccccccccccccccccc…(468 bytes)…cccccccc+}",
+		},
+		{
+			"a long differing part is clipped in its middle",
+			"k " + strings.Repeat("p", 300),
+			"k " + strings.Repeat("q", 300),
+			"k [-" + strings.Repeat("p", 24) + "…(252 bytes)…" + strings.Repeat("p", 24) + "-]{+" + strings.Repeat("q", 24) + "…(252 bytes)…" + strings.Repeat("q", 24) + "+}",
+		},
+		{
+			"clipped on character boundaries, escaped after",
+			strings.Repeat("é", 100) + `"1`,
+			strings.Repeat("é", 100) + `"2`,
+			`[-éééééééé…(138 bytes)…ééééééééééééééééééééééé\"1-]{+éééééééé…(138 bytes)…ééééééééééééééééééééééé\"2+}`,
+		},
+		{
+			"short changed words are whole",
+			"a " + strings.Repeat("x", 48) + "1",
+			"a " + strings.Repeat("x", 48) + "2",
+			"a [-" + strings.Repeat("x", 48) + "1-]{+" + strings.Repeat("x", 48) + "2+}",
 		},
 	}
 	for _, tt := range tests {

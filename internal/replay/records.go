@@ -26,6 +26,10 @@ type Record struct {
 	// answer's text), in jsonl the answer's object, with partial messages
 	// an array of them all, the answer last; null when there was none.
 	Output json.RawMessage
+	// Exact is the recorded "output_base64", decoded: the answer's bytes,
+	// which Output holds with U+FFFD where they are not UTF-8 (line and
+	// marker framing); nil if there is none.
+	Exact []byte
 	// Err is the recorded "error": why the request failed then; nil if it
 	// was answered.
 	Err *string
@@ -158,7 +162,7 @@ func parseRecord(text []byte) (*Record, error) {
 		return nil, fmt.Errorf("%v; %s", err, recordShape)
 	}
 	rec := &Record{members: ms}
-	var input, input64, output, failure json.RawMessage
+	var input, input64, output, output64, failure json.RawMessage
 	for _, m := range ms {
 		switch m.key {
 		case "input":
@@ -167,6 +171,8 @@ func parseRecord(text []byte) (*Record, error) {
 			input64 = m.value
 		case "output":
 			output = m.value
+		case "output_base64":
+			output64 = m.value
 		case "error":
 			failure = m.value
 		case "latency_ms":
@@ -199,15 +205,19 @@ func parseRecord(text []byte) (*Record, error) {
 	if input64 != nil {
 		// The line as it was sent, which "input" holds with U+FFFD for
 		// the bytes that are not UTF-8.
-		var b64 string
-		raw, err := []byte(nil), json.Unmarshal(input64, &b64)
-		if err == nil {
-			raw, err = base64.StdEncoding.DecodeString(b64)
-		}
+		raw, err := decodeBase64(input64)
 		if err != nil {
-			return nil, fmt.Errorf(`"input_base64" is not base64 in a JSON string: it must be the input as it was sent, as 'pipecli run --json' writes it`)
+			return nil, fmt.Errorf(`"input_base64" %w: it must be the input as it was sent, as 'pipecli run --json' writes it`, err)
 		}
 		rec.Input = string(raw)
+	}
+	if output64 != nil {
+		// The answer as it came, which "output" holds with U+FFFD.
+		raw, err := decodeBase64(output64)
+		if err != nil {
+			return nil, fmt.Errorf(`"output_base64" %w: it must be the answer as it came, as 'pipecli run --json' writes it`, err)
+		}
+		rec.Exact = raw
 	}
 	switch {
 	case strings.Contains(rec.Input, "\n"):
@@ -231,6 +241,22 @@ func parseRecord(text []byte) (*Record, error) {
 	}
 	rec.Output = output
 	return rec, nil
+}
+
+// decodeBase64 decodes v, a JSON string of standard base64; null is none.
+func decodeBase64(v json.RawMessage) ([]byte, error) {
+	if string(v) == "null" {
+		return nil, nil
+	}
+	var b64 string
+	if err := json.Unmarshal(v, &b64); err != nil {
+		return nil, fmt.Errorf("is a JSON %s, not base64 in a string", kind(v))
+	}
+	raw, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		return nil, fmt.Errorf("is not base64 (%w)", err)
+	}
+	return raw, nil
 }
 
 // members returns the members of obj, a valid JSON object, in order, their

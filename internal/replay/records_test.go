@@ -192,3 +192,34 @@ func TestCheckLine(t *testing.T) {
 		})
 	}
 }
+
+// "output_base64" is the answer's bytes, which "output" holds with U+FFFD.
+func TestParseOutputBase64(t *testing.T) {
+	tests := []struct {
+		name  string
+		line  string
+		exact string // "" for none
+		err   string
+	}{
+		{"as run --json writes", `{"input":"a","output":"caf\ufffd","output_base64":"Y2Fm6Q=="}`, "caf\xe9", ""},
+		{"none", `{"input":"a","output":"A"}`, "", ""},
+		{"null", `{"input":"a","output":"A","output_base64":null}`, "", ""},
+		{"not a string", `{"input":"a","output":"A","output_base64":1}`, "", `r.jsonl:1: "output_base64" is a JSON number, not base64 in a string: it must be the answer as it came`},
+		{"not base64", `{"input":"a","output":"A","output_base64":"*"}`, "", `r.jsonl:1: "output_base64" is not base64 (illegal base64 data at input byte 0)`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rs, err := Parse("r.jsonl", []byte(tt.line))
+			switch {
+			case tt.err != "":
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Errorf("err = %v, want one saying %q", err, tt.err)
+				}
+			case err != nil:
+				t.Fatal(err)
+			case string(rs.List[0].Exact) != tt.exact || (rs.List[0].Exact == nil) != (tt.exact == ""):
+				t.Errorf("Exact = %q, want %q", rs.List[0].Exact, tt.exact)
+			}
+		})
+	}
+}

@@ -49,6 +49,37 @@ func (e *Differs) Unwrap() error { return e.Err }
 // Quiet: the report said it, unless the run went wrong.
 func (e *Differs) Quiet() bool { return e.Err == nil }
 
+// Interrupted is how a replay ends when a signal stopped it before every
+// record was replayed: there is no report, and --update writes nothing.
+// It says so, unlike the *session.Interrupted it wraps, whose signal
+// gives the exit status.
+type Interrupted struct {
+	Replayed, Records int // records that ended before the signal, of all
+	Err               *session.Interrupted
+}
+
+func (e *Interrupted) Error() string {
+	return fmt.Sprintf("replay interrupted after %d of %d records; no report, nothing updated", e.Replayed, e.Records)
+}
+
+func (e *Interrupted) Unwrap() error { return e.Err }
+
+// Quiet: no, though the signal it wraps is: a replay that stops with no
+// report says why.
+func (e *Interrupted) Quiet() bool { return false }
+
+// replayed counts the records in got that ended on their own: answered,
+// or failed other than by being cut short by the run's end.
+func replayed(got []*Got) int {
+	n := 0
+	for _, g := range got {
+		if g != nil && !(g.Failed && session.CutShort(errors.New(g.Err))) {
+			n++
+		}
+	}
+	return n
+}
+
 // Result is one record replayed.
 type Result struct {
 	Rec     *Record
@@ -67,7 +98,7 @@ type Result struct {
 // It returns nil when every record replayed the same (or, with o.Update,
 // was rewritten); *Differs when some did not; the run's own error, with
 // no report, when it ended before every request had (the child could not
-// start, a signal).
+// start), or *Interrupted when a signal stopped it.
 func Run(ctx context.Context, recs *Records, cfg session.Config, o Options, ios *iostreams.IOStreams) error {
 	got := make([]*Got, len(recs.List))
 	var lost error // a request that is no record's: a mistake here
@@ -80,6 +111,7 @@ func Run(ctx context.Context, recs *Records, cfg session.Config, o Options, ios 
 		}
 		g := &Got{
 			Output:       bytes.Clone(session.RecordOutput(mode, r)), // r is lent
+			Exact:        bytes.Clone(session.ExactAnswer(mode, r)),
 			Failed:       r.Err != nil,
 			Notification: r.Notification,
 			Latency:      r.Latency,
@@ -108,6 +140,7 @@ func Run(ctx context.Context, recs *Records, cfg session.Config, o Options, ios 
 		failed     *session.RequestsFailed
 		misaligned *session.Misaligned
 		exited     *session.ChildFailed
+		signalled  *session.Interrupted
 	)
 	switch {
 	case (err == nil || errors.As(err, &failed)) && (res.Misaligned > 0 || res.Skipped > 0):
@@ -121,6 +154,8 @@ func Run(ctx context.Context, recs *Records, cfg session.Config, o Options, ios 
 	case errors.As(err, &misaligned), errors.As(err, &exited):
 		// Every request ended: the report is worth having, but the
 		// answers cannot be trusted to update the records.
+	case errors.As(err, &signalled):
+		return &Interrupted{Replayed: replayed(got), Records: len(recs.List), Err: signalled}
 	default:
 		return err
 	}

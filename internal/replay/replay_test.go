@@ -97,3 +97,44 @@ func TestRunNotStarted(t *testing.T) {
 		t.Errorf("err = %v, report %q; want the start error and no report", err, out)
 	}
 }
+
+// A replay stopped by a signal counts the records that ended on their own;
+// those cut short by the signal, or never sent, are not.
+func TestReplayed(t *testing.T) {
+	answered := &Got{Output: raw(`"a"`)}
+	failed := &Got{Failed: true, Err: "no answer within --timeout 1s"}
+	inFlight := &Got{Failed: true, Err: "interrupted"}
+	notSent := &Got{Failed: true, Err: "not sent: interrupted"}
+	tests := []struct {
+		name string
+		got  []*Got
+		want int
+	}{
+		{"none", []*Got{nil, nil}, 0},
+		{"answered and failed count", []*Got{answered, failed, nil}, 2},
+		{"cut short does not", []*Got{answered, inFlight, notSent}, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := replayed(tt.got); got != tt.want {
+				t.Errorf("replayed = %d, want %d", got, tt.want)
+			}
+		})
+	}
+}
+
+// Interrupted says what became of the replay, and keeps the signal's.
+func TestInterrupted(t *testing.T) {
+	err := error(&Interrupted{Replayed: 3, Records: 300, Err: &session.Interrupted{Signal: 2}})
+	if want := "replay interrupted after 3 of 300 records; no report, nothing updated"; err.Error() != want {
+		t.Errorf("got %q, want %q", err, want)
+	}
+	var in *session.Interrupted
+	if !errors.As(err, &in) || in.Signal != 2 {
+		t.Errorf("does not wrap the signal: %v", in)
+	}
+	var quiet interface{ Quiet() bool }
+	if !errors.As(err, &quiet) || quiet.Quiet() {
+		t.Error("quiet; it must be said")
+	}
+}

@@ -1,6 +1,7 @@
 package replay
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -190,8 +191,10 @@ type jsonResult struct {
 	Input             string          `json:"input"`
 	Status            string          `json:"status"`
 	Output            json.RawMessage `json:"output"`
+	OutputBase64      string          `json:"output_base64,omitempty"` // the answer's bytes, when not UTF-8
 	Error             *string         `json:"error"`
 	RecordedOutput    json.RawMessage `json:"recorded_output"`
+	RecordedBase64    string          `json:"recorded_output_base64,omitempty"` // the record's "output_base64"
 	RecordedError     *string         `json:"recorded_error"`
 	LatencyMS         float64         `json:"latency_ms"`
 	RecordedLatencyMS *float64        `json:"recorded_latency_ms"`
@@ -201,10 +204,35 @@ type jsonResult struct {
 }
 
 // jsonChange is a Change; a value absent is a member added or removed.
+// Clipped: strings longer than maxJSONString were clipped around where
+// they differ, as the text report shows them (the result's output and
+// recorded_output hold them whole).
 type jsonChange struct {
 	Path     string `json:"path"`
 	Recorded any    `json:"recorded,omitempty"`
 	Output   any    `json:"output,omitempty"`
+	Clipped  bool   `json:"clipped,omitempty"`
+}
+
+// maxJSONString is the length in bytes past which a string in a --json
+// change is clipped: a 20 MB answer changed in its last byte is in the
+// report twice already, as output and recorded_output.
+const maxJSONString = 4 << 10
+
+// clipJSON is c's recorded and new values for the --json report, strings
+// longer than maxJSONString clipped around where they differ, and whether
+// either was.
+func clipJSON(c Change) (recorded, got any, clipped bool) {
+	recorded, got = c.Recorded, c.Got
+	x, okX := recorded.(string)
+	y, okY := got.(string)
+	if okX && len(x) > maxJSONString {
+		recorded, clipped = clipChanged(x, y), true // y is "" if not a string
+	}
+	if okY && len(y) > maxJSONString {
+		got, clipped = clipChanged(y, x), true
+	}
+	return recorded, got, clipped
 }
 
 // present wraps a JSON value so that null survives omitempty.
@@ -257,16 +285,23 @@ func (rep *report) writeJSON(w io.Writer, runErr error) error {
 		if r.Got.Failed {
 			jr.Error = &r.Got.Err
 		}
+		if r.Got.Exact != nil {
+			jr.OutputBase64 = base64.StdEncoding.EncodeToString(r.Got.Exact)
+		}
+		if r.Rec.Exact != nil {
+			jr.RecordedBase64 = base64.StdEncoding.EncodeToString(r.Rec.Exact)
+		}
 		if r.Got.Replica > 0 {
 			jr.Replica = &r.Got.Replica
 		}
 		for _, c := range r.Verdict.Changes {
-			jc := jsonChange{Path: c.Path}
+			recorded, got, clipped := clipJSON(c)
+			jc := jsonChange{Path: c.Path, Clipped: clipped}
 			if c.RecordedErr == "" && !c.Added {
-				jc.Recorded = present{c.Recorded}
+				jc.Recorded = present{recorded}
 			}
 			if !c.Removed {
-				jc.Output = present{c.Got}
+				jc.Output = present{got}
 			}
 			jr.Changes = append(jr.Changes, jc)
 		}

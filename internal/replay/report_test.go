@@ -98,3 +98,51 @@ func TestWriteJSON(t *testing.T) {
 		t.Errorf("result 3: %+v", r)
 	}
 }
+
+// A long string in a change is clipped around where it differs, as in the
+// text report; the result's output keeps it whole.
+func TestWriteJSONClipsLongChanges(t *testing.T) {
+	long := strings.Repeat("x", 100000)
+	tests := []struct {
+		name             string
+		recorded, output string // JSON
+		wantRec, wantOut any
+		wantClipped      bool
+	}{
+		{"short strings whole", `"a b"`, `"a c"`, "a b", "a c", false},
+		{"long strings clipped", `"` + long + `y"`, `"` + long + `z"`,
+			"xxxxxxxx…(99968 bytes)…" + strings.Repeat("x", 24) + "y",
+			"xxxxxxxx…(99968 bytes)…" + strings.Repeat("x", 24) + "z", true},
+		{"a long string for a number", `"` + long + `"`, `1`,
+			strings.Repeat("x", 24) + "…(99952 bytes)…" + strings.Repeat("x", 24), float64(1), true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := &Record{Line: 1, Input: "a", Output: raw(tt.recorded)}
+			got := Got{Output: raw(tt.output), Attempts: 1}
+			rep := newReport("r.jsonl", []Result{{Rec: rec, Got: got, Verdict: Compare(rec, got, Rules{})}})
+			var b strings.Builder
+			if err := rep.writeJSON(&b, nil); err != nil {
+				t.Fatal(err)
+			}
+			var doc struct {
+				Results []struct {
+					Output  json.RawMessage
+					Changes []map[string]any
+				}
+			}
+			if err := json.Unmarshal([]byte(b.String()), &doc); err != nil {
+				t.Fatal(err)
+			}
+			r := doc.Results[0]
+			if string(r.Output) != tt.output {
+				t.Errorf("output has %d bytes, want %d: whole", len(r.Output), len(tt.output))
+			}
+			c := r.Changes[0]
+			clipped, _ := c["clipped"].(bool)
+			if c["recorded"] != tt.wantRec || c["output"] != tt.wantOut || clipped != tt.wantClipped {
+				t.Errorf("change: recorded %.80q, output %.80q, clipped %v; want %.80q, %.80q, %v", c["recorded"], c["output"], clipped, tt.wantRec, tt.wantOut, tt.wantClipped)
+			}
+		})
+	}
+}

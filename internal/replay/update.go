@@ -2,6 +2,7 @@ package replay
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,6 +19,9 @@ import (
 // their new answers, and returns how many it rewrote. Their "output" and
 // "error", and the "latency_ms", "attempts" and "replica" they have, take
 // the new values; their other members stay as they were, in their order.
+// A new text answer that is not UTF-8 is also written whole, in base64,
+// as "output_base64" (after "output"), as 'pipecli run --json' writes it;
+// a record's "output_base64" is dropped when its new answer is UTF-8.
 //
 // framing is the framing flags of the replay (nil: the server framed it,
 // or none are known). A rewritten record's "framing" becomes framing, as
@@ -102,6 +106,12 @@ func rewrite(rec *Record, g *Got, framing []byte) []byte {
 	// A failure recorded with no "output" gets one; a record with no
 	// "framing", the replay's.
 	always := []string{"output"}
+	if g.Exact != nil {
+		values["output_base64"], _ = marshal(base64.StdEncoding.EncodeToString(g.Exact))
+		always = append(always, "output_base64")
+	} else {
+		values["output_base64"] = nil // UTF-8 now: "output" holds it
+	}
 	if framing != nil {
 		values["framing"] = framing
 		always = append(always, "framing")
@@ -109,37 +119,52 @@ func rewrite(rec *Record, g *Got, framing []byte) []byte {
 	return withMembers(rec, values, always)
 }
 
+// follows says after which member one that a record lacks is added, when
+// it has that one: else at the end.
+var follows = map[string]string{"output_base64": "output"}
+
 // withMembers is rec's JSON object with its members in values replaced, in
-// their order, and those named in always that it lacks added at the end.
+// their order (a nil value removes the member), and those named in always
+// that it lacks added after the member they follow, or at the end.
 func withMembers(rec *Record, values map[string][]byte, always []string) []byte {
-	var b bytes.Buffer
-	b.WriteByte('{')
-	seen := map[string]bool{}
-	for i, m := range rec.members {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		key, _ := marshal(m.key)
-		b.Write(key)
-		b.WriteByte(':')
-		v := m.value
-		if nv, ok := values[m.key]; ok {
+	has := map[string]bool{}
+	for _, m := range rec.members {
+		has[m.key] = true
+	}
+	var out []field
+	add := func(k string, v []byte) {
+		if nv, ok := values[k]; ok {
 			v = nv
 		}
-		seen[m.key] = true
-		b.Write(v)
+		out = append(out, field{key: k, value: v})
+	}
+	for _, m := range rec.members {
+		add(m.key, m.value)
+		for _, k := range always {
+			if !has[k] && follows[k] == m.key {
+				add(k, nil)
+				has[k] = true
+			}
+		}
 	}
 	for _, k := range always {
-		if seen[k] {
+		if !has[k] {
+			add(k, nil)
+		}
+	}
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for _, f := range out {
+		if f.value == nil {
 			continue
 		}
 		if b.Len() > 1 {
 			b.WriteByte(',')
 		}
-		key, _ := marshal(k)
+		key, _ := marshal(f.key)
 		b.Write(key)
 		b.WriteByte(':')
-		b.Write(values[k])
+		b.Write(f.value)
 	}
 	b.WriteByte('}')
 	return b.Bytes()

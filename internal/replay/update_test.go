@@ -170,3 +170,41 @@ func TestLoadMissing(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+// An answer that is not UTF-8 is written whole in "output_base64", after
+// "output"; one that is UTF-8 now drops it.
+func TestUpdateExact(t *testing.T) {
+	const old = `{"input":"a","output":"A","latency_ms":1}` + "\n" +
+		`{"input":"b","output":"caf\ufffd","output_base64":"Y2Fm6Q==","latency_ms":1}` + "\n" +
+		`{"input":"c","output":"caf\ufffd","output_base64":"Y2Fm6Q==","latency_ms":1}` + "\n"
+	const want = `{"input":"a","output":"\ufffd\ufffd","output_base64":"//4=","latency_ms":1}` + "\n" +
+		`{"input":"b","output":"café","latency_ms":1}` + "\n" +
+		`{"input":"c","output":"caf\ufffd","output_base64":"Y2Z9","latency_ms":1}` + "\n"
+	path := filepath.Join(t.TempDir(), "golden.jsonl")
+	if err := os.WriteFile(path, []byte(old), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rs, err := Load(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gots := []Got{
+		{Output: raw(`"\ufffd\ufffd"`), Exact: []byte("\xff\xfe"), Latency: time.Millisecond, Attempts: 1},
+		{Output: raw(`"café"`), Latency: time.Millisecond, Attempts: 1},
+		{Output: raw(`"caf\ufffd"`), Exact: []byte("cf}"), Latency: time.Millisecond, Attempts: 1},
+	}
+	var results []Result
+	for i, rec := range rs.List {
+		results = append(results, Result{Rec: rec, Got: gots[i], Verdict: Compare(rec, gots[i], Rules{})})
+	}
+	if n, _, err := rs.Update(results, nil); err != nil || n != 3 {
+		t.Fatalf("Update = %d, %v; want 3 rewritten", n, err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(data) != want {
+		t.Errorf("got\n%s\nwant\n%s", data, want)
+	}
+}

@@ -163,6 +163,9 @@ func (o *output) one(r *track.Request) {
 		if whole {
 			rec.InputBase64 = base64.StdEncoding.EncodeToString(r.Input)
 		}
+		if b := ExactAnswer(o.cfg.Framing.Mode, r); b != nil {
+			rec.OutputBase64 = base64.StdEncoding.EncodeToString(b)
+		}
 		if r.Attempts > 0 {
 			n := int(r.Child) + 1
 			rec.Replica = &n
@@ -281,6 +284,7 @@ type record struct {
 	Input        string          `json:"input"`
 	InputBase64  string          `json:"input_base64,omitempty"` // the input as sent, when it is not UTF-8
 	Output       json.RawMessage `json:"output"`
+	OutputBase64 string          `json:"output_base64,omitempty"` // the answer as it came, when it is not UTF-8
 	LatencyMS    float64         `json:"latency_ms"`
 	Attempts     int             `json:"attempts"`
 	Replica      *int            `json:"replica"` // the one it was last sent to, from 1; null if never sent
@@ -327,6 +331,18 @@ func (ff *FramingFlags) Args() []string {
 // recordOutput is a record's "output": see RecordOutput.
 func (o *output) recordOutput(r *track.Request) json.RawMessage {
 	return RecordOutput(o.cfg.Framing.Mode, r)
+}
+
+// ExactAnswer is r's answer where a --json record's "output" cannot hold
+// it whole, so that its "output_base64" does: in line and marker framing,
+// an answer that is not UTF-8, which "output" holds with U+FFFD; nil
+// otherwise (jsonl's answers are JSON, and so UTF-8). It aliases r.Answer:
+// a caller that keeps it past Config.Observe copies it.
+func ExactAnswer(mode frame.Mode, r *track.Request) []byte {
+	if mode == frame.JSONL || r.Err != nil || r.Notification || utf8.Valid(r.Answer) {
+		return nil
+	}
+	return r.Answer
 }
 
 // RecordOutput is what a --json record's "output" holds for r, a request
