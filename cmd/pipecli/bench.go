@@ -251,9 +251,23 @@ func runBench(ctx context.Context, o *benchOpts) error {
 		if err != nil {
 			return err
 		}
+		if b.Name == a.Name {
+			// The same command twice (is it noise?): told apart all the same.
+			a.Name, b.Name = a.Name+" (A)", b.Name+" (B)"
+			cfg.Sides[0] = a
+		}
 		cfg.Sides = append(cfg.Sides, b)
 	}
 	return bench.Run(ctx, cfg, o.IO)
+}
+
+// oneLine is s with each run of white space that holds a line break made
+// one space, for a table's title: a command may span lines (python3 -c).
+func oneLine(s string) string {
+	if !strings.ContainsAny(s, "\r\n") {
+		return s
+	}
+	return strings.Join(strings.Fields(s), " ")
 }
 
 // benchSide is what t starts, for bench to measure.
@@ -267,7 +281,7 @@ func benchSide(t targetOpts) (bench.Side, error) {
 	for _, r := range cfg.Replicas {
 		r.Cmd = "bench"
 	}
-	name := strings.Join(t.Argv, " ")
+	name := oneLine(strings.Join(t.Argv, " "))
 	switch {
 	case t.Image != "":
 		name = strings.TrimSpace("--image " + t.Image + " " + name)

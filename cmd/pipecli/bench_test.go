@@ -254,3 +254,18 @@ func (c jsonCheck) point(p map[string]any, window int, answered string) {
 	}
 	c.ts.Logf("window %d: %s", window, fmt.Sprint(n))
 }
+
+// A command that spans lines (python3 -c '...') titles a table on one.
+func TestOneLine(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"cat", "cat"},
+		{"sh -c  two  spaces", "sh -c  two  spaces"},
+		{"python3 -c import sys\nfor l in sys.stdin:\n\tprint(l)", "python3 -c import sys for l in sys.stdin: print(l)"},
+		{"a\r\nb", "a b"},
+	}
+	for _, tt := range tests {
+		if got := oneLine(tt.in); got != tt.want {
+			t.Errorf("oneLine(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
