@@ -130,12 +130,12 @@ func (o *output) write(rs []*track.Request) {
 
 func (o *output) one(r *track.Request) {
 	o.lastSeq = r.Seq
-	o.stats.add(r.Latency, r.Err != nil)
+	o.stats.addRequest(r.Latency, r.Err != nil, r.Notification)
 	if o.s.bar != nil {
 		o.s.bar.Done(r.Err == nil)
 	}
 	if o.per != nil && r.Attempts > 0 {
-		o.per[r.Child].add(r.Latency, r.Err != nil)
+		o.per[r.Child].addRequest(r.Latency, r.Err != nil, r.Notification)
 	}
 	if r.Err != nil {
 		o.failed++

@@ -14,6 +14,9 @@ const latencyBlock = 4096
 type stats struct {
 	start    time.Time
 	ok, fail int
+	// notes counts the JSON-RPC notifications sent: no answer comes to
+	// them, so they have no latency, and are not among ok.
+	notes int
 	// latencies of answered requests, in blocks of latencyBlock: a growing
 	// slice would copy them all again at each growth, about five times in
 	// all, for each request (issue: framed throughput).
@@ -22,6 +25,16 @@ type stats struct {
 }
 
 func (s *stats) add(latency time.Duration, failed bool) {
+	s.addRequest(latency, failed, false)
+}
+
+// addRequest counts a request that ended: failed, a notification sent, or
+// answered after latency.
+func (s *stats) addRequest(latency time.Duration, failed, notification bool) {
+	if notification && !failed {
+		s.notes++
+		return
+	}
 	if failed {
 		s.fail++
 		return
@@ -44,7 +57,11 @@ func (s *stats) String() string { return s.at(time.Now()) }
 // at is String as of now.
 func (s *stats) at(now time.Time) string {
 	elapsed := now.Sub(s.start)
-	line := fmt.Sprintf("requests: %d ok, %d failed in %s (%.1f/s)", s.ok, s.fail, elapsed.Round(time.Millisecond), float64(s.ok+s.fail)/elapsed.Seconds())
+	notes := ""
+	if s.notes > 0 {
+		notes = fmt.Sprintf(", %d notification(s) sent", s.notes)
+	}
+	line := fmt.Sprintf("requests: %d ok, %d failed%s in %s (%.1f/s)", s.ok, s.fail, notes, elapsed.Round(time.Millisecond), float64(s.ok+s.fail+s.notes)/elapsed.Seconds())
 	if s.ok == 0 || len(s.latencies) == 0 {
 		return line
 	}

@@ -24,6 +24,15 @@ func TestStatsPercentiles(t *testing.T) {
 	if got := (&stats{start: time.Now()}).String(); strings.Contains(got, "latency") {
 		t.Errorf("no requests: %q", got)
 	}
+	// Notifications are counted apart, with no latency.
+	nt := stats{start: time.Now(), keep: true}
+	nt.add(time.Second, false)
+	nt.add(2*time.Second, false)
+	nt.addRequest(0, false, true)
+	nt.addRequest(0, false, true)
+	if got := nt.String(); !strings.Contains(got, "2 ok, 0 failed, 2 notification(s) sent") || !strings.Contains(got, "p50 2s") {
+		t.Errorf("a notification: %q", got)
+	}
 	// Not kept: counted, no percentiles.
 	var nk stats
 	nk.add(time.Second, false)
