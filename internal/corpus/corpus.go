@@ -3,8 +3,10 @@
 // holds part of each text back as a development set for tuning.
 //
 // Every source here may be redistributed inside the binary; NOTICE lists
-// each with its licence. No fortune file is ever read: fortunes are what
-// the model is evaluated on.
+// each with its licence. Training reads no fortune file: fortunes are what
+// the model is evaluated on. Only Overlap reads them, to list the
+// paragraphs of the training texts that quote one, which the texts then
+// leave out.
 package corpus
 
 import (
@@ -25,6 +27,8 @@ import (
 // Paths where Debian's packages install the sources.
 const (
 	BibleDir   = "/usr/share/sword/modules/texts/ztext/engWEB2015eb" // sword-text-web
+	KJVDir     = "/usr/share/sword/modules/texts/ztext/engKJV2006eb" // sword-text-kjv
+	JargonFile = "/usr/share/doc/jargon-text/jargon.txt.gz"          // jargon-text
 	WordNetDir = "/usr/share/wordnet"                                // wordnet-base
 	DevilDict  = "/usr/share/dictd/devil.dict.dz"                    // dict-devil
 	WordList   = "/usr/share/dict/american-english"                  // wamerican
@@ -32,13 +36,15 @@ const (
 	// PythonDocDir holds the reStructuredText sources of the Python
 	// documentation.
 	PythonDocDir = "/usr/share/doc/python3.11/html/_sources" // python3.11-doc
-	Packages     = "sword-text-web wordnet-base dict-devil wamerican pocketsphinx-en-us python3.11-doc"
+	Packages     = "sword-text-web sword-text-kjv jargon-text wordnet-base dict-devil wamerican pocketsphinx-en-us python3.11-doc"
 	installHint  = "install the training data with: apt-get install " + Packages
 )
 
 // packageOf names the Debian package that installs each source.
 var packageOf = map[string]string{
 	BibleDir:     "sword-text-web",
+	KJVDir:       "sword-text-kjv",
+	JargonFile:   "jargon-text",
 	WordNetDir:   "wordnet-base",
 	DevilDict:    "dict-devil",
 	WordList:     "wamerican",
@@ -85,8 +91,9 @@ var (
 	blankRun  = regexp.MustCompile(`\n\s*\n+`)
 )
 
-// Bible returns the World English Bible (public domain) as plain text, a
-// paragraph per line. The sword module stores it as zlib blocks of OSIS
+// Bible returns a Bible of sword's, the World English Bible or the King
+// James Version (both public domain), as plain text, a paragraph per line.
+// The sword module stores it as zlib blocks of OSIS
 // XML, indexed by 12-byte entries (offset, size, uncompressed size) in
 // the .bzs file of each testament.
 func Bible(dir string) ([]byte, error) {
@@ -128,6 +135,7 @@ func osisText(b []byte) []byte {
 	b = blockTags.ReplaceAll(b, []byte("\n"))
 	b = tags.ReplaceAll(b, nil)
 	b = []byte(html.UnescapeString(string(b)))
+	b = bytes.ReplaceAll(b, []byte("\u00b6"), nil) // the KJV's pilcrows
 	return tidy(b)
 }
 
@@ -433,5 +441,78 @@ func rstProse(b []byte) []byte {
 		}
 	}
 	flush()
+	return out.Bytes()
+}
+
+// pronunciation is the Jargon File's way of saying a word,
+// "/at'si:n par`tee/".
+var pronunciation = regexp.MustCompile("(^| )/[^/ ]*['`:\u00b7][^/]*/")
+
+// Jargon returns the prose of the Jargon File (public domain), a
+// paragraph per line, less those that share a run of words with a fortune
+// file (see Overlap), from its plain-text edition: the paragraphs indented
+// as prose after the table of contents, without the headwords of its
+// lexicon, lists, examples indented otherwise, tables, the braces of its
+// cross-references, pronunciations, or tokens of letters and digits
+// together ("40MHz"), as the Python documentation's prose is without
+// them.
+func Jargon(path string) ([]byte, error) {
+	b, err := jargon(path)
+	if err != nil {
+		return nil, err
+	}
+	return drop("jargon", b), nil
+}
+
+// jargon is the prose of the Jargon File, all of it.
+func jargon(path string) ([]byte, error) {
+	f, err := open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	b, err := io.ReadAll(zr)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return jargonProse(b), nil
+}
+
+// jargonProse is the prose of the Jargon File's plain-text edition, a
+// paragraph per line.
+func jargonProse(b []byte) []byte {
+	// The text starts where the table of contents, which names it
+	// first, names it again as a heading.
+	const start = "Welcome to the Jargon File"
+	if i := bytes.Index(b, []byte(start)); i >= 0 {
+		if j := bytes.Index(b[i+len(start):], []byte(start)); j >= 0 {
+			b = b[i+len(start)+j:]
+		}
+	}
+	var out bytes.Buffer
+	for _, para := range bytes.Split(b, []byte("\n\n")) {
+		prose := true
+		for line := range bytes.Lines(bytes.Trim(para, "\n")) {
+			if !bytes.HasPrefix(line, []byte("   ")) || len(line) < 4 || line[3] == ' ' {
+				prose = false // a heading, an example, a list or a table
+				break
+			}
+		}
+		words := bytes.Fields(para)
+		if !prose || len(words) < 4 || words[0][0] == ':' {
+			continue // a heading of the contents, or a headword
+		}
+		line := bytes.Join(words, []byte(" "))
+		line = bytes.ReplaceAll(line, []byte("{"), nil)
+		line = bytes.ReplaceAll(line, []byte("}"), nil)
+		line = pronunciation.ReplaceAll(line, nil)
+		line = token.ReplaceAllFunc(line, func(t []byte) []byte { return []byte(codeToken(string(t))) })
+		out.Write(line)
+		out.WriteByte('\n')
+	}
 	return out.Bytes()
 }

@@ -99,3 +99,35 @@ func TestPythonDocs(t *testing.T) {
 		t.Errorf("a missing directory: error %v, want one that names the package to install", err)
 	}
 }
+
+func TestJargonProse(t *testing.T) {
+	text := "                                The Jargon File\n\n" +
+		"   Table of Contents\n\n   Welcome to the Jargon File\n\n   I. Introduction\n\n" +
+		"                          Welcome to the Jargon File\n\n" +
+		"   This is the Jargon File, a comprehensive compendium of hacker\n   slang.\n\n" +
+		"Chapter 6. Email Quotes and Inclusion Conventions\n\n" +
+		" #include <disclaimer.h>\n --\n\n" +
+		"     • alt.wesley.crusher.die.die.die\n\n" +
+		"   1TBS\n\n" +
+		"   :kluge: /klooj/, n.\n\n" +
+		"   1. A clever programming trick, as on the {68030} under the hood of a\n   40MHz {box}.\n"
+	want := "This is the Jargon File, a comprehensive compendium of hacker slang.\n" +
+		"1. A clever programming trick, as on the 68030 under the hood of a  box.\n"
+	if got := string(jargonProse([]byte(text))); got != want {
+		t.Errorf("jargonProse = %q, want %q", got, want)
+	}
+}
+
+func TestDrop(t *testing.T) {
+	runs := map[uint64]bool{}
+	w := words([]byte("It's a truth universally acknowledged, that a single man in possession"))
+	for i := 0; i+RunWords <= len(w); i++ {
+		runs[runHash(w[i:i+RunWords])] = true
+	}
+	if !SharesRun([]byte("As Jane wrote: “it’s a TRUTH universally acknowledged -- that a single man”"), runs) {
+		t.Error("eight words in a row, case, quotes and punctuation aside: not found")
+	}
+	if SharesRun([]byte("It is a truth universally acknowledged, that a single woman"), runs) {
+		t.Error("seven words in a row: found")
+	}
+}

@@ -13,7 +13,7 @@ import (
 // TestReproducible checks that the embedded english.bin is what this
 // command makes from the Debian packages, byte for byte.
 func TestReproducible(t *testing.T) {
-	for _, path := range []string{corpus.BibleDir, corpus.WordNetDir, corpus.DevilDict, corpus.WordList, corpus.SphinxLM} {
+	for _, path := range []string{corpus.BibleDir, corpus.KJVDir, corpus.JargonFile, corpus.WordNetDir, corpus.DevilDict, corpus.WordList, corpus.SphinxLM} {
 		if _, err := os.Stat(path); err != nil {
 			t.Skipf("skipping: %v; apt-get install %s", err, corpus.Packages)
 		}

@@ -165,7 +165,7 @@ func knobNames() string {
 }
 
 // devSources name the development set's parts, in order.
-var devSources = []string{"bible", "wordnet", "devil", "python", "man"}
+var devSources = []string{"bible", "wordnet", "devil", "python", "kjv", "jargon", "man"}
 
 // devLines is the development set: n/4+1 lines from each of devSources
 // (fewer where a source has fewer; the share predates the fifth source,
@@ -179,6 +179,8 @@ func devLines(n int) ([]string, []int, error) {
 		func() ([]byte, error) { return corpus.WordNet(corpus.WordNetDir) },
 		func() ([]byte, error) { return corpus.Devil(corpus.DevilDict) },
 		func() ([]byte, error) { return corpus.PythonDocs(corpus.PythonDocDir) },
+		func() ([]byte, error) { return corpus.KJV(corpus.KJVDir) },
+		func() ([]byte, error) { return corpus.Jargon(corpus.JargonFile) },
 		manPages,
 	} {
 		b, err := read()
