@@ -449,23 +449,13 @@ func rstProse(b []byte) []byte {
 var pronunciation = regexp.MustCompile("(^| )/[^/ ]*['`:\u00b7][^/]*/")
 
 // Jargon returns the prose of the Jargon File (public domain), a
-// paragraph per line, less those that share a run of words with a fortune
-// file (see Overlap), from its plain-text edition: the paragraphs indented
+// paragraph per line, from its plain-text edition: the paragraphs indented
 // as prose after the table of contents, without the headwords of its
 // lexicon, lists, examples indented otherwise, tables, the braces of its
 // cross-references, pronunciations, or tokens of letters and digits
 // together ("40MHz"), as the Python documentation's prose is without
 // them.
 func Jargon(path string) ([]byte, error) {
-	b, err := jargon(path)
-	if err != nil {
-		return nil, err
-	}
-	return drop("jargon", b), nil
-}
-
-// jargon is the prose of the Jargon File, all of it.
-func jargon(path string) ([]byte, error) {
 	f, err := open(path)
 	if err != nil {
 		return nil, err

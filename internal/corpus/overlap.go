@@ -11,15 +11,35 @@ import (
 	"strings"
 )
 
-// KJV returns the King James Version (public domain) as plain text, a
-// paragraph per line, less the paragraphs that share a run of words with
-// a fortune file (see Overlap).
-func KJV(dir string) ([]byte, error) {
-	b, err := Bible(dir)
+// A Text is a running text the model is trained on, a paragraph per
+// line.
+type Text struct {
+	Name string
+	read func() ([]byte, error) // all of it
+}
+
+// Texts are the running texts of training, in the order training reads
+// them: the World English Bible, WordNet's glosses, The Devil's Dictionary,
+// the Python documentation's prose, the King James Version and the
+// Jargon File.
+var Texts = []Text{
+	{"web", func() ([]byte, error) { return Bible(BibleDir) }},
+	{"wordnet", func() ([]byte, error) { return WordNet(WordNetDir) }},
+	{"devil", func() ([]byte, error) { return Devil(DevilDict) }},
+	{"python", func() ([]byte, error) { return PythonDocs(PythonDocDir) }},
+	{"kjv", func() ([]byte, error) { return Bible(KJVDir) }},
+	{"jargon", func() ([]byte, error) { return Jargon(JargonFile) }},
+}
+
+// Read returns t less the paragraphs that share a run of words with a
+// fortune file (see Overlap), which scripts/eval measures on: all of them
+// are quoted there, the Bible and Bierce the most.
+func (t Text) Read() ([]byte, error) {
+	b, err := t.read()
 	if err != nil {
 		return nil, err
 	}
-	return drop("kjv", b), nil
+	return drop(t.Name, b), nil
 }
 
 // RunWords is how many words in a row a paragraph of a training text may
@@ -32,16 +52,6 @@ const RunWords = 8
 //
 //go:embed overlap.txt
 var overlapList string
-
-// overlapSources are the texts that leave out what overlapList lists,
-// and how to read them whole.
-var overlapSources = []struct {
-	name string
-	read func() ([]byte, error)
-}{
-	{"kjv", func() ([]byte, error) { return Bible(KJVDir) }},
-	{"jargon", func() ([]byte, error) { return jargon(JargonFile) }},
-}
 
 // drop leaves out of text, a paragraph per line, the lines overlapList
 // lists for source.
@@ -83,7 +93,7 @@ func Overlap(dir string) (list []byte, counts map[string][2]int, err error) {
 	var out bytes.Buffer
 	out.WriteString("# Paragraphs of the training texts that share " + fmt.Sprint(RunWords) + " words in a row with a fortune\n# file, left out of training: go run ./scripts/overlap writes this file.\n")
 	counts = map[string][2]int{}
-	for _, src := range overlapSources {
+	for _, src := range Texts {
 		text, err := src.read()
 		if err != nil {
 			return nil, nil, err
@@ -104,9 +114,9 @@ func Overlap(dir string) (list []byte, counts map[string][2]int, err error) {
 			seen[h] = true
 			first := strings.Fields(string(para))
 			first = first[:min(len(first), 8)]
-			fmt.Fprintf(&out, "%s %s %s\n", src.name, h, strings.Join(first, " "))
+			fmt.Fprintf(&out, "%s %s %s\n", src.Name, h, strings.Join(first, " "))
 		}
-		counts[src.name] = c
+		counts[src.Name] = c
 	}
 	return out.Bytes(), counts, nil
 }

@@ -1,7 +1,8 @@
 // Command overlap writes internal/corpus/overlap.txt, the paragraphs of
 // the training texts that share a run of words with a fortune file, which
 // training leaves out: the fortune files are what scripts/eval measures
-// the model on, and the Bible and the Jargon File are quoted in them.
+// the model on, and every training text is quoted in them (Bierce and the
+// Bible the most).
 //
 //	apt-get install fortunes fortunes-min
 //	go run ./scripts/overlap

@@ -73,15 +73,8 @@ func gather() (model.TrainData, []byte, error) {
 	}
 	var text, dev bytes.Buffer
 	text.Write(opticks)
-	for _, read := range []func() ([]byte, error){
-		func() ([]byte, error) { return corpus.Bible(corpus.BibleDir) },
-		func() ([]byte, error) { return corpus.WordNet(corpus.WordNetDir) },
-		func() ([]byte, error) { return corpus.Devil(corpus.DevilDict) },
-		func() ([]byte, error) { return corpus.PythonDocs(corpus.PythonDocDir) },
-		func() ([]byte, error) { return corpus.KJV(corpus.KJVDir) },
-		func() ([]byte, error) { return corpus.Jargon(corpus.JargonFile) },
-	} {
-		b, err := read()
+	for _, src := range corpus.Texts {
+		b, err := src.Read()
 		if err != nil {
 			return d, nil, err
 		}

@@ -174,16 +174,8 @@ var devSources = []string{"bible", "wordnet", "devil", "python", "kjv", "jargon"
 func devLines(n int) ([]string, []int, error) {
 	var dev []string
 	parts := []int{0}
-	for _, read := range []func() ([]byte, error){
-		func() ([]byte, error) { return corpus.Bible(corpus.BibleDir) },
-		func() ([]byte, error) { return corpus.WordNet(corpus.WordNetDir) },
-		func() ([]byte, error) { return corpus.Devil(corpus.DevilDict) },
-		func() ([]byte, error) { return corpus.PythonDocs(corpus.PythonDocDir) },
-		func() ([]byte, error) { return corpus.KJV(corpus.KJVDir) },
-		func() ([]byte, error) { return corpus.Jargon(corpus.JargonFile) },
-		manPages,
-	} {
-		b, err := read()
+	for _, src := range corpus.Texts {
+		b, err := src.Read()
 		if err != nil {
 			return nil, nil, err
 		}
