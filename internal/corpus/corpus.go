@@ -210,9 +210,8 @@ func GivenNames(dir string) ([]byte, error) {
 	return out.Bytes(), nil
 }
 
-// Devil returns The Devil's Dictionary (public domain) from its dictd
-// file, which is gzip with an index in the header that gzip ignores.
-func Devil(path string) ([]byte, error) {
+// readGzip reads the gzip file at path whole, uncompressed.
+func readGzip(path string) ([]byte, error) {
 	f, err := open(path)
 	if err != nil {
 		return nil, err
@@ -225,6 +224,16 @@ func Devil(path string) ([]byte, error) {
 	b, err := io.ReadAll(zr)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return b, nil
+}
+
+// Devil returns The Devil's Dictionary (public domain) from its dictd
+// file, which is gzip with an index in the header that gzip ignores.
+func Devil(path string) ([]byte, error) {
+	b, err := readGzip(path)
+	if err != nil {
+		return nil, err
 	}
 	// The entries start after the dictd headers and the edition's preface.
 	if i := bytes.Index(b, []byte("\nA\n")); i >= 0 {
@@ -456,18 +465,9 @@ var pronunciation = regexp.MustCompile("(^| )/[^/ ]*['`:\u00b7][^/]*/")
 // together ("40MHz"), as the Python documentation's prose is without
 // them.
 func Jargon(path string) ([]byte, error) {
-	f, err := open(path)
+	b, err := readGzip(path)
 	if err != nil {
 		return nil, err
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	b, err := io.ReadAll(zr)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return jargonProse(b), nil
 }
