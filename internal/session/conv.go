@@ -1175,11 +1175,17 @@ func (cv *conv) watchReplica(r *replica, now time.Time) {
 		return
 	}
 	if r.hinted {
-		if r.stdinClosed && !r.closedSaid && !cv.quit {
+		switch {
+		case r.stdinClosed && !r.closedSaid && !cv.quit:
 			// Its input was closed since the hint (bench ends the input
 			// of a child that waits for more): what it is waited for
 			// now is said too.
 			cv.sayClosed(r)
+		case !r.stdinClosed && waiting >= slowAfter && !r.slowSaid && !cv.quit && s.pr == nil:
+			// A hint that may not fit (a container, whose program
+			// cannot be seen, loading or stalled): that it is still
+			// waited for, and what gives up, is said too, once.
+			cv.saySlow(r, waiting)
 		}
 		return
 	}
@@ -1209,18 +1215,24 @@ func (cv *conv) watchReplica(r *replica, now time.Time) {
 	case waiting >= slowAfter && !r.slowSaid && !cv.quit:
 		// Not buffering (the hint said nothing), but silent for long: say
 		// that it is waited for, once.
-		r.slowSaid = true
-		more := ""
-		if cv.book.InFlight(r.n) > 1 {
-			more = "; if it waits for more requests before answering, raise --window"
-		}
-		if cv.book.Fifo() && r.answered > 0 && !cv.cfg.Framing.PromptReady {
-			// It answered before, and now, with requests in flight, says
-			// nothing: a slow request, or lines it will never answer.
-			more += "; if it answers nothing to some lines, it never will: " + cv.skipHint()
-		}
-		s.say("%s has answered none of the %d request(s) in flight for %s; still waiting (--timeout gives up on a request)%s", r.name, cv.book.InFlight(r.n), waiting.Truncate(time.Second), more)
+		cv.saySlow(r, waiting)
 	}
+}
+
+// saySlow says, once, that r has answered nothing for waiting and is
+// still waited for.
+func (cv *conv) saySlow(r *replica, waiting time.Duration) {
+	r.slowSaid = true
+	more := ""
+	if cv.book.InFlight(r.n) > 1 {
+		more = "; if it waits for more requests before answering, raise --window"
+	}
+	if cv.book.Fifo() && r.answered > 0 && !cv.cfg.Framing.PromptReady {
+		// It answered before, and now, with requests in flight, says
+		// nothing: a slow request, or lines it will never answer.
+		more += "; if it answers nothing to some lines, it never will: " + cv.skipHint()
+	}
+	cv.s.say("%s has answered none of the %d request(s) in flight for %s; still waiting (--timeout gives up on a request)%s", r.name, cv.book.InFlight(r.n), waiting.Truncate(time.Second), more)
 }
 
 // sayClosed says, once, that r is waited for with its input closed.
