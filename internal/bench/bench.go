@@ -232,6 +232,15 @@ func (b *bencher) measure(ctx context.Context) error {
 	return b.interrupted(ctx)
 }
 
+// warmups is how many warm-up requests a run sends: --warmup, or by
+// default one for each replica (its start-up).
+func (cfg Config) warmups() int {
+	if cfg.Warmup < 0 {
+		return cfg.Replicas
+	}
+	return cfg.Warmup
+}
+
 // checkJSONL reads the requests once, in jsonl framing, and refuses those
 // bench could not measure, before anything starts: a line the framing
 // cannot send (bench would go round it again and again, failing it each
@@ -254,10 +263,7 @@ func checkJSONL(ctx context.Context, cfg Config, errOut io.Writer) error {
 	case sc.Notifications == sc.Requests:
 		return &session.InputError{Err: errors.New("every request is a JSON-RPC notification (a \"method\" and no \"id\"), to which no answer comes, and bench measures answers: give the requests an \"id\", or take out \"method\" and pipecli numbers them")}
 	}
-	warm := cfg.Warmup
-	if warm < 0 {
-		warm = cfg.Replicas
-	}
+	warm := cfg.warmups()
 	if warm > 0 && sc.Leading >= warm {
 		what := "the warm-up request is a JSON-RPC notification"
 		if warm > 1 {
@@ -292,10 +298,7 @@ func checkIDs(ctx context.Context, cfg Config, id string) error {
 	if err != nil {
 		return &session.InputError{Err: fmt.Errorf("reading the requests: %w", err)}
 	}
-	warm := cfg.Warmup
-	if warm < 0 {
-		warm = cfg.Replicas
-	}
+	warm := cfg.warmups()
 	rounds := max(cfg.Rounds, 1)
 	n := (cfg.Requests + rounds - 1) / rounds // the most a run measures
 	if cfg.Duration == 0 && n <= per && warm <= per {
