@@ -221,17 +221,8 @@ func runBench(ctx context.Context, o *benchOpts) error {
 		Text:     bench.Text{Width: o.width(), Color: o.IO.OutColor, Verbose: o.Verbose},
 		Progress: o.IO.ErrTTY && !o.Quiet,
 	}
-	switch {
-	case cfg.Duration > 0:
-	case cfg.Requests == 0 && o.Line != "":
+	if cfg.Requests == 0 && cfg.Duration == 0 && o.Line != "" {
 		cfg.Requests = 1000
-	case cfg.Requests == 0:
-		if cfg.Requests, err = src.Requests(ctx); err != nil {
-			return &session.InputError{Err: fmt.Errorf("reading the requests: %w", err)}
-		}
-	}
-	if cfg.Requests > 0 {
-		cfg.Rounds = min(cfg.Rounds, cfg.Requests)
 	}
 	o.limitProcs(o.IO.Getenv)
 	a, err := benchSide(o.targetOpts)

@@ -60,7 +60,11 @@ type Config struct {
 	Source *Source
 	// Requests is how many measured requests each side is sent at each
 	// window, split over the rounds; Duration, if Requests is 0, how
-	// long they are sent for.
+	// long they are sent for. With neither, the requests are one pass
+	// over the source: a file's are counted first only where the count
+	// is needed before the end of the pass (rounds, the progress line);
+	// otherwise the run learns it at the end of the pass, and the
+	// reading costs nothing before the children start.
 	Requests int
 	Duration time.Duration
 	// Warmup is how many requests each run sends first, not measured:
@@ -87,6 +91,16 @@ type Config struct {
 func Run(ctx context.Context, cfg Config, ios *iostreams.IOStreams) error {
 	if err := checkJSONL(ctx, cfg, ios.ErrOut); err != nil {
 		return err
+	}
+	if cfg.Requests == 0 && cfg.Duration == 0 && (max(cfg.Rounds, 1) > 1 || cfg.Progress || cfg.Source.requests > 0) {
+		n, err := cfg.Source.Requests(ctx)
+		if err != nil {
+			return &session.InputError{Err: fmt.Errorf("reading the requests: %w", err)}
+		}
+		cfg.Requests = n
+	}
+	if cfg.Requests > 0 {
+		cfg.Rounds = min(cfg.Rounds, cfg.Requests)
 	}
 	b := &bencher{cfg: cfg, ios: ios, errOut: ios.ErrOut}
 	b.tallies = make([][]tally, len(cfg.Sides))
@@ -162,6 +176,10 @@ type bencher struct {
 	signal  atomic.Int32
 	stopped syscall.Signal // the signal that stopped the bench, or 0
 
+	// perPass is the requests of one pass over the source, learned by a
+	// run that made one pass without counting them first.
+	perPass int
+
 	live *liveLine
 	// now is the run in progress, for the progress line.
 	now atomic.Pointer[progressOf]
@@ -184,8 +202,11 @@ func (b *bencher) measure(ctx context.Context) error {
 		for round := range rounds {
 			n := share(cfg.Requests, rounds, round)
 			d := cfg.Duration / time.Duration(rounds)
-			if cfg.Requests > 0 && n == 0 {
+			switch {
+			case cfg.Requests > 0 && n == 0:
 				continue
+			case cfg.Requests == 0 && d == 0:
+				n = onePass // rounds is 1: see Run
 			}
 			sent := 0
 			for si, side := range cfg.Sides {
@@ -214,6 +235,9 @@ func (b *bencher) measure(ctx context.Context) error {
 				}
 				if si == 0 {
 					sent = int(m.c.warm + m.c.answered + m.c.errors())
+				}
+				if f != nil && f.per > 0 && b.perPass == 0 {
+					b.perPass = f.per
 				}
 				switch {
 				case errors.As(err, &in):
@@ -352,7 +376,7 @@ func btoi(b bool) int {
 }
 
 // once runs side at window w once: the warm-up, then n measured requests
-// (n 0: for d), from line from on.
+// (n 0: for d; onePass: one pass over the source), from line from on.
 func (b *bencher) once(ctx context.Context, side Side, w, from, n int, d time.Duration, label string) (m *meter, f *feed, res session.Result, err error) {
 	cfg := b.cfg
 	scfg := side.Session
@@ -379,7 +403,7 @@ func (b *bencher) once(ctx context.Context, side Side, w, from, n int, d time.Du
 		In: f, Out: io.Discard, ErrOut: b.errOut,
 		ErrTTY: b.ios.ErrTTY, ErrColor: b.ios.ErrColor, Getenv: b.ios.Getenv,
 	}
-	b.now.Store(&progressOf{label: label, m: m, want: n})
+	b.now.Store(&progressOf{label: label, m: m, want: max(n, 0)})
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stop := make(chan struct{})
@@ -437,7 +461,7 @@ func endAt(m *meter, f *feed, d, grace time.Duration, cancel func(), stop <-chan
 func (b *bencher) report() *Report {
 	cfg := b.cfg
 	r := &Report{
-		Requests: cfg.Requests, DurationS: cfg.Duration.Seconds(), Warmup: cfg.Warmup, Rounds: max(cfg.Rounds, 1),
+		Requests: max(cfg.Requests, b.perPass), DurationS: cfg.Duration.Seconds(), Warmup: cfg.Warmup, Rounds: max(cfg.Rounds, 1),
 		Replicas: cfg.Replicas, Framing: cfg.Sides[0].Session.Framing.Mode.String(), Interrupted: b.stopped != 0,
 	}
 	if r.Warmup < 0 {

@@ -27,6 +27,7 @@ type Source struct {
 	size      int64
 	file      *os.File // r, if it is a file: its requests are counted when asked
 	requests  int      // in one pass; 0 until counted
+	passLen   int64    // the bytes of one pass: size, and the newline given after a last line without one
 	skipEmpty bool     // blank lines are no requests (--skip-empty)
 }
 
@@ -49,7 +50,16 @@ func FileSource(f *os.File, skipEmpty bool) (*Source, error) {
 		}
 		return BytesSource(data, skipEmpty)
 	}
-	s := &Source{r: f, size: fi.Size(), file: f, skipEmpty: skipEmpty}
+	s := &Source{r: f, size: fi.Size(), file: f, skipEmpty: skipEmpty, passLen: fi.Size()}
+	if s.size > 0 {
+		var last [1]byte
+		if _, err := f.ReadAt(last[:], s.size-1); err != nil {
+			return nil, err
+		}
+		if last[0] != '\n' {
+			s.passLen++
+		}
+	}
 	// Is there a request at all? The first one says.
 	if err := (&feed{src: s, br: bufio.NewReaderSize(io.NewSectionReader(f, 0, s.size), feedBuffer)}).skip(); err != nil {
 		if errors.Is(err, io.EOF) {
@@ -162,6 +172,9 @@ func (s *Source) ScanJSONL(ctx context.Context) (JSONLScan, error) {
 		}
 		switch {
 		case errors.Is(err, io.EOF):
+			if s.requests == 0 {
+				s.requests = sc.Requests // counted as Requests would
+			}
 			return sc, nil
 		case err != nil:
 			return sc, err
@@ -252,10 +265,17 @@ type feed struct {
 	next     []byte
 	nextMore bool
 	warm     int // warm-up requests not yet started
-	left     int // measured requests not yet started; -1: until the deadline
+	left     int // measured requests not yet started; untilDeadline, onePass
 	m        *meter
 
-	dur      time.Duration // with left -1: how long the measured requests are sent
+	// With left onePass: given counts the requests started, passed the
+	// bytes read of the source, measured the measured requests started,
+	// and per, once the first pass is read (0 until then), the requests
+	// in it, as many as are measured.
+	given, measured, per int
+	passed               int64
+
+	dur      time.Duration // with left untilDeadline: how long the measured requests are sent
 	deadline time.Time     // set once past the gate
 	gated    bool          // past the gate
 
@@ -273,12 +293,26 @@ type feed struct {
 // longer than this is given in pieces.
 const feedBuffer = 64 << 10
 
-// newFeed gives warm requests then n measured ones (n 0: for dur), from
-// the source's request from on (counted in a loop over it).
+// The feed's left, when it is not a count.
+const (
+	untilDeadline = -1
+	// onePass: as many measured requests as one pass over a file holds,
+	// learned at its end (the feed starts at its first line).
+	onePass = -2
+)
+
+// newFeed gives warm requests then n measured ones (n 0: for dur; onePass,
+// with from 0), from the source's request from on (counted in a loop over
+// it).
 func newFeed(ctx context.Context, src *Source, from, warm, n int, dur time.Duration, m *meter) (*feed, error) {
 	f := &feed{src: src, br: bufio.NewReaderSize(&loop{s: src}, feedBuffer), warm: warm, left: n, m: m, dur: dur, stop: make(chan struct{})}
-	if n == 0 {
-		f.left = -1
+	switch {
+	case n == 0:
+		f.left = untilDeadline
+	case n == onePass && src.requests > 0:
+		f.per = src.requests // counted already
+	case n == onePass && from != 0:
+		return nil, errors.New("bench: one pass that does not start at the first line") // a bug of the caller's
 	}
 	if from == 0 {
 		return f, nil
@@ -325,6 +359,7 @@ func (f *feed) drop() error {
 // as much of it as br holds (more: the line goes on).
 func (f *feed) piece() ([]byte, bool, error) {
 	p, err := f.br.ReadSlice('\n')
+	f.passed += int64(len(p))
 	switch {
 	case errors.Is(err, bufio.ErrBufferFull):
 		return p, true, nil
@@ -390,7 +425,7 @@ func (f *feed) Read(p []byte) (int, error) {
 		}
 		f.atGate.Store(false)
 		f.gated = true
-		if f.left < 0 {
+		if f.left == untilDeadline {
 			f.deadline = f.m.steadyAt.Add(f.dur)
 		}
 		if f.m.warmup > 0 && f.m.warmFailed == f.m.warmup {
@@ -400,7 +435,7 @@ func (f *feed) Read(p []byte) (int, error) {
 		}
 	}
 	limit := len(p) // requests at most in this read
-	if f.gated && f.left < 0 {
+	if f.gated && f.left == untilDeadline {
 		if f.m.noChild.Load() || !time.Now().Before(f.deadline) {
 			f.left = 0 // time is up, or no child is left to answer
 		}
@@ -420,6 +455,7 @@ func (f *feed) Read(p []byte) (int, error) {
 			if f.rest, f.more, err = f.piece(); err != nil {
 				return n, err
 			}
+			f.endOfPass()
 			continue
 		}
 		// Between lines: may another start?
@@ -434,11 +470,13 @@ func (f *feed) Read(p []byte) (int, error) {
 			if err := f.drop(); err != nil {
 				return n, err
 			}
+			f.endOfPass()
 			continue
 		}
 		if !f.take() {
 			break
 		}
+		f.endOfPass()
 		lines++
 		f.rest, f.more, f.next = f.next, f.nextMore, nil
 	}
@@ -454,11 +492,24 @@ func (f *feed) take() bool {
 	switch {
 	case f.warm > 0:
 		f.warm--
-		return true
 	case !f.gated || f.left == 0:
 		return false
 	case f.left > 0:
 		f.left--
+	case f.left == onePass && f.per > 0 && f.measured == f.per:
+		return false
+	case f.left == onePass:
+		f.measured++
 	}
+	f.given++
 	return true
+}
+
+// endOfPass learns, at the end of the first pass over the source, how
+// many requests it holds, once the line that ends it has been started or
+// dropped.
+func (f *feed) endOfPass() {
+	if f.left == onePass && f.per == 0 && f.passed >= f.src.passLen {
+		f.per = f.given
+	}
 }

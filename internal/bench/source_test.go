@@ -125,6 +125,14 @@ func TestFeed(t *testing.T) {
 		{"blank lines are requests", "\nx\n", false, 0, 0, 3, "", "\nx\n\n"},
 		{"skipped blank lines are not sent", "a\n\nb\n\n", true, 0, 1, 2, "a\n", "b\na\n"},
 		{"skipped from", "a\n \nb\n", true, 1, 0, 2, "", "b\na\n"},
+		// One pass: a file's requests are learned at its end.
+		{"one pass", "a\nb\nc\n", false, 0, 0, onePass, "", "a\nb\nc\n"},
+		{"one pass after the warm-up", "a\nb\nc\n", false, 0, 1, onePass, "a\n", "b\nc\na\n"},
+		{"one pass, no final newline", "a\nb", false, 0, 1, onePass, "a\n", "b\na\n"},
+		{"one pass, shorter than the warm-up", "a\nb\n", false, 0, 3, onePass, "a\nb\na\n", "b\na\n"},
+		{"one pass ending in a blank request", "a\n\n", false, 0, 0, onePass, "", "a\n\n"},
+		{"one pass ending in skipped blank lines", "a\n\nb\n\n \n", true, 0, 1, onePass, "a\n", "b\na\n"},
+		{"one pass of one request", "a", false, 0, 1, onePass, "a\n", "a\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -177,6 +185,37 @@ func TestFeedLongLines(t *testing.T) {
 	want := "y\n" + long + "\ny\n"
 	if err != nil || string(got) != want {
 		t.Fatalf("got %d bytes, %v; want %d", len(got), err, len(want))
+	}
+}
+
+// One pass over a file of long lines ends where the file does, whichever
+// piece of a line crosses the end of the pass.
+func TestFeedOnePassLongLines(t *testing.T) {
+	long := strings.Repeat("x", 3*feedBuffer/2)
+	for _, text := range []string{long + "\ny\n" + long + "\n", "y\n" + long, long} {
+		src, err := FileSource(tempFile(t, text), false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := newMeter(1, 1, false)
+		f, err := newFeed(context.Background(), src, 0, 1, onePass, 0, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.begin(time.Now())
+		m.steadyAt = time.Now()
+		close(m.gate)
+		got, err := io.ReadAll(iotest.OneByteReader(f))
+		lines := strings.SplitAfter(strings.TrimSuffix(text, "\n")+"\n", "\n")
+		lines = lines[:len(lines)-1]
+		// The warm-up, then one pass from the second line.
+		want := lines[0] + strings.Join(lines[1:], "") + lines[0]
+		if err != nil || string(got) != want {
+			t.Fatalf("%d lines: got %d bytes, %v; want %d", len(lines), len(got), err, len(want))
+		}
+		if f.per != len(lines) {
+			t.Fatalf("%d lines: a pass holds %d requests, it says", len(lines), f.per)
+		}
 	}
 }
 
