@@ -1,6 +1,15 @@
 # scripts/benchlib.sh: what bench.sh and bench-replicas.sh share. Sourced,
 # after they have set tmp (their scratch directory) and die.
 
+# Every binary is built without cgo, as the README's install line and the
+# container image build pipecli: a static binary. With a C compiler at hand
+# Go would link pipecli with the C library (net, through cobra's pflag, and
+# os/user, through mvdan.cc/sh, bring in cgo), which the measured sides do
+# not share (scripts/pingpong's programs are static either way), and which
+# cost 3-4% more CPU a request in ping-pong at window 1 pinned to one core,
+# where every request is two task switches.
+export CGO_ENABLED=0
+
 # median prints the middle of its arguments (the lower middle for an even count).
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
