@@ -149,6 +149,13 @@ func Run(ctx context.Context, cfg Config, ios *iostreams.IOStreams) error {
 		// that cannot start): no report, only why.
 		return err
 	}
+	if cfg.Requests == 0 && cfg.Duration == 0 && b.perPass == 0 {
+		// Stopped before a pass ended: the report says what was asked
+		// all the same. Counting a file is quick, and ctx may be done.
+		if n, err := cfg.Source.Requests(context.WithoutCancel(ctx)); err == nil {
+			b.perPass = n
+		}
+	}
 	rep := b.report()
 	var werr error
 	if cfg.JSON {
