@@ -525,6 +525,15 @@ func (cv *conv) expire(now time.Time) {
 		r := cv.reps[st.Child]
 		switch {
 		case !r.running():
+		case !st.First && !cv.book.Fifo() && cv.inputEnded && cv.queuedEmpty() && cv.book.Pending() == 0:
+			// No request is left to give the id again.
+		case !st.First && !cv.book.Fifo():
+			// jsonl: a request that gave its own id timed out, and its
+			// answer did not come in the --timeout after either. The id
+			// may come again, and that request would take the late
+			// answer for its own, or wait for ever.
+			cv.s.say("restarting %s: request #%d, which gave its own \"id\", had no answer within --timeout %s, nor in the %s after; a later request may give the same id, and must not take that late answer for its own; whatever state %s held is lost", r.name, st.Seq, t, t, r.name)
+			cv.replace(r)
 		case !st.First:
 			// A FIFO framing, and the child answered a timed-out request
 			// neither in time nor in the --timeout after: what it says

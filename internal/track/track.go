@@ -16,7 +16,8 @@
 //     request's --timeout clock starts when it reaches the head of its
 //     child's queue: requests merely queued behind a slow one are not
 //     failed. A child is replaced only when the ghost of a timed-out
-//     request stays unanswered for another --timeout.
+//     request stays unanswered for another --timeout (in jsonl, when
+//     the request's id was the user's, which may come again).
 //   - A child's death is charged to the request it was handling: the
 //     oldest in flight in the FIFO framings; in jsonl, where any could be
 //     the cause, the requests in flight are sent again one at a time, so
@@ -219,6 +220,9 @@ type Book struct {
 	pendingKeys map[string]int
 	userKeys    map[string]struct{}
 	ghosts      []*Request // jsonl ghosts, in the order they expire
+	// stale holds the jsonl ghosts of user ids whose time is up: kept, so
+	// that the id is not given again, until their child is gone.
+	stale []*Request
 
 	open     int // requests added and not ended
 	inflight int // requests in flight, all children's, ghosts in FIFO queues included
@@ -715,21 +719,23 @@ func (b *Book) dropGhost(c int, g *Request, now time.Time) {
 		return
 	}
 	delete(b.byKey, g.Key)
-	for i, q := range b.ghosts {
-		if q == g {
-			b.ghosts = append(b.ghosts[:i], b.ghosts[i+1:]...)
-			break
+	for _, list := range []*[]*Request{&b.ghosts, &b.stale} {
+		if i := slices.Index(*list, g); i >= 0 {
+			*list = slices.Delete(*list, i, i+1)
+			return
 		}
 	}
 }
 
-// Stuck is, in a FIFO framing, a child that did not answer request Seq in
-// time. Then, with First, the request failed and the child is kept: its
+// Stuck is a child that did not answer request Seq in time. Then, with
+// First (the FIFO framings), the request failed and the child is kept: its
 // late answer will be recognised and dropped, and the requests queued
 // behind it wait for it (with several children, the caller may rather
 // replace it, and have them sent to another). Without First, the child
-// answered neither in time nor in the --timeout after: nothing else it
-// says can be trusted to answer what it seems to, and it must be replaced.
+// answered neither in time nor in the --timeout after: in a FIFO framing,
+// nothing else it says can be trusted to answer what it seems to; in
+// jsonl, the request's id was the user's, which a later request may give
+// again and would wait for for ever. It must be replaced.
 type Stuck struct {
 	Child int
 	Seq   uint64
@@ -768,16 +774,27 @@ func (b *Book) Expire(now time.Time) (replace []Stuck) {
 				break
 			}
 			b.unqueue(c, r, now)
-			g := &Request{Seq: r.Seq, Key: r.Key, ghost: true, Child: int32(c), deadline: now.Add(b.cfg.Timeout)}
+			g := &Request{Seq: r.Seq, Key: r.Key, ghost: true, given: r.given, Child: int32(c), deadline: now.Add(b.cfg.Timeout)}
 			b.byKey[r.Key] = g
 			b.ghosts = append(b.ghosts, g)
 			b.timedOut(r)
 		}
 	}
 	for len(b.ghosts) > 0 && !now.Before(b.ghosts[0].deadline) {
-		delete(b.byKey, b.ghosts[0].Key)
+		g := b.ghosts[0]
 		b.ghosts[0] = nil
 		b.ghosts = b.ghosts[1:]
+		if !g.given {
+			delete(b.byKey, g.Key) // pipecli's id, never used again
+			continue
+		}
+		// The user's id, which a later request may give again (a
+		// JSON-RPC client, bench's loop, replay's records): the late
+		// answer would be taken for that request's. The ghost stays, and
+		// the child, which answered neither in time nor in the --timeout
+		// after, is replaced, as in the FIFO framings.
+		b.stale = append(b.stale, g)
+		replace = append(replace, Stuck{int(g.Child), g.Seq, false})
 	}
 	return replace
 }
@@ -839,12 +856,14 @@ func (b *Book) Gone(c int, why string, fate Fate) Death {
 		live = append(live, r)
 	}
 	// jsonl ghosts of this child: it will answer them no more.
-	for i := 0; i < len(b.ghosts); {
-		if g := b.ghosts[i]; g.Child == int32(c) {
-			b.dropGhost(c, g, time.Time{})
-			continue
+	for _, list := range []*[]*Request{&b.ghosts, &b.stale} {
+		for i := 0; i < len(*list); {
+			if g := (*list)[i]; g.Child == int32(c) {
+				b.dropGhost(c, g, time.Time{})
+				continue
+			}
+			i++
 		}
-		i++
 	}
 	d := Death{InFlight: len(live)}
 	if len(live) > 0 {

@@ -602,6 +602,57 @@ func TestRetriesZeroAndNoPrompt(t *testing.T) {
 	}
 }
 
+// A user's id whose answer never came, even in the --timeout after: the
+// ghost stays, so that a request giving the id again waits and does not
+// take the late answer for its own, and the child is replaced. pipecli's
+// own ids are never given again: their ghosts go, and the child stays.
+func TestJSONLStaleGhost(t *testing.T) {
+	h := newHarness(t, with(jsonl, func(c *Config) { c.Timeout = time.Second }))
+	c := h.attach()
+	h.add(`{"id":"a"}`, `{"n":1}`)
+	h.send(c)
+	h.after(time.Second) // both time out: ghosts
+	if r := h.after(time.Second); len(r) != 1 || r[0] != (Stuck{c, 1, false}) {
+		t.Fatalf("replace %v; want child %d, for the user's id of request 1 only", r, c)
+	}
+	if r := h.after(time.Hour); r != nil {
+		t.Fatalf("replace %v again", r)
+	}
+	h.add(`{"id":"a","n":2}`)
+	h.send(c)
+	h.wantWire(c, `{"id":"a"}`+"\n"+`{"id":2,"n":1}`+"\n") // the new "a" waits
+	if o := h.answer(c, frame.Answer, `"a"`, "late"); o != Late {
+		t.Errorf("late answer: %v; want Late", o)
+	}
+	if o := h.answer(c, frame.Answer, `2`, "late"); o != Unowned {
+		t.Errorf("late answer to pipecli's id, its ghost gone: %v; want Unowned", o)
+	}
+	h.send(c)
+	h.wantWire(c, `{"id":"a","n":2}`+"\n")
+	h.answer(c, frame.Answer, `"a"`, "A2")
+	h.want("1!no answer within --timeout 1s", "2!no answer within --timeout 1s", "3:A2")
+}
+
+// A child's ghosts, stale ones too, go with it: the next child's answers
+// with the same id are its own.
+func TestGoneForgetsStaleGhosts(t *testing.T) {
+	h := newHarness(t, with(jsonl, func(c *Config) { c.Timeout = time.Second }))
+	c := h.attach()
+	h.add(`{"id":"a"}`)
+	h.send(c)
+	h.after(time.Second)
+	h.after(time.Second) // stale
+	h.gone(c, "replaced", Replaced)
+	c = h.attach()
+	h.add(`{"id":"a","n":2}`)
+	h.send(c)
+	h.wantWire(c, `{"id":"a","n":2}`+"\n")
+	if o := h.answer(c, frame.Answer, `"a"`, "A2"); o != Answered {
+		t.Errorf("the new child's answer: %v; want Answered", o)
+	}
+	h.want("1!no answer within --timeout 1s", "2:A2")
+}
+
 // A child's ghosts go with it: the next child's answers with the same id
 // are its own.
 func TestGoneForgetsGhosts(t *testing.T) {
