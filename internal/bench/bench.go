@@ -205,7 +205,7 @@ func (b *bencher) measure(ctx context.Context) error {
 	cfg := b.cfg
 	rounds := max(cfg.Rounds, 1)
 	for wi, w := range cfg.Windows {
-		from := 0 // the request of the source this round starts at
+		from := 0 // the request of the source this round's warm-up starts at
 		for round := range rounds {
 			n := share(cfg.Requests, rounds, round)
 			d := cfg.Duration / time.Duration(rounds)
@@ -257,7 +257,15 @@ func (b *bencher) measure(ctx context.Context) error {
 					return err
 				}
 			}
-			from += sent
+			if cfg.Requests > 0 {
+				// The next round's measured requests follow this one's:
+				// over the rounds, each line is measured as often as
+				// --requests makes it (once, by default). Its warm-up
+				// requests are the lines before, measured already.
+				from += n
+			} else {
+				from += sent
+			}
 		}
 	}
 	return b.interrupted(ctx)
