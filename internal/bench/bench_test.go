@@ -70,12 +70,13 @@ func TestRun(t *testing.T) {
 		}
 	}
 	// The rounds went on through the requests: 1 warm-up and 3 measured
-	// in the first round, 1 and 2 in the second, at each window.
+	// in the first round (b c a); in the second, 2 measured after them (b
+	// c), and a warm-up that is the line before those, at each window.
 	sent, err := os.ReadFile(dir + "/sent.txt")
 	if err != nil {
 		t.Fatal(err)
 	}
-	round := "a\nb\nc\na\n" + "b\nc\na\n"
+	round := "a\nb\nc\na\n" + "a\nb\nc\n"
 	if string(sent) != round+round {
 		t.Errorf("the second side was sent %q; want %q twice", sent, round)
 	}

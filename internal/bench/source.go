@@ -25,7 +25,8 @@ import (
 type Source struct {
 	r         io.ReaderAt
 	size      int64
-	file      *os.File // r, if it is a file: its requests are counted when asked
+	file      *os.File // r's file, if it is one: its requests are counted when asked
+	base      int64    // where r starts in file
 	requests  int      // in one pass; 0 until counted
 	passLen   int64    // the bytes of one pass: size, and the newline given after a last line without one
 	skipEmpty bool     // blank lines are no requests (--skip-empty)
@@ -50,10 +51,17 @@ func FileSource(f *os.File, skipEmpty bool) (*Source, error) {
 		}
 		return BytesSource(data, skipEmpty)
 	}
-	s := &Source{r: f, size: fi.Size(), file: f, skipEmpty: skipEmpty, passLen: fi.Size()}
+	// From f's offset, as any reader of it would: stdin may be a file a
+	// script has read the first lines of.
+	off, err := f.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return nil, err
+	}
+	size := max(fi.Size()-off, 0)
+	s := &Source{r: io.NewSectionReader(f, off, size), size: size, file: f, base: off, skipEmpty: skipEmpty, passLen: size}
 	if s.size > 0 {
 		var last [1]byte
-		if _, err := f.ReadAt(last[:], s.size-1); err != nil {
+		if _, err := s.r.ReadAt(last[:], s.size-1); err != nil {
 			return nil, err
 		}
 		if last[0] != '\n' {
@@ -61,7 +69,7 @@ func FileSource(f *os.File, skipEmpty bool) (*Source, error) {
 		}
 	}
 	// Is there a request at all? The first one says.
-	if err := (&feed{src: s, br: bufio.NewReaderSize(io.NewSectionReader(f, 0, s.size), feedBuffer)}).skip(); err != nil {
+	if err := (&feed{src: s, br: bufio.NewReaderSize(io.NewSectionReader(s.r, 0, s.size), feedBuffer)}).skip(); err != nil {
 		if errors.Is(err, io.EOF) {
 			return nil, ErrNoLines
 		}
@@ -99,7 +107,7 @@ const minMemory = 32 << 10
 // (progress.CountLines): only what needs them pays for the reading.
 func (s *Source) Requests(ctx context.Context) (int, error) {
 	if s.requests == 0 && s.file != nil {
-		if _, err := s.file.Seek(0, io.SeekStart); err != nil {
+		if _, err := s.file.Seek(s.base, io.SeekStart); err != nil {
 			return 0, err
 		}
 		n, err := progress.CountLines(ctx, s.file, s.skipEmpty)

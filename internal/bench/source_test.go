@@ -103,6 +103,9 @@ func tempFile(t *testing.T, text string) *os.File {
 	if _, err := f.WriteString(text); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		t.Fatal(err)
+	}
 	return f
 }
 
@@ -185,6 +188,35 @@ func TestFeedLongLines(t *testing.T) {
 	want := "y\n" + long + "\ny\n"
 	if err != nil || string(got) != want {
 		t.Fatalf("got %d bytes, %v; want %d", len(got), err, len(want))
+	}
+}
+
+// A file is read from its offset, as stdin that a script has read the
+// first lines of: counted, scanned and sent from there.
+func TestFileSourceOffset(t *testing.T) {
+	f := tempFile(t, "a\nb\nc")
+	if _, err := f.Seek(2, io.SeekStart); err != nil {
+		t.Fatal(err)
+	}
+	src, err := FileSource(f, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := src.Requests(context.Background()); n != 2 || err != nil {
+		t.Fatalf("Requests = %d, %v; want 2", n, err)
+	}
+	src.requests = 0 // learned in the pass, not counted
+	m := newMeter(1, 1, false)
+	f2, err := newFeed(context.Background(), src, 0, 1, onePass, 0, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.begin(time.Now())
+	m.steadyAt = time.Now()
+	close(m.gate)
+	got, err := io.ReadAll(f2)
+	if want := "b\nc\nb\n"; err != nil || string(got) != want {
+		t.Fatalf("the feed gave %q, %v; want %q", got, err, want)
 	}
 }
 
