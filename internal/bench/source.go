@@ -384,11 +384,31 @@ func (f *feed) peek() error {
 	}
 	var err error
 	f.next, f.nextMore, err = f.piece()
-	return err
+	if err != nil || !f.src.skipEmpty || !f.nextMore || len(bytes.TrimSpace(f.next)) > 0 {
+		return err
+	}
+	// White space longer than the buffer, with --skip-empty: a request
+	// only if something else follows before the line ends, as the run
+	// decides. It is held until that shows (seldom: the line is blank so
+	// far).
+	held := bytes.Clone(f.next)
+	for f.nextMore {
+		var p []byte
+		if p, f.nextMore, err = f.piece(); err != nil {
+			return err
+		}
+		held = append(held, p...)
+		if len(bytes.TrimSpace(p)) > 0 {
+			break
+		}
+	}
+	f.next = held
+	return nil
 }
 
 // counts reports whether the next line is a request: not a blank one
-// with --skip-empty (a line longer than the buffer counts).
+// with --skip-empty (a line that goes on beyond what is read of it is
+// not blank: see peek).
 func (f *feed) counts() bool {
 	return !f.src.skipEmpty || f.nextMore || len(bytes.TrimSpace(f.next)) > 0
 }

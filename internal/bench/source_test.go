@@ -251,6 +251,31 @@ func TestFeedOnePassLongLines(t *testing.T) {
 	}
 }
 
+// With --skip-empty, a line of white space longer than the feed's buffer
+// is no request, as the run decides; one with text after the white space
+// is, whole.
+func TestFeedLongBlankLines(t *testing.T) {
+	blank := strings.Repeat(" ", 3*feedBuffer/2)
+	for _, file := range []bool{false, true} {
+		src, err := sourceOf(t, file, blank+"\na\n"+blank+"b\n", true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := newMeter(1, 1, false)
+		f, err := newFeed(context.Background(), src, 0, 1, 2, 0, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.begin(time.Now())
+		m.steadyAt = time.Now()
+		close(m.gate)
+		got, err := io.ReadAll(f)
+		if want := "a\n" + blank + "b\na\n"; err != nil || string(got) != want {
+			t.Fatalf("file %v: the feed gave %d bytes (%q...), %v; want %d", file, len(got), got[:min(len(got), 10)], err, len(want))
+		}
+	}
+}
+
 // For a time: once it is up, or no child is left, the feed ends.
 func TestFeedDuration(t *testing.T) {
 	src, _ := BytesSource([]byte("a\n"), false)
