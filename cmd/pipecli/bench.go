@@ -72,11 +72,13 @@ the same flags, in --rounds rounds alternating the two (A B A B ...), so
 that a noisy machine weighs on both alike, and prints both side by side
 with the ratio of each figure.
 
-Exit status: 0; 1 when measured requests failed, answers came with no
-request waiting or a child skipped lines (they may have gone to the wrong
-requests), no warm-up request was answered, or a --duration run got no
-answer; 2 for a usage error or requests that cannot be measured; 127 when
-COMMAND is not found; 130 when interrupted (Ctrl-C prints what was
+Exit status: 0; 1 when measured requests failed, in line or marker
+framing answers came with no request waiting or a child skipped lines
+(they may have gone to the wrong requests; jsonl matches answers by id,
+and says those that match none), no warm-up request was answered, or a
+--duration run got no answer; 2 for a usage error or requests that cannot
+be measured; 126 when COMMAND cannot be executed; 127 when COMMAND is not
+found; 130 when interrupted (Ctrl-C prints what was
 measured so far). A child's own exit status does not count once its
 requests are answered: bench measures answers (its deaths are in the
 report).`,

@@ -108,7 +108,7 @@ func TestRunFailed(t *testing.T) {
 	if !errors.As(err, &rf) || rf.Failed != 1 || rf.Total != 3 {
 		t.Fatalf("err %v; want 1 of 3 requests failed", err)
 	}
-	if !strings.Contains(out.String(), "window 1: 1 of 3 requests failed (0 timeouts, 1 death, 0 not sent); 2 child deaths") {
+	if !strings.Contains(out.String(), "window 1: 1 of 3 requests failed (0 timeouts, 1 unanswered as their child ended, 0 not sent); 2 child deaths") {
 		t.Errorf("report:\n%s", out)
 	}
 }

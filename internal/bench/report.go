@@ -391,7 +391,7 @@ func (r *Report) writeErrors(w io.Writer) {
 					invalid = fmt.Sprintf(", %s invalid", thousands(p.Invalid))
 				}
 				fmt.Fprintf(w, "%swindow %d: %s of %s failed (%s, %s, %s%s); %s, %s answered when sent again\n", who, p.Window,
-					thousands(p.Errors), plural64(p.Requests, "request"), plural64(p.Timeouts, "timeout"), plural64(p.Deaths, "death"),
+					thousands(p.Errors), plural64(p.Requests, "request"), plural64(p.Timeouts, "timeout"), thousands(p.Deaths)+" unanswered as their child ended",
 					fmt.Sprintf("%s not sent", thousands(p.NotSent)), invalid, plural(p.ChildDeaths, "child death"), thousands(p.Retried))
 			}
 			if p.CutShort > 0 {

@@ -216,7 +216,7 @@ func TestReportText(t *testing.T) {
 		"     1  requests/s      50.0      25.0  2.00×\n",
 		"               p50      10ms      20ms  0.50×\n",
 		"          peak RSS  20.0 MiB  20.0 MiB  1.00×\n",
-		"./new, window 1: 1 of 101 requests failed (1 timeout, 0 deaths, 0 not sent); 0 child deaths, 0 answered when sent again\n",
+		"./new, window 1: 1 of 101 requests failed (1 timeout, 0 unanswered as their child ended, 0 not sent); 0 child deaths, 0 answered when sent again\n",
 		"\nlatency of 100 answers of ./new at window 1:\n",
 	} {
 		if !strings.Contains(out.String(), want) {
@@ -264,7 +264,7 @@ func TestReportUntrusted(t *testing.T) {
 		{"unanswered after the deadline", func(p *Point) { p.Unfinished = 12 },
 			"window 4: 12 requests in flight when time was up still unanswered after --grace, given up on (not counted)\n"},
 		{"one failed of one", func(p *Point) { p.Requests, p.Answered, p.Errors, p.Deaths = 1, 0, 1, 1 },
-			"window 4: 1 of 1 request failed (0 timeouts, 1 death, 0 not sent)"},
+			"window 4: 1 of 1 request failed (0 timeouts, 1 unanswered as their child ended, 0 not sent)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -885,14 +885,15 @@ func (cv *conv) requestsOf(r *replica, st proc.Status, stage proc.StopStage, sto
 		return nil
 	}
 	// It died unexpectedly.
-	cv.deaths++
 	d := cv.leave(r, why, track.Crashed)
 	if d.InFlight == 0 && cv.book.Open() == 0 && cv.inputEnded && cv.queuedEmpty() {
-		// Every request was answered: nothing was lost; still, say so.
+		// Every request was answered: nothing was lost, and it is no
+		// death (sqlite3 exits 1 at EOF after an error); still, say so.
 		s.say("%s %s after answering every request", r.name, st)
 		r.idle = true
 		return nil // its status is passed on, as in a raw run
 	}
+	cv.deaths++
 	msg := why
 	if d.InFlight > 0 {
 		msg += fmt.Sprintf(" with %d request(s) in flight, the oldest #%d %q", d.InFlight, d.Oldest, clip(d.Input))
