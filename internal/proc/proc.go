@@ -233,7 +233,7 @@ func (c *Child) CloseStdin() {
 		// until it reads EOF: once it has exited, its memory is gone from
 		// /proc.
 		if c.fedAny.Load() && c.spoke.Load() {
-			c.groupHWM.Store(groupPeakRSS(c.cmd.Process.Pid))
+			c.noteHWM()
 		}
 		c.stdin.Close()
 		if cl, ok := c.opts.Stdin.(io.Closer); ok {
@@ -245,11 +245,28 @@ func (c *Child) CloseStdin() {
 // Signal sends sig to the child's process group. A group that is already
 // gone is not an error.
 func (c *Child) Signal(sig syscall.Signal) error {
+	if c.groupHWM.Load() == 0 {
+		// It may end now, before its work did (Ctrl-C, a stop): its peak
+		// so far, rather than wait4's, which counts pipecli's own size.
+		c.noteHWM()
+	}
 	err := syscall.Kill(-c.Pid(), sig)
 	if err == syscall.ESRCH {
 		return nil
 	}
 	return err
+}
+
+// noteHWM reads the peak RSS of the child's group now, and keeps it if
+// it is the largest read: a group already gone reads 0.
+func (c *Child) noteHWM() {
+	hwm := groupPeakRSS(c.Pid())
+	for {
+		old := c.groupHWM.Load()
+		if hwm <= old || c.groupHWM.CompareAndSwap(old, hwm) {
+			return
+		}
+	}
 }
 
 // Unanswered reports how long ago the child was sent input that it has
@@ -364,7 +381,8 @@ func (c *Child) Wait() (Status, error) {
 // been waited for (Wait): the largest peak of the processes of its group
 // when its stdin was closed after input and output (VmHWM in /proc), the
 // usual end of its work (before any output, it may not have started its
-// program yet); processes of the group that ended before then are not counted.
+// program yet), or when pipecli first signalled it, if that came first;
+// processes of the group that ended before then are not counted.
 // Failing that (it had no input, exited first, or there is no /proc), the
 // largest of the
 // process and of the children it waited for itself, as wait4(2) reports

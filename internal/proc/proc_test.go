@@ -440,6 +440,34 @@ func (w *signalWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// A child signalled before its work ended (Ctrl-C in a warm-up) is
+// measured then, at its own size: wait4's figure would count this test's.
+func TestPeakRSSSignalled(t *testing.T) {
+	const mib = 1 << 20
+	ballast := make([]byte, 64*mib)
+	for i := range ballast {
+		ballast[i] = 1
+	}
+	defer runtime.KeepAlive(ballast)
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	c, err := proc.Start([]string{"sh", "-c", "read l; echo started; exec sleep 30"}, proc.Options{Stdin: pr, Stdout: io.Discard, Stderr: io.Discard, Grace: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pw.Write([]byte("go\n")); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond) // sleep runs
+	if err := c.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	c.Wait()
+	if got := c.PeakRSS(); got < 64<<10 || got > 32*mib {
+		t.Errorf("PeakRSS() = %d bytes; want 64 KiB to 32 MiB, sh's and sleep's", got)
+	}
+}
+
 // PeakRSS is the child's peak memory once it has been waited for, that
 // of the processes it waited for itself included: a model behind a
 // wrapper (sh -c, a launcher script) counts.
