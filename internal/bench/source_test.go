@@ -191,6 +191,30 @@ func TestFeedLongLines(t *testing.T) {
 	}
 }
 
+// feedAll reads everything a feed of src gives (warm-up requests, then n
+// measured ones, from request 0), the gate open from the start, through
+// wrap (nil: as it is); it returns the feed too.
+func feedAll(t *testing.T, src *Source, warm, n int, wrap func(io.Reader) io.Reader) ([]byte, *feed) {
+	t.Helper()
+	m := newMeter(warm, 1, false)
+	f, err := newFeed(context.Background(), src, 0, warm, n, 0, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.begin(time.Now())
+	m.steadyAt = time.Now()
+	close(m.gate)
+	var r io.Reader = f
+	if wrap != nil {
+		r = wrap(f)
+	}
+	got, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got, f
+}
+
 // A file is read from its offset, as stdin that a script has read the
 // first lines of: counted, scanned and sent from there.
 func TestFileSourceOffset(t *testing.T) {
@@ -206,17 +230,8 @@ func TestFileSourceOffset(t *testing.T) {
 		t.Fatalf("Requests = %d, %v; want 2", n, err)
 	}
 	src.requests = 0 // learned in the pass, not counted
-	m := newMeter(1, 1, false)
-	f2, err := newFeed(context.Background(), src, 0, 1, onePass, 0, m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.begin(time.Now())
-	m.steadyAt = time.Now()
-	close(m.gate)
-	got, err := io.ReadAll(f2)
-	if want := "b\nc\nb\n"; err != nil || string(got) != want {
-		t.Fatalf("the feed gave %q, %v; want %q", got, err, want)
+	if got, _ := feedAll(t, src, 1, onePass, nil); string(got) != "b\nc\nb\n" {
+		t.Fatalf("the feed gave %q; want %q", got, "b\nc\nb\n")
 	}
 }
 
@@ -229,21 +244,13 @@ func TestFeedOnePassLongLines(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		m := newMeter(1, 1, false)
-		f, err := newFeed(context.Background(), src, 0, 1, onePass, 0, m)
-		if err != nil {
-			t.Fatal(err)
-		}
-		m.begin(time.Now())
-		m.steadyAt = time.Now()
-		close(m.gate)
-		got, err := io.ReadAll(iotest.OneByteReader(f))
+		got, f := feedAll(t, src, 1, onePass, iotest.OneByteReader)
 		lines := strings.SplitAfter(strings.TrimSuffix(text, "\n")+"\n", "\n")
 		lines = lines[:len(lines)-1]
 		// The warm-up, then one pass from the second line.
 		want := lines[0] + strings.Join(lines[1:], "") + lines[0]
-		if err != nil || string(got) != want {
-			t.Fatalf("%d lines: got %d bytes, %v; want %d", len(lines), len(got), err, len(want))
+		if string(got) != want {
+			t.Fatalf("%d lines: got %d bytes; want %d", len(lines), len(got), len(want))
 		}
 		if f.per != len(lines) {
 			t.Fatalf("%d lines: a pass holds %d requests, it says", len(lines), f.per)
@@ -261,17 +268,9 @@ func TestFeedLongBlankLines(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		m := newMeter(1, 1, false)
-		f, err := newFeed(context.Background(), src, 0, 1, 2, 0, m)
-		if err != nil {
-			t.Fatal(err)
-		}
-		m.begin(time.Now())
-		m.steadyAt = time.Now()
-		close(m.gate)
-		got, err := io.ReadAll(f)
-		if want := "a\n" + blank + "b\na\n"; err != nil || string(got) != want {
-			t.Fatalf("file %v: the feed gave %d bytes (%q...), %v; want %d", file, len(got), got[:min(len(got), 10)], err, len(want))
+		got, _ := feedAll(t, src, 1, 2, nil)
+		if want := "a\n" + blank + "b\na\n"; string(got) != want {
+			t.Fatalf("file %v: the feed gave %d bytes (%q...); want %d", file, len(got), got[:min(len(got), 10)], len(want))
 		}
 	}
 }

@@ -377,17 +377,21 @@ type failWriter struct{}
 
 func (failWriter) Write(p []byte) (int, error) { return 0, errFull }
 
+// ballast makes the test n bytes larger, in memory it touches: a child
+// shares the test's memory until exec, and wait4 would count it.
+func ballast(n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = 1
+	}
+	return b
+}
+
 // A child given input and answering is measured while it still runs, when
 // its stdin is closed.
 func TestPeakRSSAtEOF(t *testing.T) {
 	const mib = 1 << 20
-	// The test is made 64 MiB larger: a child shared its memory until
-	// exec, and wait4 would count that.
-	ballast := make([]byte, 64*mib)
-	for i := range ballast {
-		ballast[i] = 1
-	}
-	defer runtime.KeepAlive(ballast)
+	defer runtime.KeepAlive(ballast(64 * mib))
 	for _, tt := range []struct {
 		name     string
 		argv     []string
@@ -444,11 +448,7 @@ func (w *signalWriter) Write(p []byte) (int, error) {
 // measured then, at its own size: wait4's figure would count this test's.
 func TestPeakRSSSignalled(t *testing.T) {
 	const mib = 1 << 20
-	ballast := make([]byte, 64*mib)
-	for i := range ballast {
-		ballast[i] = 1
-	}
-	defer runtime.KeepAlive(ballast)
+	defer runtime.KeepAlive(ballast(64 * mib))
 	pr, pw := io.Pipe()
 	defer pw.Close()
 	c, err := proc.Start([]string{"sh", "-c", "read l; echo started; exec sleep 30"}, proc.Options{Stdin: pr, Stdout: io.Discard, Stderr: io.Discard, Grace: 5 * time.Second})

@@ -633,43 +633,28 @@ func TestJSONLStaleGhost(t *testing.T) {
 	h.want("1!no answer within --timeout 1s", "2!no answer within --timeout 1s", "3:A2")
 }
 
-// A child's ghosts, stale ones too, go with it: the next child's answers
-// with the same id are its own.
-func TestGoneForgetsStaleGhosts(t *testing.T) {
-	h := newHarness(t, with(jsonl, func(c *Config) { c.Timeout = time.Second }))
-	c := h.attach()
-	h.add(`{"id":"a"}`)
-	h.send(c)
-	h.after(time.Second)
-	h.after(time.Second) // stale
-	h.gone(c, "replaced", Replaced)
-	c = h.attach()
-	h.add(`{"id":"a","n":2}`)
-	h.send(c)
-	h.wantWire(c, `{"id":"a","n":2}`+"\n")
-	if o := h.answer(c, frame.Answer, `"a"`, "A2"); o != Answered {
-		t.Errorf("the new child's answer: %v; want Answered", o)
-	}
-	h.want("1!no answer within --timeout 1s", "2:A2")
-}
-
-// A child's ghosts go with it: the next child's answers with the same id
-// are its own.
+// A child's ghosts go with it, stale ones (unanswered in the --timeout
+// after too) as well: the next child's answers with the same id are its
+// own.
 func TestGoneForgetsGhosts(t *testing.T) {
-	h := newHarness(t, with(jsonl, func(c *Config) { c.Timeout = time.Second }))
-	c := h.attach()
-	h.add(`{"id":"a"}`)
-	h.send(c)
-	h.after(time.Second) // "a" times out: a ghost
-	h.gone(c, "x exited with code 1", Crashed)
-	c = h.attach()
-	h.add(`{"id":"a","n":2}`)
-	h.send(c)
-	h.wantWire(c, `{"id":"a","n":2}`+"\n")
-	if o := h.answer(c, frame.Answer, `"a"`, "A2"); o != Answered {
-		t.Errorf("the new child's answer: %v; want Answered", o)
+	for _, timeouts := range []int{1, 2} {
+		h := newHarness(t, with(jsonl, func(c *Config) { c.Timeout = time.Second }))
+		c := h.attach()
+		h.add(`{"id":"a"}`)
+		h.send(c)
+		for range timeouts {
+			h.after(time.Second) // a ghost, then a stale one
+		}
+		h.gone(c, "x exited with code 1", Crashed)
+		c = h.attach()
+		h.add(`{"id":"a","n":2}`)
+		h.send(c)
+		h.wantWire(c, `{"id":"a","n":2}`+"\n")
+		if o := h.answer(c, frame.Answer, `"a"`, "A2"); o != Answered {
+			t.Errorf("%d timeouts: the new child's answer: %v; want Answered", timeouts, o)
+		}
+		h.want("1!no answer within --timeout 1s", "2:A2")
 	}
-	h.want("1!no answer within --timeout 1s", "2:A2")
 }
 
 // An answer from one child to a request sent to another is not taken.
