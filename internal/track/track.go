@@ -367,13 +367,13 @@ func (b *Book) room() int {
 // while its window has room.
 func (b *Book) Send(c int, dst []byte, now time.Time) []byte {
 	ch := b.children[c]
-	if !ch.live || !ch.ready || ch.closed || len(ch.inflight) > 0 && ch.inflight[0].suspect {
-		return dst // a suspect is sent alone
+	if !ch.live || !ch.ready || ch.closed || len(ch.inflight) > 0 && ch.inflight[0].suspect && !b.unlimited {
+		return dst // a suspect is sent alone (see takes)
 	}
 	n := 0
 	for n < len(b.pending) && (len(ch.inflight) < b.sendWindow(ch) || b.unlimited) {
 		r := b.pending[n]
-		if r.suspect && len(ch.inflight) > 0 {
+		if r.suspect && len(ch.inflight) > 0 && !b.unlimited {
 			break // alone, or not at all
 		}
 		var ok bool
@@ -381,7 +381,7 @@ func (b *Book) Send(c int, dst []byte, now time.Time) []byte {
 			break
 		}
 		n++
-		if r.suspect {
+		if r.suspect && !b.unlimited {
 			break
 		}
 	}
@@ -541,7 +541,10 @@ func (b *Book) takes(c int, r *Request, avoid bool) bool {
 		return false
 	case avoid && slices.Contains(r.killers, int32(c)):
 		return false
-	case n > 0 && (r.suspect || ch.inflight[0].suspect):
+	case n > 0 && (r.suspect || ch.inflight[0].suspect) && !b.unlimited:
+		// One at a time, to find the culprit; unless the child was seen
+		// waiting for input with one unanswered (Unlimit): it would wait
+		// for ever.
 		return false
 	case n >= b.window(ch) && !b.unlimited:
 		return false
@@ -921,7 +924,9 @@ func (b *Book) Gone(c int, why string, fate Fate) Death {
 		}
 		if alone {
 			r.suspect = true
-			d.Alone++
+			if !b.unlimited {
+				d.Alone++ // else they go together: see takes
+			}
 		}
 		if fate == Replaced && !slices.Contains(r.killers, int32(c)) {
 			// It waited on a child that was stuck: another takes it,

@@ -249,6 +249,27 @@ func TestFIFOCrashChargesOldest(t *testing.T) {
 	h.want("1!x was killed while handling it; sent 2 time(s)", "2:B", "3:C")
 }
 
+// A child seen waiting for input with a suspect unanswered (Unlimit)
+// gets the others too: one at a time, they would wait for ever.
+func TestJSONLSuspectsUnlimited(t *testing.T) {
+	h := newHarness(t, with(jsonl, func(c *Config) { c.Retries = 5 }))
+	c := h.attach()
+	h.add("never", "crash")
+	h.send(c)
+	h.gone(c, "x was killed", Crashed)
+	c = h.attach()
+	h.send(c)
+	h.wantWire(c, `{"id":1,"text":"never"}`+"\n")
+	h.send(c)
+	h.wantWire(c, "") // alone
+	h.b.Unlimit()
+	h.send(c)
+	h.wantWire(c, `{"id":2,"text":"crash"}`+"\n")
+	if d := h.gone(c, "x was killed", Crashed); d.Alone != 0 {
+		t.Errorf("death %+v; none is sent alone now", d)
+	}
+}
+
 // In jsonl the requests in flight at a death are sent again one at a
 // time: only the culprit is charged and fails.
 func TestJSONLCrashIsolates(t *testing.T) {
