@@ -525,6 +525,12 @@ func (cv *conv) expire(now time.Time) {
 		r := cv.reps[st.Child]
 		switch {
 		case !r.running():
+		case !st.First && cv.cfg.Framing.Mode == frame.Serve:
+			// The server answers in order: the answers behind the
+			// timed-out request's wait on it. They are asked for again
+			// on a new connection; the server drops the old one's.
+			cv.s.say("reconnecting: request #%d had no answer within --timeout %s, nor in the %s after; the %d request(s) waiting behind it are sent again on a new connection", st.Seq, t, t, cv.book.InFlight(r.n)-1)
+			cv.replace(r)
 		case !st.First && !cv.book.Fifo() && cv.inputEnded && cv.queuedEmpty() && cv.book.Pending() == 0:
 			// No request is left to give the id again.
 		case !st.First && !cv.book.Fifo():

@@ -280,7 +280,15 @@ func (cv *conv) turn() {
 			r.stdinClosed = true
 			cv.book.NoMore(r.n)
 		}
-		if r.stdinClosed && cv.book.Oldest(r.n) == nil {
+		switch {
+		case !r.stdinClosed || cv.book.Oldest(r.n) != nil:
+		case cv.cfg.Framing.Mode == frame.Serve && cv.book.Ghosts(r.n) > 0:
+			// Only late answers are to come, which the server holds
+			// the connection open for: it is closed now, and the
+			// server drops them.
+			cv.leave(r, r.name+" closed with every request ended", track.Ended)
+			r.child.Terminate()
+		default:
 			r.child.Stop() // nothing more to wait for: --grace, then SIGTERM
 		}
 	}

@@ -96,3 +96,58 @@ func TestLookaheadWindow(t *testing.T) {
 		}
 	}
 }
+
+// TestServeTimeout: a server answers each caller in order, so a request's
+// --timeout clock starts when it reaches the head of the queue, and the
+// requests behind one that timed out wait for its late answer: they are
+// not failed for another's slowness. A ghost unanswered for another
+// --timeout gets the connection replaced, and the requests behind it are
+// sent again.
+func TestServeTimeout(t *testing.T) {
+	h := newHarness(t, Config{Framing: frame.Options{Mode: frame.Serve}, Window: 8, Timeout: time.Second})
+	c := h.attach()
+	h.add("a", "slow", "b", "c")
+	h.send(c)
+	h.after(500 * time.Millisecond)
+	h.answer(c, frame.Answer, "1", "A")
+	if r := h.after(900 * time.Millisecond); r != nil {
+		t.Errorf("stuck %v at 1.4 s; want none", r)
+	}
+	h.want("1:A") // slow's clock started at a's answer, at 0.5 s
+	if r := h.after(100 * time.Millisecond); len(r) != 1 || r[0] != (Stuck{c, 2, true}) {
+		t.Errorf("stuck %v at 1.5 s; want request 2, first", r)
+	}
+	h.want("1:A", "2!no answer within --timeout 1s")
+	if g := h.b.Ghosts(c); g != 1 {
+		t.Errorf("Ghosts %d; want 1", g)
+	}
+	h.after(800 * time.Millisecond) // 2.3 s: b waits behind slow's ghost
+	if o := h.answer(c, frame.Answer, "2", "SLOW"); o != Late {
+		t.Errorf("late answer: %v; want Late", o)
+	}
+	h.after(900 * time.Millisecond) // 3.2 s: b's clock started at 2.3 s
+	h.answer(c, frame.Answer, "3", "B")
+	h.after(900 * time.Millisecond)
+	h.answer(c, frame.Answer, "4", "C")
+	h.want("1:A", "2!no answer within --timeout 1s", "3:B", "4:C")
+	if g := h.b.Ghosts(c); g != 0 {
+		t.Errorf("Ghosts %d after the late answer; want 0", g)
+	}
+
+	h.add("never", "next")
+	h.send(c)
+	h.wantWire(c, `{"id":1,"input":"a"}`+"\n"+`{"id":2,"input":"slow"}`+"\n"+`{"id":3,"input":"b"}`+"\n"+`{"id":4,"input":"c"}`+"\n"+
+		`{"id":5,"input":"never"}`+"\n"+`{"id":6,"input":"next"}`+"\n")
+	h.after(time.Second)
+	if r := h.after(time.Second); len(r) != 1 || r[0] != (Stuck{c, 5, false}) {
+		t.Fatalf("stuck %v; want request 5's ghost, unanswered another --timeout", r)
+	}
+	if d := h.gone(c, "replaced", Replaced); d.InFlight != 1 || d.Oldest != 6 || d.Failed != 0 {
+		t.Errorf("death %+v; want request 6 to send again", d)
+	}
+	c2 := h.attach()
+	h.send(c2)
+	h.wantWire(c2, `{"id":6,"input":"next"}`+"\n")
+	h.answer(c2, frame.Answer, "6", "NEXT")
+	h.want("1:A", "2!no answer within --timeout 1s", "3:B", "4:C", "5!no answer within --timeout 1s", "6:NEXT")
+}

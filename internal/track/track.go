@@ -12,12 +12,14 @@
 //     collide with the user's; a request whose id is in flight waits. A
 //     request that timed out leaves a ghost: its late answer is recognised
 //     and dropped, not taken for the next request's.
-//   - In the FIFO framings a child works on one request at a time, so a
-//     request's --timeout clock starts when it reaches the head of its
-//     child's queue: requests merely queued behind a slow one are not
-//     failed. A child is replaced only when the ghost of a timed-out
-//     request stays unanswered for another --timeout (in jsonl, when
-//     the request's id was the user's, which may come again).
+//   - In the FIFO framings a child works on one request at a time, and a
+//     server answers each caller in order, so a request's --timeout clock
+//     starts when it reaches the head of its child's queue: requests
+//     merely queued behind a slow one are not failed, and wait behind its
+//     ghost for its late answer. A child is replaced only when the ghost
+//     of a timed-out request stays unanswered for another --timeout (in
+//     jsonl, when the request's id was the user's, which may come again);
+//     the requests behind it are sent again.
 //   - A child's death is charged to the request it was handling: the
 //     oldest in flight in the FIFO framings; in jsonl, where any could be
 //     the cause, the requests in flight are sent again one at a time, so
@@ -55,8 +57,8 @@ type Config struct {
 	// Window is how many requests each child may have in flight.
 	Window int
 	// Timeout fails a request with no answer this long after it was sent
-	// (in the FIFO framings: after it reached the head of the queue); 0
-	// waits as long as it takes.
+	// (in the FIFO framings and to a server: after it reached the head of
+	// the queue); 0 waits as long as it takes.
 	Timeout time.Duration
 	// Retries is how many times a request is sent again after a child died
 	// handling it.
@@ -175,7 +177,7 @@ type child struct {
 	live     bool
 	ready    bool
 	closed   bool       // its stdin is closed: it takes no more, ready or not
-	inflight []*Request // in the order sent; in FIFO framings with ghosts among them
+	inflight []*Request // in the order sent; in FIFO framings and to a server with ghosts among them
 	// svc estimates how long the child takes to answer a request once it
 	// has it (a moving average); answered counts its answers. See window.
 	svc      time.Duration
@@ -207,6 +209,10 @@ func (c *child) push(r *Request) {
 type Book struct {
 	cfg  Config
 	fifo bool
+	// ordered: answers come in the order of the requests, so a request's
+	// clock starts when it reaches the head of its child's queue: the
+	// FIFO framings, and a server's (it answers each caller in order).
+	ordered bool
 
 	nextIdx  int
 	nextSeq  uint64
@@ -225,7 +231,7 @@ type Book struct {
 	stale []*Request
 
 	open     int // requests added and not ended
-	inflight int // requests in flight, all children's, ghosts in FIFO queues included
+	inflight int // requests in flight, all children's, ghosts in ordered queues included
 	live     int // children attached and not gone
 	// finished holds the requests that ended and wait for those before
 	// them: a ring, the request of input index i at i % len(finished)
@@ -251,6 +257,7 @@ func New(cfg Config) *Book {
 		cfg:         cfg,
 		keep:        2*cfg.Window + 512,
 		fifo:        cfg.Framing.Mode == frame.Line || cfg.Framing.Mode == frame.Marker,
+		ordered:     cfg.Framing.Mode == frame.Line || cfg.Framing.Mode == frame.Marker || cfg.Framing.Mode == frame.Serve,
 		byKey:       map[string]*Request{},
 		pendingKeys: map[string]int{},
 		userKeys:    map[string]struct{}{},
@@ -590,7 +597,7 @@ func (b *Book) send(c int, ch *child, r *Request, dst []byte, now time.Time) ([]
 		b.finish(r)
 		return dst, true
 	}
-	if !b.fifo || len(ch.inflight) == 0 {
+	if !b.ordered || len(ch.inflight) == 0 {
 		r.deadline = b.deadline(now)
 	}
 	if !b.fifo {
@@ -688,7 +695,7 @@ func (b *Book) unqueue(c int, r *Request, now time.Time) {
 		ch.inflight = ch.inflight[1:]
 		if len(ch.inflight) == 0 {
 			ch.inflight = ch.arr[:0] // back to the array's start
-		} else if b.fifo && !ch.inflight[0].ghost {
+		} else if b.ordered && !ch.inflight[0].ghost {
 			ch.inflight[0].deadline = b.deadline(now)
 		}
 		return
@@ -717,7 +724,7 @@ func (b *Book) FailOldest(c int, err error, now time.Time) {
 
 // dropGhost forgets a ghost whose late answer came, or whose time is up.
 func (b *Book) dropGhost(c int, g *Request, now time.Time) {
-	if b.fifo {
+	if b.ordered {
 		b.unqueue(c, g, now)
 		return
 	}
@@ -731,12 +738,13 @@ func (b *Book) dropGhost(c int, g *Request, now time.Time) {
 }
 
 // Stuck is a child that did not answer request Seq in time. Then, with
-// First (the FIFO framings), the request failed and the child is kept: its
+// First (the FIFO framings, a server), the request failed and the child is kept: its
 // late answer will be recognised and dropped, and the requests queued
 // behind it wait for it (with several children, the caller may rather
 // replace it, and have them sent to another). Without First, the child
 // answered neither in time nor in the --timeout after: in a FIFO framing,
-// nothing else it says can be trusted to answer what it seems to; in
+// nothing else it says can be trusted to answer what it seems to; from a
+// server, the answers behind it will not come before it; in
 // jsonl, the request's id was the user's, which a later request may give
 // again and would wait for for ever. It must be replaced.
 type Stuck struct {
@@ -753,7 +761,7 @@ func (b *Book) Expire(now time.Time) (replace []Stuck) {
 		return nil
 	}
 	for c, ch := range b.children {
-		if b.fifo {
+		if b.ordered {
 			if len(ch.inflight) == 0 {
 				continue
 			}
@@ -765,7 +773,13 @@ func (b *Book) Expire(now time.Time) (replace []Stuck) {
 				continue
 			}
 			if !h.deadline.IsZero() && !now.Before(h.deadline) {
-				ch.inflight[0] = &Request{Seq: h.Seq, ghost: true, Child: int32(c), deadline: now.Add(b.cfg.Timeout)}
+				// The ghost stays at the head: the answers behind it
+				// come after its own.
+				g := &Request{Seq: h.Seq, Key: h.Key, ghost: true, Child: int32(c), deadline: now.Add(b.cfg.Timeout)}
+				ch.inflight[0] = g
+				if !b.fifo {
+					b.byKey[g.Key] = g
+				}
 				b.timedOut(h)
 				replace = append(replace, Stuck{c, h.Seq, true})
 			}
@@ -848,7 +862,10 @@ func (b *Book) Gone(c int, why string, fate Fate) Death {
 	var live []*Request
 	for _, r := range ch.inflight {
 		if r.ghost {
-			if !b.fifo {
+			switch {
+			case b.ordered && !b.fifo:
+				delete(b.byKey, r.Key)
+			case !b.fifo:
 				b.dropGhost(c, r, time.Time{})
 			}
 			continue
@@ -970,6 +987,20 @@ func (b *Book) failPending() {
 	clear(b.pending)
 	b.pending = b.pending[:0]
 	clear(b.pendingKeys)
+}
+
+// Ghosts is how many requests child c was sent that timed out and may
+// still be answered late.
+func (b *Book) Ghosts(c int) int {
+	n := 0
+	for _, list := range [][]*Request{b.children[c].inflight, b.ghosts, b.stale} {
+		for _, g := range list {
+			if g.ghost && g.Child == int32(c) {
+				n++
+			}
+		}
+	}
+	return n
 }
 
 // Fifo reports whether answers are matched in order (line and marker

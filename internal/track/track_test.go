@@ -429,7 +429,8 @@ func TestMarkerPrompt(t *testing.T) {
 }
 
 // FuzzBook plays random interleavings of input, sends to one to three
-// children, answers (right, late, twice, never), deaths, restarts and
+// children (by id: jsonl, or, for one seed in three, servers, which answer
+// in order), answers (right, late, twice, never), deaths, restarts and
 // deadlines, and checks that every request ends exactly once, in input
 // order (or, unordered, once), that the reorder buffer stays bounded, and
 // that no answer reaches the wrong request: each answer names the request
@@ -442,7 +443,11 @@ func FuzzBook(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s1, s2 uint64, byID bool) {
 		rng := rand.New(rand.NewPCG(s1, s2))
 		cfg := Config{Framing: frame.Options{Mode: frame.Line}, Window: 1 + rng.IntN(5), Retries: rng.IntN(3), Timeout: time.Duration(rng.IntN(3)) * time.Second}
-		if byID {
+		serve := byID && s1%3 == 0
+		switch {
+		case serve:
+			cfg.Framing.Mode = frame.Serve
+		case byID:
 			cfg.Framing.Mode = frame.JSONL
 		}
 		if rng.IntN(2) == 0 {
@@ -502,7 +507,11 @@ func FuzzBook(f *testing.F) {
 				var s sent
 				if byID {
 					var id, q int
-					fmt.Sscanf(l, `{"id":%d,"text":"q%d"}`, &id, &q)
+					if serve {
+						fmt.Sscanf(l, `{"id":%d,"input":"q%d"}`, &id, &q)
+					} else {
+						fmt.Sscanf(l, `{"id":%d,"text":"q%d"}`, &id, &q)
+					}
 					s = sent{uint64(q), fmt.Sprint(id)}
 				} else {
 					fmt.Sscanf(l, "q%d", &s.seq)
@@ -544,7 +553,7 @@ func FuzzBook(f *testing.F) {
 			case k < 7 && len(children[c]) > 0:
 				// The child answers: the oldest, or (jsonl) any; sometimes twice.
 				i := 0
-				if byID {
+				if byID && !serve {
 					i = rng.IntN(len(children[c]))
 				}
 				s := children[c][i]
