@@ -86,6 +86,8 @@ type Decoder struct {
 type draft struct {
 	kind    Kind
 	notJSON bool
+	json    bool // Serve: Message.JSON
+	note    bool // Serve: Message.Notification
 	inArena bool
 	b       []byte
 	d0, d1  int
@@ -429,7 +431,7 @@ func (d *Decoder) flush() []Message {
 		keys = string(d.keys)
 	}
 	for _, r := range d.drafts {
-		m := Message{Kind: r.kind, NotJSON: r.notJSON, Key: keys[r.k0:r.k1], Data: r.b}
+		m := Message{Kind: r.kind, NotJSON: r.notJSON, JSON: r.json, Notification: r.note, Key: keys[r.k0:r.k1], Data: r.b}
 		if r.inArena {
 			m.Data = d.arena[r.d0:r.d1:r.d1]
 		}

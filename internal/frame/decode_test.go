@@ -402,3 +402,30 @@ func TestMarkerRegexp(t *testing.T) {
 		})
 	}
 }
+
+// TestServeAnswerKinds: a server's answer tells a jsonl pool's answer
+// object (JSON) from a text, and a notification from an empty answer, so
+// that the caller records each as a direct run would.
+func TestServeAnswerKinds(t *testing.T) {
+	in := `{"id":1,"output":{"id":7,"text":"HI"}}` + "\n" +
+		`{"id":2,"output":"{\"not\":\"json\"}"}` + "\n" +
+		`{"id":3,"output":null,"notification":true}` + "\n" +
+		`{"id":4,"output":""}` + "\n"
+	ms, err := NewDecoder(Options{Mode: Serve}).Feed([]byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	type got struct {
+		key, data    string
+		json, notify bool
+	}
+	want := []got{{"1", `{"id":7,"text":"HI"}`, true, false}, {"2", `{"not":"json"}`, false, false}, {"3", "", false, true}, {"4", "", false, false}}
+	if len(ms) != len(want) {
+		t.Fatalf("%d messages; want %d", len(ms), len(want))
+	}
+	for i, m := range ms {
+		if g := (got{m.Key, string(m.Data), m.JSON, m.Notification}); g != want[i] {
+			t.Errorf("message %d: %+v; want %+v", i, g, want[i])
+		}
+	}
+}

@@ -183,6 +183,13 @@ type Message struct {
 	// NotJSON marks, in JSONL mode, an Event whose line is not a JSON
 	// object (not JSON at all, or an array, a string, a number...).
 	NotJSON bool
+	// JSON marks, in Serve mode, an Answer whose Data is the JSON of its
+	// "output" (a jsonl pool's answer object), not a string's text.
+	JSON bool
+	// Notification marks, in Serve mode, the answer to a request the
+	// server's pool took for a notification: it was sent, and awaited no
+	// answer.
+	Notification bool
 }
 
 // ErrBadRequest is wrapped by every EncodeRequest error: the request cannot

@@ -23,15 +23,17 @@ func EncodeServe(dst []byte, key string, line []byte) []byte {
 
 // serveAnswer is what the decoder reads of a Serve answer.
 type serveAnswer struct {
-	ID     json.RawMessage `json:"id"`
-	Output json.RawMessage `json:"output"`
-	Error  *string         `json:"error"`
+	ID           json.RawMessage `json:"id"`
+	Output       json.RawMessage `json:"output"`
+	Error        *string         `json:"error"`
+	Notification bool            `json:"notification"`
 }
 
 // serve decodes one line of a server's answers. An answer's Data is its
 // "output": a string's text, or the JSON of anything else (a jsonl pool's
 // answer is the model's object), empty for null; an "error" makes it
-// Failed, with the error's text.
+// Failed, with the error's text. An "output" that is not a string makes
+// it JSON; "notification":true, a Notification.
 func (d *Decoder) serve(b []byte, buffered bool) use {
 	t := trimSpace(b)
 	if len(t) == 0 || t[0] != '{' || !json.Valid(t) {
@@ -44,7 +46,7 @@ func (d *Decoder) serve(b []byte, buffered bool) use {
 	}
 	k0 := len(d.keys)
 	d.keys = appendKey(d.keys, a.ID)
-	r := draft{kind: Answer, inArena: true, d0: len(d.arena), k0: k0, k1: len(d.keys)}
+	r := draft{kind: Answer, inArena: true, d0: len(d.arena), k0: k0, k1: len(d.keys), note: a.Notification}
 	switch {
 	case a.Error != nil:
 		r.kind = Failed
@@ -53,7 +55,8 @@ func (d *Decoder) serve(b []byte, buffered bool) use {
 		var s string
 		_ = json.Unmarshal(a.Output, &s) // valid: t was
 		d.arena = append(d.arena, s...)
-	case string(a.Output) != "null":
+	case len(a.Output) > 0 && string(a.Output) != "null":
+		r.json = true
 		d.arena = append(d.arena, a.Output...)
 	}
 	r.d1 = len(d.arena)

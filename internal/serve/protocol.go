@@ -30,6 +30,7 @@ import (
 //
 //	{"id":ID,"output":"TEXT","latency_ms":12.5,"replica":1}
 //	{"id":ID,"output":{...the model's JSON answer...},"latency_ms":12.5,"replica":2}
+//	{"id":ID,"output":null,"notification":true,"latency_ms":0.1,"replica":2}
 //	{"id":ID,"error":"why it failed"}
 //	{"id":ID,"status":{...}}
 //
@@ -217,7 +218,7 @@ func appendAnswer(dst []byte, id json.RawMessage, r *track.Request, mode frame.M
 	dst = append(dst, `,"output":`...)
 	switch {
 	case r.Notification:
-		dst = append(dst, "null"...)
+		dst = append(dst, `null,"notification":true`...)
 	case mode == frame.JSONL:
 		dst = append(dst, r.Answer...) // a JSON object: the decoder checked it
 	default:

@@ -102,7 +102,7 @@ func TestAppendAnswer(t *testing.T) {
 		{"failed", "9", track.Request{Err: errors.New("no answer within --timeout 1s"), Attempts: 1}, frame.Line,
 			`{"id":9,"error":"no answer within --timeout 1s"}`},
 		{"notification", "4", track.Request{Notification: true, Attempts: 1}, frame.JSONL,
-			`{"id":4,"output":null,"latency_ms":0,"replica":1}`},
+			`{"id":4,"output":null,"notification":true,"latency_ms":0,"replica":1}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

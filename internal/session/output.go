@@ -339,7 +339,7 @@ func (o *output) recordOutput(r *track.Request) json.RawMessage {
 // otherwise (jsonl's answers are JSON, and so UTF-8). It aliases r.Answer:
 // a caller that keeps it past Config.Observe copies it.
 func ExactAnswer(mode frame.Mode, r *track.Request) []byte {
-	if mode == frame.JSONL || r.Err != nil || r.Notification || utf8.Valid(r.Answer) {
+	if mode == frame.JSONL || r.AnswerJSON || r.Err != nil || r.Notification || utf8.Valid(r.Answer) {
 		return nil
 	}
 	return r.Answer
@@ -347,7 +347,7 @@ func ExactAnswer(mode frame.Mode, r *track.Request) []byte {
 
 // RecordOutput is what a --json record's "output" holds for r, a request
 // of a run in framing mode: the answer's text as a JSON string, or in
-// jsonl its JSON object; with partial messages, all of them in order, the
+// jsonl (or from a jsonl pool through a server) its JSON object; with partial messages, all of them in order, the
 // answer last; null for a notification, or a failure with no parts. It may
 // alias r.Answer: a caller that keeps it past Config.Observe copies it.
 func RecordOutput(mode frame.Mode, r *track.Request) json.RawMessage {
@@ -355,7 +355,7 @@ func RecordOutput(mode frame.Mode, r *track.Request) json.RawMessage {
 		return json.RawMessage("null")
 	}
 	one := func(b []byte) json.RawMessage {
-		if mode == frame.JSONL && json.Valid(b) {
+		if (mode == frame.JSONL || r.AnswerJSON) && json.Valid(b) {
 			return b
 		}
 		s, _ := json.Marshal(string(b))

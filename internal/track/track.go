@@ -110,8 +110,12 @@ type Request struct {
 	Parts int32
 	// Shown is the caller's: how many parts it showed as they came.
 	Shown int32
-	// Notification: it expected no answer and ended once written.
+	// Notification: it expected no answer and ended once written (or, to
+	// a server, the server said its pool took it for one).
 	Notification bool
+	// AnswerJSON: Answer is JSON, not text: a jsonl pool's answer, through
+	// a server.
+	AnswerJSON bool
 
 	given    bool      // jsonl: Key is the user's id, not pipecli's
 	suspect  bool      // to be sent alone: it may have killed a child
@@ -665,6 +669,7 @@ func (b *Book) Deliver(c int, m frame.Message, now time.Time) (Outcome, *Request
 		ch.served(r, now)
 		b.unqueue(c, r, now)
 		r.Answer = m.Data
+		r.AnswerJSON, r.Notification = m.JSON, m.Notification
 		r.Latency = now.Sub(r.sent)
 		r.suspect = false
 		b.finish(r)
