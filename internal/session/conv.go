@@ -438,6 +438,67 @@ func (cv *conv) anyReady() bool {
 	return false
 }
 
+// closeInput closes r's stdin: every request is written, and the child
+// reads EOF; its answers are still read (tr, bc: some answer only then).
+func (cv *conv) closeInput(r *replica) {
+	r.box.CloseWrite()
+	r.stdinClosed = true
+	cv.book.NoMore(r.n)
+}
+
+// holdEOF reports whether r, one of several replicas, is to be sent EOF
+// later than now, though every request is written: it has some
+// unanswered, and may be a worker that ends after so many requests. One
+// that exits before its input is closed has its unanswered requests sent
+// to the others, as a death; one that exits at EOF has chosen to leave
+// them unanswered (a REPL that skipped them), and they fail. Closing at
+// once would make a race of the two. It is held only while the child can
+// be watched, and is not seen waiting for input: then it is sent EOF (see
+// lookForEOF), which a program that answers only at EOF (sort), or
+// buffers its output, needs.
+func (cv *conv) holdEOF(r *replica) bool {
+	held := cv.eofHeld(r)
+	if held && r.eofLookAt.IsZero() {
+		r.eofLookAt = time.Now().Add(eofLook)
+		select {
+		case cv.kick <- struct{}{}: // the loop sets the alarm
+		default:
+		}
+	}
+	return held
+}
+
+// eofHeld is holdEOF's condition, without arming the looks.
+func (cv *conv) eofHeld(r *replica) bool {
+	return len(cv.reps) > 1 && !r.eofDue && cv.book.Oldest(r.n) != nil && !r.target.Elsewhere() && cv.interrupted == 0 && !cv.quit
+}
+
+// eofLook is how often a replica whose EOF is held (see holdEOF) is looked
+// at; it is sent EOF once seen waiting for input, silent, at two looks in a
+// row.
+const eofLook = 100 * time.Millisecond
+
+// lookForEOF looks at r, whose EOF is held, at now: is it waiting for
+// input with requests unanswered? Then it has read every request it was
+// sent, and it is no worker about to end: it answers at EOF (sort), or
+// skipped them, and reads EOF now. Silent for two looks, so that an answer
+// written just before it read again is not taken for none; its stdin is
+// empty (a worker that ends after so many requests leaves the rest unread).
+func (cv *conv) lookForEOF(r *replica, now time.Time) {
+	if !r.running() || r.stdinClosed || !cv.eofHeld(r) {
+		r.eofWaits = false
+		return
+	}
+	waits := now.Sub(r.lastOut) >= 2*eofLook && r.child.WaitsForInput()
+	if waits && r.eofWaits {
+		r.eofDue = true
+		cv.closeInput(r)
+		return
+	}
+	r.eofWaits = waits
+	r.eofLookAt = now.Add(eofLook)
+}
+
 // inputOver is called when r's child's stdin has been fed all there is
 // (raw: its source ended; framed: every request is written): its
 // --eof-timeout counts from then.
@@ -452,7 +513,7 @@ func (cv *conv) inputOver(r *replica) {
 func (cv *conv) setAlarm() {
 	var next time.Time
 	for _, r := range cv.reps {
-		for _, t := range []time.Time{r.restartAt, r.eofAt} {
+		for _, t := range []time.Time{r.restartAt, r.eofAt, r.eofLookAt} {
 			if !t.IsZero() && (next.IsZero() || t.Before(next)) {
 				next = t
 			}
@@ -469,9 +530,14 @@ func (cv *conv) setAlarm() {
 	}
 }
 
-// ring does what the alarm was set for: --eof-timeout, restarts.
+// ring does what the alarm was set for: --eof-timeout, restarts, a look at
+// a replica whose EOF is held.
 func (cv *conv) ring(now time.Time) error {
 	for _, r := range cv.reps {
+		if !r.eofLookAt.IsZero() && !now.Before(r.eofLookAt) {
+			r.eofLookAt = time.Time{}
+			cv.lookForEOF(r, now)
+		}
 		if !r.eofAt.IsZero() && !now.Before(r.eofAt) {
 			r.eofAt = time.Time{}
 			cv.eofTimeout(r)

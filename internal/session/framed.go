@@ -273,12 +273,8 @@ func (cv *conv) turn() {
 		if !r.running() {
 			continue
 		}
-		if over && !r.stdinClosed {
-			// Every request is written: the child reads EOF, and its
-			// answers are still read (tr, bc: some answer only then).
-			r.box.CloseWrite()
-			r.stdinClosed = true
-			cv.book.NoMore(r.n)
+		if over && !r.stdinClosed && !cv.holdEOF(r) {
+			cv.closeInput(r)
 		}
 		switch {
 		case !r.stdinClosed || cv.book.Oldest(r.n) != nil:

@@ -36,6 +36,12 @@ type replica struct {
 	leftWhy     string
 	replacing   bool // we stopped it to start another
 	stdinClosed bool // every request is written and its stdin closed
+	// eofDue: it was seen waiting for input with the input over, while
+	// holdEOF held its EOF back: it is sent EOF now. eofLookAt is when to
+	// look at it next, eofWaits whether it waited at the last look.
+	eofDue    bool
+	eofLookAt time.Time
+	eofWaits  bool
 	// retired: it is not started again: it kept failing, or it ended by
 	// itself before its input ended, or it could not start.
 	retired bool
@@ -95,4 +101,5 @@ func (r *replica) reset(now time.Time) {
 	r.left, r.stdinClosed, r.answered, r.started, r.lastOut = false, false, 0, now, now
 	r.noise, r.lastNoise, r.waitSaid, r.sent, r.unframed = 0, nil, false, false, 0
 	r.restartAt, r.eofAt, r.idle, r.outEnded = time.Time{}, time.Time{}, false, time.Time{}
+	r.eofDue, r.eofLookAt, r.eofWaits = false, time.Time{}, false
 }
