@@ -1363,6 +1363,9 @@ func (cv *conv) mismatchHint(r *replica) string {
 	case frame.Marker:
 		m := fmt.Sprintf("line equal to --marker %q", o.Marker)
 		fix := "check the marker, or use --sentinel to make it print one"
+		if cv.cfg.Sentinel != nil {
+			fix = fmt.Sprintf("check the marker, and that --sentinel %q makes it print it", *cv.cfg.Sentinel)
+		}
 		switch {
 		case o.PromptReady && o.Ready != nil && o.Ready == o.MarkerRE:
 			// --prompt: the marker is the prompt, on a line of its own
@@ -1380,11 +1383,19 @@ func (cv *conv) mismatchHint(r *replica) string {
 // skipHint says, for a framing that matches answers in order, what a
 // child that answers nothing to some lines does to them, and the cure.
 func (cv *conv) skipHint() string {
+	o := cv.cfg.Framing
+	switch {
+	case cv.cfg.Sentinel != nil:
+		// The cure is in use: it did not work.
+		return fmt.Sprintf("in %s framing answers are matched in order, and --sentinel %q is written after each request so that it answers each; if it answered nothing to one, check that the sentinel makes it print the marker on a line of its own, even after an error", o.Mode, *cv.cfg.Sentinel)
+	case o.PromptReady && o.Ready != nil && o.Ready == o.MarkerRE:
+		return fmt.Sprintf("with --prompt, each answer ends at the prompt; if it printed none after a request (a statement that takes several lines, a continuation prompt), the answers after it went to the wrong requests; check --prompt %q, and give each request whole on one line", unanchor(o.MarkerRE.String()))
+	}
 	fix := "--sentinel with --framing marker, or --prompt"
 	if !cv.cfg.SkipEmpty {
 		fix += ", or --skip-empty for empty lines"
 	}
-	return fmt.Sprintf("in %s framing answers are matched in order, so if it skipped a line (an empty one, a command such as an assignment), the answers after that line went to the wrong requests; make it answer each: %s", cv.cfg.Framing.Mode, fix)
+	return fmt.Sprintf("in %s framing answers are matched in order, so if it skipped a line (an empty one, a command such as an assignment), the answers after that line went to the wrong requests; make it answer each: %s", o.Mode, fix)
 }
 
 // fedDone reports whether c's stdin has been fed all there is.
