@@ -107,7 +107,7 @@ report).`,
 	f.IntVarP(&o.Requests, "requests", "n", 0, "send `N` measured requests (default: each line of --file once; 1000 with --line)")
 	f.DurationVarP(&o.Duration, "duration", "d", 0, "send measured requests for this long, instead of --requests")
 	f.IntVar(&o.Warmup, "warmup", 0, "send `N` requests first, not measured; measuring starts once they are answered (default: one per replica, their start-up)")
-	f.StringVarP(&o.Windows, "window", "w", "64", "requests in flight per child; a list `W[,W...]` (1,8,64) measures at each")
+	f.StringVarP(&o.Windows, "window", "w", "64", "requests in flight per child; a list `W[,W...]` (1,8,64) measures at each (default 1 with --prompt or --sentinel)")
 	f.IntVar(&o.Rounds, "rounds", 0, "measure each window in `N` runs, alternating with --vs (default 1; 5 with --vs)")
 	f.StringVar(&o.Vs, "vs", "", "also measure `COMMAND` (split like a shell would, never run by one) on the same requests, and compare")
 	f.BoolVar(&o.JSON, "json", false, "write the report as one JSON document, every figure in it")
@@ -161,6 +161,9 @@ func (o *benchOpts) checkBench(c *cobra.Command) error {
 			return usageError(fmt.Errorf("--prompt sends requests one at a time: a REPL's prompt is recognised only at the end of what it printed; --window must be 1"))
 		}
 		ws = []int{1}
+	}
+	if fl.Changed("sentinel") && !fl.Changed("window") {
+		ws = []int{1} // as run: see checkFraming
 	}
 	o.windows = ws
 	o.Window = ws[0] // for check's sake; each run sets its own

@@ -83,7 +83,7 @@ func (o *targetOpts) addFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.Sentinel, "sentinel", "", "with --framing marker: write this `LINE` after each request, to make a REPL print the marker (sqlite3: '.print --END--'; bc: 'print \"--END--\\n\"')")
 	f.BoolVar(&o.SkipEmpty, "skip-empty", false, "blank input lines are not requests: they are not sent")
 	f.BoolVar(&o.Partials, "partials", false, "write the parts of an answer (jsonl \"partial\":true messages) to stdout as they come, not only on a terminal")
-	f.IntVar(&o.Window, "window", 0, "requests in flight at once (default 1 at the prompt, 64 otherwise)")
+	f.IntVar(&o.Window, "window", 0, "requests in flight at once (default 1 at the prompt and with --prompt or --sentinel, 64 otherwise)")
 	f.DurationVar(&o.Timeout, "timeout", 0, "fail a request with no answer this long after it was sent (line and marker framing: after the requests before it were answered); the child is kept (0: none)")
 	f.IntVar(&o.Retries, "retries", 2, "send a request again this many times when its child died handling it")
 	f.StringVar(&o.Restart, "restart", "on-failure", "on-failure: restart a child that died unexpectedly; never")
@@ -305,6 +305,15 @@ func (o *targetOpts) checkFraming(c *cobra.Command) error {
 		return fmt.Errorf("--max-restarts must be 0 or more")
 	case o.Restart != "on-failure" && o.Restart != "never":
 		return fmt.Errorf("--restart must be on-failure or never, not %q", o.Restart)
+	}
+	if c.Flags().Changed("sentinel") && !c.Flags().Changed("window") {
+		// A request the REPL takes for part of a statement (SQL
+		// without its ";") swallows its sentinel; with more in flight,
+		// the next request's sentinel would end it, and every answer
+		// after would go to the request before. One at a time, the
+		// REPL is seen waiting for the rest, and that request fails
+		// alone (see session's watchReplica).
+		o.Window = 1
 	}
 	return nil
 }

@@ -1199,7 +1199,8 @@ func (cv *conv) watchReplica(r *replica, now time.Time) {
 	// answer is acted on, of a child silent for a while, once a watch: it
 	// reads /proc. Silent, so that an answer written just before it read
 	// again is not taken for none.
-	acted := held && !cv.draining && s.pr == nil || !held && cfg.Resync && cv.book.Fifo() || cfg.Starved != nil && !cv.starved
+	repl := cv.replFraming() && s.pr == nil && !cv.draining
+	acted := held && !cv.draining && s.pr == nil || !held && cfg.Resync && cv.book.Fifo() || cfg.Starved != nil && !cv.starved || repl
 	idle := acted && now.Sub(r.lastOut) >= needsMoreAfter && !r.stdinClosed && !r.target.Elsewhere() && r.child.WaitsForInput()
 	switch {
 	case !idle:
@@ -1208,6 +1209,21 @@ func (cv *conv) watchReplica(r *replica, now time.Time) {
 		r.waitsSince = now
 	}
 	idleFor := now.Sub(r.waitsSince)
+	if idle && repl && idleFor >= needsMoreAfter && !r.left && r.unframed == 0 && oldest.Parts == 0 {
+		// A REPL that waits for more input without ending its answer
+		// with the prompt or the sentinel's marker: the request is not
+		// a whole statement to it (a "for ...:" line, an open quote or
+		// bracket, SQL without its ";"), and the next lines would be
+		// read as the rest of it, their answers run together. The
+		// request fails, and the REPL is started afresh for the rest.
+		// Not at the prompt: there the person types the rest. Not when
+		// it printed lines since: then the marker is what is wrong (see
+		// mismatchHint).
+		s.say("%s waits for more input after request #%d %q without ending its answer %s: to it the request is not a whole statement (it continues on the next line: a block, an open quote or bracket, a missing \";\"), and the lines after it would be read as its rest; the request fails, and %s is restarted for the rest, losing its state; give each request whole on one line", r.name, oldest.Seq, clip(oldest.Input), cv.answerEnd(), r.name)
+		cv.leave(r, r.name+" waited for more input after it: not a whole statement (give each request whole on one line)", track.Abandoned)
+		cv.replace(r)
+		return
+	}
 	if idle && !cv.draining && held && idleFor >= needsMoreAfter && s.pr == nil {
 		// It waits for input with requests unanswered, and the window
 		// holds the rest of the input back until it answers: it never
@@ -1378,6 +1394,26 @@ func (cv *conv) mismatchHint(r *replica) string {
 		return fmt.Sprintf("%s has written %d line(s) since its last answer but no %s, which ends each answer (the last line %q); %s", r.name, r.noise, m, last, fix)
 	}
 	return fmt.Sprintf("%s writes lines that answer no request (%d so far, the last %q): it answers more lines than it is sent", r.name, r.noise, last)
+}
+
+// replFraming reports whether the framing is a REPL's: --prompt, or
+// marker framing with a --sentinel, where every request is answered with
+// the marker unless the REPL waits for more of it.
+func (cv *conv) replFraming() bool {
+	o := cv.cfg.Framing
+	return o.Mode == frame.Marker && (cv.cfg.Sentinel != nil || o.PromptReady && o.Ready != nil && o.Ready == o.MarkerRE)
+}
+
+// answerEnd names what ends an answer in marker framing.
+func (cv *conv) answerEnd() string {
+	o := cv.cfg.Framing
+	switch {
+	case o.PromptReady && o.Ready != nil && o.Ready == o.MarkerRE:
+		return fmt.Sprintf("with the prompt (--prompt %q)", unanchor(o.MarkerRE.String()))
+	case o.MarkerRE != nil:
+		return fmt.Sprintf("with a line matching --marker-regexp %q", unanchor(o.MarkerRE.String()))
+	}
+	return fmt.Sprintf("with the marker %q (--sentinel %q)", o.Marker, *cv.cfg.Sentinel)
 }
 
 // skipHint says, for a framing that matches answers in order, what a
