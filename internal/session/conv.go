@@ -1034,12 +1034,30 @@ func (cv *conv) carryOn(why string) {
 		return
 	}
 	cv.book.Close(fmt.Errorf("not sent: %s", why))
-	if cv.s.pr != nil {
+	switch {
+	case cv.s.pr != nil:
 		cv.inputEnded = true // the prompt has no more to send it to
 		cv.closePrompt()
-	} else if cv.loading != "" {
+	case cv.loading != "":
 		cv.inputEnded = true
+	case !cv.inputEnded && !regularFile(cv.s.src):
+		// A pipe or a terminal may not end for a long time (tail -f):
+		// what was read fails, and the rest is not waited for. A file
+		// is read to its end, its lines counted as not sent.
+		cv.inputEnded = true
+		cv.s.say("no child is left to send the input to: the run ends without reading the rest of it")
 	}
+}
+
+// regularFile reports whether src is a regular file, whose reading ends
+// soon.
+func regularFile(src io.Reader) bool {
+	f, ok := src.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode().IsRegular()
 }
 
 // wakeIdle starts again a replica that ended when its input was over, if
