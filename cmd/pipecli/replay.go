@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/pipecli/pipecli/internal/frame"
 	"github.com/pipecli/pipecli/internal/iostreams"
 	"github.com/pipecli/pipecli/internal/replay"
+	"github.com/pipecli/pipecli/internal/serve"
 	"github.com/pipecli/pipecli/internal/session"
 )
 
@@ -171,6 +173,11 @@ func (o *replayOpts) parseArgs(c *cobra.Command, args []string) error {
 			}
 		}
 	}
+	if f.Changed("connect") {
+		if err := o.checkServerFraming(recs); err != nil {
+			return err
+		}
+	}
 	if !f.Changed("framing") && !f.Changed("prompt") && !f.Changed("connect") {
 		mode := frame.Line
 		switch {
@@ -205,6 +212,41 @@ func (o *replayOpts) parseArgs(c *cobra.Command, args []string) error {
 	}
 	return nil
 }
+
+// checkServerFraming refuses to replay, through the server of --connect,
+// records made with other framing flags than the server's: its replicas
+// would tell the answers apart otherwise (a REPL's empty answers under
+// --sentinel, by line), and every answer after the first that differs
+// would be laid at the wrong record's door. A server that cannot be
+// reached is left to fill to report.
+func (o *replayOpts) checkServerFraming(recs *replay.Records) error {
+	ff, err := recs.Framing()
+	if err != nil || ff == nil {
+		return err
+	}
+	path, err := serve.Resolve(o.Connect, os.Getenv, false)
+	if err != nil {
+		return nil
+	}
+	conn, err := serve.Dial(path)
+	if err != nil {
+		return nil
+	}
+	g := conn.Greeting
+	conn.Close()
+	theirs := "--framing " + g.Framing
+	same := ff.Mode == g.Framing
+	if gf := g.FramingFlags; gf != nil {
+		theirs = replay.FlagsText(gf)
+		same = gf.Mode == ff.Mode && eqPtr(gf.Marker, ff.Marker) && eqPtr(gf.MarkerRegexp, ff.MarkerRegexp) && eqPtr(gf.Prompt, ff.Prompt) && eqPtr(gf.Sentinel, ff.Sentinel)
+	}
+	if same {
+		return nil
+	}
+	return &replay.BadInput{Path: recs.Path, Why: fmt.Sprintf("the records were made with %s, and the server %s frames with %s: its answers would not be told apart as they were recorded; replay against a server started with the records' framing flags, or give the command after -- instead of --connect", replay.FlagsText(ff), o.Connect, theirs)}
+}
+
+func eqPtr(a, b *string) bool { return a == nil && b == nil || a != nil && b != nil && *a == *b }
 
 func runReplay(ctx context.Context, o *replayOpts) error {
 	o.IO.SetColor(o.NoColor)

@@ -9,13 +9,14 @@ import (
 	"strings"
 
 	"github.com/pipecli/pipecli/internal/frame"
+	"github.com/pipecli/pipecli/internal/session"
 	"github.com/pipecli/pipecli/internal/track"
 )
 
 // The wire protocol: JSON lines over a Unix socket, one request or answer
 // a line. The server speaks first, with its greeting:
 //
-//	{"pipecli":"serve","version":1,"framing":"line","replicas":2,"serving":"the demo model"}
+//	{"pipecli":"serve","version":1,"framing":"line","framing_flags":{"mode":"line"},"replicas":2,"serving":"the demo model"}
 //
 // A request is {"id":ID,"input":"LINE"}. ID is any JSON string or number
 // the caller chooses (or none: its answer then has "id":null); answers come
@@ -47,6 +48,10 @@ type Greeting struct {
 	Pipecli  string `json:"pipecli"` // always "serve"
 	Version  int    `json:"version"`
 	Framing  string `json:"framing"`  // how the replicas frame their answers
+	// FramingFlags are the framing flags the server was started with,
+	// as `run --json` records them: replay compares them with its
+	// records'.
+	FramingFlags *session.FramingFlags `json:"framing_flags,omitempty"`
 	Replicas int    `json:"replicas"` // how many
 	Serving  string `json:"serving"`  // what they run, as messages call it
 }

@@ -229,7 +229,7 @@ func newServer(cfg Config, ln *net.UnixListener) *server {
 		noPool:   make(chan struct{}),
 		stop:     make(chan struct{}),
 	}
-	g := Greeting{Pipecli: "serve", Version: Version, Framing: s.mode.String(), Replicas: nreps, Serving: cfg.Pool.Target.Name()}
+	g := Greeting{Pipecli: "serve", Version: Version, Framing: s.mode.String(), FramingFlags: cfg.Pool.RecordFraming, Replicas: nreps, Serving: cfg.Pool.Target.Name()}
 	s.greeting = append(mustJSON(g), '\n')
 	return s
 }
