@@ -45,15 +45,15 @@ const Version = 1
 
 // Greeting is the line the server greets each connection with.
 type Greeting struct {
-	Pipecli  string `json:"pipecli"` // always "serve"
-	Version  int    `json:"version"`
-	Framing  string `json:"framing"`  // how the replicas frame their answers
+	Pipecli string `json:"pipecli"` // always "serve"
+	Version int    `json:"version"`
+	Framing string `json:"framing"` // how the replicas frame their answers
 	// FramingFlags are the framing flags the server was started with,
 	// as `run --json` records them: replay compares them with its
 	// records'.
 	FramingFlags *session.FramingFlags `json:"framing_flags,omitempty"`
-	Replicas int    `json:"replicas"` // how many
-	Serving  string `json:"serving"`  // what they run, as messages call it
+	Replicas     int                   `json:"replicas"` // how many
+	Serving      string                `json:"serving"`  // what they run, as messages call it
 }
 
 // request is a line a client sent, read.
