@@ -90,6 +90,9 @@ type conv struct {
 	peakRSS     int64 // the largest peak RSS of the children gone, in bytes
 	heldSaid    bool  // answers held behind a slow request were told of
 	starved     bool  // Config.Starved was called
+	// strayTold and strayUntold count the answers to no request (and
+	// late ones) said one by one, and those only counted (see sayStray).
+	strayTold, strayUntold int
 
 	timer   *time.Timer // set for the book's earliest deadline
 	armed   time.Time   // the deadline the timer is set for (zero: none)
@@ -1434,6 +1437,18 @@ func (cv *conv) answerEnd() string {
 	return fmt.Sprintf("with the marker %q (--sentinel %q)", o.Marker, *cv.cfg.Sentinel)
 }
 
+// endNoun names what ends an answer in marker framing, as a noun.
+func (cv *conv) endNoun() string {
+	o := cv.cfg.Framing
+	switch {
+	case o.PromptReady && o.Ready != nil && o.Ready == o.MarkerRE:
+		return fmt.Sprintf("the prompt %q", unanchor(o.MarkerRE.String()))
+	case o.MarkerRE != nil:
+		return fmt.Sprintf("a line matching --marker-regexp %q", unanchor(o.MarkerRE.String()))
+	}
+	return fmt.Sprintf("the marker line %q", o.Marker)
+}
+
 // skipHint says, for a framing that matches answers in order, what a
 // child that answers nothing to some lines does to them, and the cure.
 func (cv *conv) skipHint() string {
@@ -1504,6 +1519,9 @@ func (cv *conv) finish(res Result) (Result, error) {
 	res.Quit = cv.res.Quit
 	res.Interrupted = cv.interrupted
 	res.TimedOut = cv.eofTimedOut
+	if cv.strayUntold > 0 {
+		cv.s.say("and %d more answer(s) to no request in flight, or late, not shown", cv.strayUntold)
+	}
 	if cv.out != nil {
 		cv.out.close()
 		if cv.cfg.Stats {

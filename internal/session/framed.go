@@ -2,6 +2,7 @@ package session
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -151,6 +152,16 @@ func (cv *conv) message(r *replica, m frame.Message, now time.Time) {
 		if m.NotJSON {
 			label = "not jsonl"
 		}
+		if why, ok := nullIDError(m.Data); ok && cv.cfg.Framing.Mode == frame.JSONL {
+			// JSON-RPC's answer to a request it could not read (a parse
+			// error): with one request in flight, that one's.
+			if n := cv.book.InFlight(r.n); n == 1 && cv.book.Oldest(r.n) != nil {
+				cv.book.FailOldest(r.n, fmt.Errorf("%s answered it with an error and \"id\":null, as JSON-RPC answers a request it could not read: %s", r.name, why), now)
+				r.lastOut = now
+				return
+			}
+			label = fmt.Sprintf("an error with \"id\":null, which answers a request it could not read, but which of the %d in flight cannot be told", cv.book.InFlight(r.n))
+		}
 		s.sayLine(label, m.Data)
 		// Events are fine (progress, notifications), but only events,
 		// and no answer, may be a child that does not echo ids.
@@ -171,7 +182,7 @@ func (cv *conv) message(r *replica, m frame.Message, now time.Time) {
 			r.lastNoise = append(r.lastNoise[:0], m.Data[:min(len(m.Data), 80)]...)
 		}
 	case track.Late:
-		s.sayLine(fmt.Sprintf("late answer to request #%d, which timed out; dropped", q.Seq), m.Data)
+		cv.sayStray(fmt.Sprintf("late answer to request #%d, which timed out; dropped", q.Seq), m.Data)
 	case track.Unowned:
 		switch {
 		case m.Kind == frame.Partial:
@@ -190,7 +201,7 @@ func (cv *conv) message(r *replica, m frame.Message, now time.Time) {
 			return
 		}
 		cv.stray++
-		s.sayLine("answer to no request in flight", m.Data)
+		cv.sayStray("answer to no request in flight", m.Data)
 	}
 }
 
@@ -209,11 +220,49 @@ func (cv *conv) unowned(r *replica, data []byte) {
 		}
 		return
 	}
-	s.sayLine("answer to no request in flight", data)
+	cv.sayStray("answer to no request in flight", data)
 	cv.misaligned++
 	if cv.misaligned == 1 {
-		s.say("%s answered more than it was asked: in %s framing answers are matched in order, so the answers before this one may have gone to the wrong requests (a banner needs --skip-banner or --ready; a child that answers a line twice, or skips one, --sentinel with --framing marker, or --prompt)", r.name, cv.cfg.Framing.Mode)
+		why := "a banner needs --skip-banner or --ready; a child that answers a line twice, or skips one, --sentinel with --framing marker, or --prompt"
+		if cv.replFraming() {
+			// The cure is in use: what breaks it is an answer that
+			// ends early.
+			why = fmt.Sprintf("an answer holding %s ends there, and its rest goes to the next request: as when a request prints the marker itself", cv.endNoun())
+		}
+		s.say("%s answered more than it was asked: in %s framing answers are matched in order, so the answers before this one may have gone to the wrong requests (%s)", r.name, cv.cfg.Framing.Mode, why)
 	}
+}
+
+// nullIDError reports whether data is a JSON-RPC error answer whose "id"
+// is null, and its error's message (or the error's JSON).
+func nullIDError(data []byte) (string, bool) {
+	var a struct {
+		ID    json.RawMessage `json:"id"`
+		Error json.RawMessage `json:"error"`
+	}
+	if json.Unmarshal(data, &a) != nil || string(a.ID) != "null" || len(a.Error) == 0 || string(a.Error) == "null" {
+		return "", false
+	}
+	var e struct {
+		Message string `json:"message"`
+	}
+	if json.Unmarshal(a.Error, &e) == nil && e.Message != "" {
+		return e.Message, true
+	}
+	return string(a.Error), true
+}
+
+// sayStray says an answer that goes to no request, with label: the first
+// maxFailLines of a run one by one, the rest counted at its end (a child
+// that answers every line twice would double the output on stderr). At
+// the prompt, each is told.
+func (cv *conv) sayStray(label string, data []byte) {
+	if cv.strayTold >= maxFailLines && cv.s.pr == nil {
+		cv.strayUntold++
+		return
+	}
+	cv.strayTold++
+	cv.s.sayLine(label, data)
 }
 
 // noted counts a line of r's output that answered nothing.
