@@ -618,7 +618,7 @@ func (cv *conv) expire(now time.Time) {
 		case len(cv.reps) > 1 && cv.book.InFlight(r.n) > 1:
 			// One of several replicas is stuck, or slow: the requests
 			// queued behind it go to the others, rather than wait for it.
-			cv.s.say("restarting %s: request #%d had no answer within --timeout %s; the %d request(s) queued behind it go to the other replicas", r.name, st.Seq, t, cv.book.InFlight(r.n)-1)
+			cv.s.say("restarting %s: request #%d had no answer within --timeout %s; the %d request(s) queued behind it are sent again, to whichever replica takes them first", r.name, st.Seq, t, cv.book.InFlight(r.n)-1)
 			cv.replace(r)
 		}
 	}
@@ -879,6 +879,11 @@ func (cv *conv) childGone(r *replica) error {
 func (cv *conv) requestsOf(r *replica, st proc.Status, stage proc.StopStage, stopped bool) error {
 	s, cfg := cv.s, cv.cfg
 	why := fmt.Sprintf("%s %s", r.name, st)
+	if cfg.Framing.Mode == frame.Serve && !r.left {
+		// The relay (pipecli connect) ends when the server closes the
+		// connection: its status says nothing of the request.
+		why = fmt.Sprintf("%s was closed by the server (it stopped, or died)", r.name)
+	}
 	var explained error // docker failing to run the container, before any answer
 	if r.answered == 0 {
 		explained = r.target.Explain(st, r.tail.lastLines)
@@ -1343,7 +1348,8 @@ func (cv *conv) watchReplica(r *replica, now time.Time) {
 func (cv *conv) saySlow(r *replica, waiting time.Duration) {
 	r.slowSaid = true
 	more := ""
-	if cv.book.InFlight(r.n) > 1 {
+	if cv.book.InFlight(r.n) > 1 && (cv.book.Pending() > 0 || len(cv.queued) > 0) {
+		// The window holds requests back.
 		more = "; if it waits for more requests before answering, raise --window"
 	}
 	if cv.book.Fifo() && r.answered > 0 && !cv.cfg.Framing.PromptReady {

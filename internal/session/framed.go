@@ -149,7 +149,9 @@ func (cv *conv) message(r *replica, m frame.Message, now time.Time) {
 		return
 	case frame.Event:
 		label := "event"
-		if m.NotJSON {
+		if t := bytes.TrimSpace(m.Data); m.NotJSON && len(t) > 0 && t[0] == '[' && json.Valid(t) {
+			label = "a JSON array, not an object, so it answers no request by its \"id\" (a batch's answers cannot be told apart)"
+		} else if m.NotJSON {
 			label = "not jsonl"
 		}
 		if why, ok := nullIDError(m.Data); ok && cv.cfg.Framing.Mode == frame.JSONL {
