@@ -1381,7 +1381,7 @@ func (cv *conv) lastAnswerOr(r *track.Request) time.Time {
 }
 
 func (cv *conv) readyWhat() string {
-	if o := cv.cfg.Framing; o.PromptReady && o.Ready != nil && o.Ready == o.MarkerRE {
+	if o := cv.cfg.Framing; cv.promptFraming() {
 		return fmt.Sprintf("matching --prompt %q (many REPLs print their prompt only on a terminal: try --pty, or sqlite3 -interactive; python3 -i prints it on stderr: sh -c 'exec python3 -i 2>&1')", unanchor(o.Ready.String()))
 	}
 	if cv.cfg.Framing.Ready != nil {
@@ -1410,7 +1410,7 @@ func (cv *conv) mismatchHint(r *replica) string {
 			fix = fmt.Sprintf("check the marker, and that --sentinel %q makes it print it", *cv.cfg.Sentinel)
 		}
 		switch {
-		case o.PromptReady && o.Ready != nil && o.Ready == o.MarkerRE:
+		case cv.promptFraming():
 			// --prompt: the marker is the prompt, on a line of its own
 			// or with no newline after it.
 			m = fmt.Sprintf("prompt matching --prompt %q", unanchor(o.MarkerRE.String()))
@@ -1427,27 +1427,30 @@ func (cv *conv) mismatchHint(r *replica) string {
 // marker framing with a --sentinel, where every request is answered with
 // the marker unless the REPL waits for more of it.
 func (cv *conv) replFraming() bool {
-	o := cv.cfg.Framing
-	return o.Mode == frame.Marker && (cv.cfg.Sentinel != nil || o.PromptReady && o.Ready != nil && o.Ready == o.MarkerRE)
+	return cv.cfg.Framing.Mode == frame.Marker && (cv.cfg.Sentinel != nil || cv.promptFraming())
 }
 
-// answerEnd names what ends an answer in marker framing.
-func (cv *conv) answerEnd() string {
+// promptFraming reports whether answers end at the REPL's prompt (--prompt).
+func (cv *conv) promptFraming() bool {
 	o := cv.cfg.Framing
-	switch {
-	case o.PromptReady && o.Ready != nil && o.Ready == o.MarkerRE:
-		return fmt.Sprintf("with the prompt (--prompt %q)", unanchor(o.MarkerRE.String()))
-	case o.MarkerRE != nil:
-		return fmt.Sprintf("with a line matching --marker-regexp %q", unanchor(o.MarkerRE.String()))
+	return o.PromptReady && o.Ready != nil && o.Ready == o.MarkerRE
+}
+
+// answerEnd says how an answer ends in a REPL's framing: "with" and
+// endNoun, and the sentinel that makes the REPL print it.
+func (cv *conv) answerEnd() string {
+	end := "with " + cv.endNoun()
+	if cv.cfg.Sentinel != nil {
+		end += fmt.Sprintf(" (--sentinel %q)", *cv.cfg.Sentinel)
 	}
-	return fmt.Sprintf("with the marker %q (--sentinel %q)", o.Marker, *cv.cfg.Sentinel)
+	return end
 }
 
 // endNoun names what ends an answer in marker framing, as a noun.
 func (cv *conv) endNoun() string {
 	o := cv.cfg.Framing
 	switch {
-	case o.PromptReady && o.Ready != nil && o.Ready == o.MarkerRE:
+	case cv.promptFraming():
 		return fmt.Sprintf("the prompt %q", unanchor(o.MarkerRE.String()))
 	case o.MarkerRE != nil:
 		return fmt.Sprintf("a line matching --marker-regexp %q", unanchor(o.MarkerRE.String()))
@@ -1463,7 +1466,7 @@ func (cv *conv) skipHint() string {
 	case cv.cfg.Sentinel != nil:
 		// The cure is in use: it did not work.
 		return fmt.Sprintf("in %s framing answers are matched in order, and --sentinel %q is written after each request so that it answers each; if it answered nothing to one, check that the sentinel makes it print the marker on a line of its own, even after an error", o.Mode, *cv.cfg.Sentinel)
-	case o.PromptReady && o.Ready != nil && o.Ready == o.MarkerRE:
+	case cv.promptFraming():
 		return fmt.Sprintf("with --prompt, each answer ends at the prompt; if it printed none after a request (a statement that takes several lines, a continuation prompt), the answers after it went to the wrong requests; check --prompt %q, and give each request whole on one line", unanchor(o.MarkerRE.String()))
 	}
 	fix := "--sentinel with --framing marker, or --prompt"
