@@ -154,15 +154,17 @@ func (cv *conv) message(r *replica, m frame.Message, now time.Time) {
 		} else if m.NotJSON {
 			label = "not jsonl"
 		}
-		if why, ok := nullIDError(m.Data); ok && cv.cfg.Framing.Mode == frame.JSONL {
-			// JSON-RPC's answer to a request it could not read (a parse
-			// error): with one request in flight, that one's.
-			if n := cv.book.InFlight(r.n); n == 1 && cv.book.Oldest(r.n) != nil {
-				cv.book.FailOldest(r.n, fmt.Errorf("%s answered it with an error and \"id\":null, as JSON-RPC answers a request it could not read: %s", r.name, why), now)
-				r.lastOut = now
-				return
+		if cv.cfg.Framing.Mode == frame.JSONL && !m.NotJSON {
+			if why, ok := nullIDError(m.Data); ok {
+				// JSON-RPC's answer to a request it could not read (a parse
+				// error): with one request in flight, that one's.
+				if n := cv.book.InFlight(r.n); n == 1 && cv.book.Oldest(r.n) != nil {
+					cv.book.FailOldest(r.n, fmt.Errorf("%s answered it with an error and \"id\":null, as JSON-RPC answers a request it could not read: %s", r.name, why), now)
+					r.lastOut = now
+					return
+				}
+				label = fmt.Sprintf("an error with \"id\":null, which answers a request it could not read, but which of the %d in flight cannot be told", cv.book.InFlight(r.n))
 			}
-			label = fmt.Sprintf("an error with \"id\":null, which answers a request it could not read, but which of the %d in flight cannot be told", cv.book.InFlight(r.n))
 		}
 		s.sayLine(label, m.Data)
 		// Events are fine (progress, notifications), but only events,
