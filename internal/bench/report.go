@@ -174,7 +174,7 @@ func (t *tally) add(m *meter, res session.Result) {
 	t.stray += res.Stray
 	t.skipped += res.Skipped
 	t.elapsed += m.elapsed()
-	t.hist.Merge(m.hist)
+	t.hist.Merge(m.latencies())
 	t.startups = append(t.startups, m.startups()...)
 	t.peakRSS = max(t.peakRSS, res.PeakRSS)
 }
