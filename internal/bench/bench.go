@@ -511,7 +511,7 @@ func (b *bencher) failures() error {
 	for _, ts := range b.tallies {
 		for _, t := range ts {
 			failed += t.c.errors()
-			total += t.c.answered + t.c.errors()
+			total += t.c.answered + t.c.notifications + t.c.errors()
 			misaligned += t.misaligned
 		}
 	}

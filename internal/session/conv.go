@@ -1541,7 +1541,7 @@ func (cv *conv) finish(res Result) (Result, error) {
 		} else if cv.out.err != nil {
 			res.OutputClosed, res.OutputErr = true, cv.out.err
 		}
-		res.Requests, res.Failed = cv.out.stats.ok+cv.out.stats.fail, cv.out.failed
+		res.Requests, res.Failed = cv.out.stats.ok+cv.out.stats.fail+cv.out.stats.notes, cv.out.failed
 		res.Misaligned, res.Skipped, res.Deaths = cv.misaligned, cv.skipped, cv.deaths
 		res.Stray = cv.stray
 	}

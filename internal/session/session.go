@@ -153,7 +153,9 @@ type Result struct {
 	// Quit: the person at the prompt asked to stop and the child had to be
 	// signalled, so its status says nothing about its work.
 	Quit bool
-	// Requests and Failed count the requests of a framed run.
+	// Requests and Failed count the requests of a framed run: Requests
+	// every one that ended, JSON-RPC notifications (sent, not awaited)
+	// among them.
 	Requests, Failed int
 	// Misaligned counts, in line and marker framing, the answers that came
 	// with no request waiting for them: the answers before may have gone
