@@ -162,7 +162,7 @@ func (o *benchOpts) checkBench(c *cobra.Command) error {
 		}
 		ws = []int{1}
 	}
-	if fl.Changed("sentinel") && !fl.Changed("window") {
+	if (fl.Changed("sentinel") || o.quietREPL() && o.Framing != frame.JSONL) && !fl.Changed("window") {
 		ws = []int{1} // as run: see checkFraming
 	}
 	o.windows = ws

@@ -263,6 +263,16 @@ func splitCommand(cmd string) ([]string, error) {
 	return argv, nil
 }
 
+// quietREPL reports whether the command is a REPL known to answer some
+// lines with nothing (bc, sqlite3: see launch.REPL).
+func (o *targetOpts) quietREPL() bool {
+	if len(o.Argv) == 0 || o.Image != "" {
+		return false
+	}
+	_, ok := launch.Command(o.Argv).REPL()
+	return ok
+}
+
 // checkFraming validates the framing flags, which make sense only together.
 func (o *targetOpts) checkFraming(c *cobra.Command) error {
 	framed := o.Framing != frame.Raw
@@ -313,6 +323,14 @@ func (o *targetOpts) checkFraming(c *cobra.Command) error {
 		// after would go to the request before. One at a time, the
 		// REPL is seen waiting for the rest, and that request fails
 		// alone (see session's watchReplica).
+		o.Window = 1
+	}
+	if o.quietREPL() && (o.Framing == frame.Line || o.Framing == frame.Marker) && !c.Flags().Changed("window") {
+		// bc, sqlite3, aspell -a answer some lines with nothing: with
+		// more in flight, the next line's answer would already have been
+		// taken for it. One at a time, the REPL is seen waiting for the
+		// next line, and that request fails alone (see session's
+		// watchReplica).
 		o.Window = 1
 	}
 	return nil

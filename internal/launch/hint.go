@@ -42,6 +42,9 @@ func (t *Target) HintAs(name string, silent time.Duration, getenv func(string) s
 	if len(argv) == 0 {
 		argv = t.argv
 	}
+	if _, ok := knownREPL(argv); ok {
+		return "" // it flushes each answer: a line it answers with nothing is said elsewhere
+	}
 	prog := filepath.Base(argv[0])
 	if prog == "awk" {
 		prog = awkFlavour(argv[0])

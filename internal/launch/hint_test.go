@@ -67,6 +67,12 @@ func TestBufferingHint(t *testing.T) {
 		{name: "ssh", cfg: argv("ssh", "-T", "gpu1", "python3", "model.py"), want: "--pty cannot reach it (and ssh -t would echo the input back): make it flush each answer, in the remote command: python3 -u", not: "use pipecli run --pty"},
 		{name: "--image", cfg: Image(container.Spec{Image: "img"}), want: "Python is already told to: PYTHONUNBUFFERED=1", not: "--pty"},
 		{name: "--pty", cfg: pty("python3", "m.py"), want: "its stdout is a terminal (--pty), so it is not stdio buffering", not: "python3 -u"},
+		// REPLs flush: their silence is a line they answer with nothing.
+		{name: "bc", cfg: argv("bc", "-l")},
+		{name: "sqlite3", cfg: argv("/usr/bin/sqlite3", "db.sqlite")},
+		{name: "env sqlite3", cfg: argv("env", "LC_ALL=C", "sqlite3")},
+		{name: "aspell -a", cfg: argv("aspell", "-a")},
+		{name: "aspell list", cfg: argv("aspell", "list"), want: "use pipecli run --pty"},
 	}
 	defer func(f func(string) string) { awkFlavour = f }(awkFlavour)
 	for _, tt := range tests {
@@ -122,5 +128,33 @@ func TestDockerErrorLine(t *testing.T) {
 				t.Errorf("dockerErrorLine() = %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// The REPLs known to answer some lines with nothing are told from other
+// programs, and from the same program in another mode.
+func TestREPL(t *testing.T) {
+	tests := []struct {
+		target   *Target
+		want     bool
+		quiet    string // in REPL.Quiet
+		sentinel string // in REPL.Flags
+	}{
+		{target: Command([]string{"bc"}), want: true, quiet: "an assignment (x=5)", sentinel: `--sentinel 'print "--END--\n"'`},
+		{target: Command([]string{"/usr/bin/bc", "-lq"}), want: true, quiet: "an empty line"},
+		{target: Command([]string{"stdbuf", "-oL", "sqlite3", "db"}), want: true, quiet: "CREATE, INSERT", sentinel: "--sentinel '.print --END--'"},
+		{target: Command([]string{"aspell", "-a"}), want: true, quiet: "an empty line", sentinel: "--skip-empty"},
+		{target: Command([]string{"hunspell", "-d", "en_US", "-a"}), want: true},
+		{target: Command([]string{"aspell", "check", "f.txt"})},
+		{target: Command([]string{"python3", "-i"})},
+		{target: Command([]string{"ssh", "host", "bc"})},
+		{target: Command([]string{"docker", "run", "-i", "img", "bc"})},
+		{target: Image(container.Spec{Image: "bc"})},
+	}
+	for _, tt := range tests {
+		got, ok := tt.target.REPL()
+		if ok != tt.want || !strings.Contains(got.Quiet, tt.quiet) || !strings.Contains(got.Flags, tt.sentinel) {
+			t.Errorf("%q: REPL() = %+v, %v; want %v, quiet holding %q, flags %q", tt.target.argv, got, ok, tt.want, tt.quiet, tt.sentinel)
+		}
 	}
 }

@@ -49,7 +49,10 @@ type conv struct {
 	batch      [][]byte        // the batch from lines that queued is the rest of
 	freeBatch  chan [][]byte   // batches used up, given back to readLines
 	inputEnded bool
-	inputErr   error
+	// quietSaid: a REPL's request was failed for the line it answered
+	// with nothing, and the fix was said.
+	quietSaid bool
+	inputErr  error
 	// sourceEnded is set by readLines once the source has no more: what
 	// is left of it is at most a batch or two, in queued and in lines.
 	sourceEnded atomic.Bool
@@ -502,6 +505,87 @@ func (cv *conv) lookForEOF(r *replica, now time.Time) {
 	r.eofLookAt = now.Add(eofLook)
 }
 
+// quietLook is how often a REPL known to say nothing to some lines is
+// looked at while its one request in flight is unanswered, for
+// quietLooks looks: two looks in a row that see it waiting for the next
+// line fail the request (see lookQuiet). After that, the watch looks once
+// a second.
+const (
+	quietLook  = 100 * time.Millisecond
+	quietLooks = 20
+)
+
+// quietWatched reports whether r is a REPL known to say nothing to some
+// lines (launch.REPL), framed in order without a sentinel or prompt, with
+// one request in flight, which it has printed nothing for: the request
+// whose answer may never come, and whose next answer would be another's.
+func (cv *conv) quietWatched(r *replica) (*track.Request, bool) {
+	if !r.quiet || !cv.book.Fifo() || cv.replFraming() || cv.draining || !r.running() || r.stdinClosed || r.left || cv.book.InFlight(r.n) != 1 {
+		return nil, false
+	}
+	q := cv.book.Oldest(r.n)
+	if q == nil || q.Parts > 0 || !r.lastOut.Before(q.SentAt()) {
+		return nil, false
+	}
+	return q, true
+}
+
+// armQuiet arms the quick looks at r once a request was sent to it, if
+// it is a REPL that may say nothing to it.
+func (cv *conv) armQuiet(r *replica) {
+	if !r.quietLookAt.IsZero() {
+		return
+	}
+	if _, ok := cv.quietWatched(r); !ok {
+		return
+	}
+	r.quietLookAt, r.quietSeq = time.Now().Add(quietLook), 0
+	select {
+	case cv.kick <- struct{}{}: // the loop sets the alarm
+	default:
+	}
+}
+
+// lookQuiet looks at r, a REPL with one request unanswered (armQuiet), at
+// now: seen twice in a row blocked reading its empty stdin, nothing of it
+// running, with nothing printed since the request was sent, it read the
+// request and says nothing to it, and the request fails (failQuiet).
+func (cv *conv) lookQuiet(r *replica, now time.Time) {
+	q, ok := cv.quietWatched(r)
+	if !ok {
+		return
+	}
+	waits := r.child.WaitsForInput()
+	switch {
+	case waits && r.quietSeq == q.Seq:
+		cv.failQuiet(r, q, now)
+		return
+	case waits:
+		r.quietSeq = q.Seq
+	default:
+		r.quietSeq = 0
+	}
+	if now.Sub(q.SentAt()) < quietLooks*quietLook {
+		r.quietLookAt = now.Add(quietLook)
+	}
+}
+
+// failQuiet fails q, the request in flight at r, a REPL seen waiting for
+// the next line with nothing printed for it (bc after an assignment,
+// sqlite3 after CREATE). It never will answer it, or will only after a
+// later line (part of a statement): either way, its next answer is not
+// this request's. The REPL, its state kept, is sent the next request; the
+// first time, the fix is said.
+func (cv *conv) failQuiet(r *replica, q *track.Request, now time.Time) {
+	repl, _ := r.target.REPL()
+	if !cv.quietSaid {
+		cv.quietSaid = true
+		cv.s.say("%s printed nothing for request #%d %q and waits for the next line: %s; such requests fail, so that no answer goes to the wrong one", r.name, q.Seq, clip(q.Input), cv.quietREPL(r))
+	}
+	cv.book.FailOldest(r.n, fmt.Errorf("%s answered nothing to it and waited for the next line (it says nothing to %s)", r.name, repl.Quiet), now)
+	r.waitsSince, r.quietSeq = time.Time{}, 0
+}
+
 // inputOver is called when r's child's stdin has been fed all there is
 // (raw: its source ended; framed: every request is written): its
 // --eof-timeout counts from then.
@@ -516,7 +600,7 @@ func (cv *conv) inputOver(r *replica) {
 func (cv *conv) setAlarm() {
 	var next time.Time
 	for _, r := range cv.reps {
-		for _, t := range []time.Time{r.restartAt, r.eofAt, r.eofLookAt} {
+		for _, t := range []time.Time{r.restartAt, r.eofAt, r.eofLookAt, r.quietLookAt} {
 			if !t.IsZero() && (next.IsZero() || t.Before(next)) {
 				next = t
 			}
@@ -540,6 +624,10 @@ func (cv *conv) ring(now time.Time) error {
 		if !r.eofLookAt.IsZero() && !now.Before(r.eofLookAt) {
 			r.eofLookAt = time.Time{}
 			cv.lookForEOF(r, now)
+		}
+		if !r.quietLookAt.IsZero() && !now.Before(r.quietLookAt) {
+			r.quietLookAt = time.Time{}
+			cv.lookQuiet(r, now)
 		}
 		if !r.eofAt.IsZero() && !now.Before(r.eofAt) {
 			r.eofAt = time.Time{}
@@ -1226,7 +1314,10 @@ func (cv *conv) watchReplica(r *replica, now time.Time) {
 	// reads /proc. Silent, so that an answer written just before it read
 	// again is not taken for none.
 	repl := cv.replFraming() && s.pr == nil && !cv.draining
-	acted := held && !cv.draining && s.pr == nil || !held && cfg.Resync && cv.book.Fifo() || cfg.Starved != nil && !cv.starved || repl
+	// quiet: a REPL known to answer some lines with nothing, one request
+	// at a time, in a framing that matches answers in order.
+	quiet := r.quiet && cv.book.Fifo() && !cv.replFraming() && !cv.draining && cv.book.InFlight(r.n) == 1
+	acted := held && !cv.draining && s.pr == nil || !held && cfg.Resync && cv.book.Fifo() || cfg.Starved != nil && !cv.starved || repl || quiet
 	idle := acted && now.Sub(r.lastOut) >= needsMoreAfter && !r.stdinClosed && !r.target.Elsewhere() && r.child.WaitsForInput()
 	switch {
 	case !idle:
@@ -1248,6 +1339,11 @@ func (cv *conv) watchReplica(r *replica, now time.Time) {
 		s.say("%s waits for more input after request #%d %q without ending its answer %s: to it the request is not a whole statement (it continues on the next line: a block, an open quote or bracket, a missing \";\"), and the lines after it would be read as its rest; the request fails, and %s is restarted for the rest, losing its state; give each request whole on one line", r.name, oldest.Seq, clip(oldest.Input), cv.answerEnd(), r.name)
 		cv.leave(r, r.name+" waited for more input after it: not a whole statement (give each request whole on one line)", track.Abandoned)
 		cv.replace(r)
+		return
+	}
+	if idle && quiet && idleFor >= needsMoreAfter && !r.left && oldest.Parts == 0 && r.lastOut.Before(oldest.SentAt()) {
+		// Missed by the quick looks (lookQuiet): it was busy a while.
+		cv.failQuiet(r, oldest, now)
 		return
 	}
 	if idle && !cv.draining && held && idleFor >= needsMoreAfter && s.pr == nil {
@@ -1328,6 +1424,13 @@ func (cv *conv) watchReplica(r *replica, now time.Time) {
 			fix = "is it answering each request with its \"id\"?"
 		}
 		s.say("%s has not answered request #%d %q for %s, and %d line(s) typed after it wait to be sent: %s; :restart starts it afresh", r.name, oldest.Seq, clip(oldest.Input), waiting.Truncate(time.Second), cv.book.Pending(), fix)
+	case now.Sub(r.lastOut) >= hintAfter && !r.stdinClosed && cv.book.Fifo() && !cv.replFraming() && cv.book.InFlight(r.n) > 1 && cv.quietREPL(r) != "":
+		// A REPL that flushes, and answers some lines with nothing, sent
+		// more than one at a time (--window): the next line's answer
+		// would be taken for this one. (One at a time, the request
+		// fails once it is seen waiting for the next line.)
+		r.hinted = true
+		s.say("%s has not answered request #%d %q for %s: %s; in %s framing the answer to a line after it would be taken for it", r.name, oldest.Seq, clip(oldest.Input), waiting.Truncate(time.Second), cv.quietREPL(r), cfg.Framing.Mode)
 	case now.Sub(r.lastOut) >= hintAfter && !r.stdinClosed && r.answered == 0 && r.target.HintAs(r.name, waiting, s.ios.Getenv) != "":
 		// A child that answered before flushes its output: it is slow,
 		// not buffering; so is one the hint knows not to buffer.
@@ -1469,11 +1572,24 @@ func (cv *conv) skipHint() string {
 	case cv.promptFraming():
 		return fmt.Sprintf("with --prompt, each answer ends at the prompt; if it printed none after a request (a statement that takes several lines, a continuation prompt), the answers after it went to the wrong requests; check --prompt %q, and give each request whole on one line", unanchor(o.MarkerRE.String()))
 	}
+	if repl, ok := cv.reps[0].target.REPL(); ok {
+		return fmt.Sprintf("in %s framing answers are matched in order, and %s says nothing to %s, after which its answers went to the wrong requests; make it answer each line: run it with %s", o.Mode, cv.reps[0].target.Name(), repl.Quiet, repl.Flags)
+	}
 	fix := "--sentinel with --framing marker, or --prompt"
 	if !cv.cfg.SkipEmpty {
 		fix += ", or --skip-empty for empty lines"
 	}
 	return fmt.Sprintf("in %s framing answers are matched in order, so if it skipped a line (an empty one, a command such as an assignment), the answers after that line went to the wrong requests; make it answer each: %s", o.Mode, fix)
+}
+
+// quietREPL says, of a REPL known to answer some lines with nothing (bc,
+// sqlite3), which, and how to make it answer each; "" for other programs.
+func (cv *conv) quietREPL(r *replica) string {
+	repl, ok := r.target.REPL()
+	if !ok {
+		return ""
+	}
+	return fmt.Sprintf("%s says nothing to %s; make it answer each line: run it with %s", r.target.Name(), repl.Quiet, repl.Flags)
 }
 
 // fedDone reports whether c's stdin has been fed all there is.

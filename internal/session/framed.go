@@ -312,6 +312,9 @@ func (cv *conv) turn() {
 				r.box.Write(w)
 				r.sent = true
 				cv.wires[i] = w[:0]
+				if r.quiet {
+					cv.armQuiet(r)
+				}
 			}
 		}
 	}

@@ -42,6 +42,13 @@ type replica struct {
 	eofDue    bool
 	eofLookAt time.Time
 	eofWaits  bool
+	// quiet: it runs a REPL known to say nothing to some lines
+	// (launch.REPL). quietLookAt is when to look next whether the REPL (launch.REPL),
+	// silent since its request, waits for the next line (see lookQuiet);
+	// quietSeq is the request it was seen so at the last look, 0 if none.
+	quiet       bool
+	quietLookAt time.Time
+	quietSeq    uint64
 	// retired: it is not started again: it kept failing, or it ended by
 	// itself before its input ended, or it could not start.
 	retired bool
@@ -78,6 +85,7 @@ func newReplicas(s *session, cfg Config) []*replica {
 	reps := make([]*replica, len(targets))
 	for i, t := range targets {
 		r := &replica{n: i, target: t, name: t.Name(), tail: &tailWriter{w: s.childStderr()}, ready: true}
+		_, r.quiet = t.REPL()
 		if len(targets) > 1 {
 			r.name = fmt.Sprintf("replica %d (%s)", i+1, t.Name())
 		}
