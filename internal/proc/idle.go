@@ -1,6 +1,7 @@
 package proc
 
 import (
+	"encoding/binary"
 	"os"
 	"strconv"
 	"strings"
@@ -64,8 +65,15 @@ func groupWaitsOn(pgid int, pipe string) bool {
 				continue
 			}
 			// "pipe_read", or "anon_pipe_read" (Linux 6.x); "0" where
-			// the kernel hides it.
-			if w, err := os.ReadFile(base + "/task/" + t.Name() + "/wchan"); err == nil && strings.Contains(string(w), "pipe_read") {
+			// the kernel hides it. A REPL with line editing (sqlite3
+			// -interactive) polls its stdin instead.
+			task := base + "/task/" + t.Name()
+			w, err := os.ReadFile(task + "/wchan")
+			switch {
+			case err != nil:
+			case strings.Contains(string(w), "pipe_read"):
+				reading = true
+			case strings.Contains(string(w), "poll_schedule_timeout") && pollsStdin(task, base+"/mem"):
 				reading = true
 			}
 		}
@@ -87,4 +95,49 @@ func taskState(dir string) byte {
 		return 0
 	}
 	return b[i+2]
+}
+
+// pollsStdin reports whether the thread whose /proc directory is task is
+// blocked in poll, ppoll, select or pselect on its stdin alone: /proc's
+// syscall gives the call and its arguments, and mem (the process's
+// memory, which a parent may read) the descriptor waited on.
+func pollsStdin(task, mem string) bool {
+	b, err := os.ReadFile(task + "/syscall")
+	if err != nil {
+		return false
+	}
+	// "NR ARG1 ARG2 ARG3 ..., SP PC", the arguments in hex.
+	f := strings.Fields(string(b))
+	if len(f) < 4 {
+		return false
+	}
+	arg := func(i int) uint64 {
+		v, err := strconv.ParseUint(strings.TrimPrefix(f[i], "0x"), 16, 64)
+		if err != nil {
+			return 0
+		}
+		return v
+	}
+	read := func(addr uint64, p []byte) bool {
+		m, err := os.Open(mem)
+		if err != nil {
+			return false
+		}
+		defer m.Close()
+		n, err := m.ReadAt(p, int64(addr))
+		return n == len(p) && err == nil
+	}
+	switch f[0] { // x86-64 numbers
+	case "7", "271": // poll, ppoll (fds, nfds, ...)
+		var pfd [8]byte // struct pollfd: int fd; short events, revents
+		if arg(2) != 1 || !read(arg(1), pfd[:]) {
+			return false
+		}
+		fd := int32(binary.NativeEndian.Uint32(pfd[0:4]))
+		return fd == 0 && binary.NativeEndian.Uint16(pfd[4:6])&unix.POLLIN != 0
+	case "23", "270": // select, pselect6 (nfds, readfds, ...)
+		var set [1]byte
+		return arg(1) == 1 && arg(2) != 0 && read(arg(2), set[:]) && set[0]&1 != 0
+	}
+	return false
 }

@@ -1326,7 +1326,7 @@ func (cv *conv) watchReplica(r *replica, now time.Time) {
 		r.waitsSince = now
 	}
 	idleFor := now.Sub(r.waitsSince)
-	if idle && repl && idleFor >= needsMoreAfter && !r.left && r.unframed == 0 && oldest.Parts == 0 {
+	if idle && repl && idleFor >= needsMoreAfter && !r.left && (r.unframed == 0 && oldest.Parts == 0 || r.tailOpen.Load()) {
 		// A REPL that waits for more input without ending its answer
 		// with the prompt or the sentinel's marker: the request is not
 		// a whole statement to it (a "for ...:" line, an open quote or
@@ -1334,8 +1334,10 @@ func (cv *conv) watchReplica(r *replica, now time.Time) {
 		// read as the rest of it, their answers run together. The
 		// request fails, and the REPL is started afresh for the rest.
 		// Not at the prompt: there the person types the rest. Not when
-		// it printed lines since: then the marker is what is wrong (see
-		// mismatchHint).
+		// it printed whole lines since, and nothing after them: then the
+		// marker is what is wrong (see mismatchHint); a line left open
+		// is a continuation prompt (sqlite3 -interactive's "   ...> ",
+		// after it echoed the request).
 		s.say("%s waits for more input after request #%d %q without ending its answer %s: to it the request is not a whole statement (it continues on the next line: a block, an open quote or bracket, a missing \";\"), and the lines after it would be read as its rest; the request fails, and %s is restarted for the rest, losing its state; give each request whole on one line", r.name, oldest.Seq, clip(oldest.Input), cv.answerEnd(), r.name)
 		cv.leave(r, r.name+" waited for more input after it: not a whole statement (give each request whole on one line)", track.Abandoned)
 		cv.replace(r)
@@ -1384,9 +1386,12 @@ func (cv *conv) watchReplica(r *replica, now time.Time) {
 		cv.starved = true
 		cfg.Starved()
 	}
-	if !cv.draining && (cv.inputEnded || cv.sourceEnded.Load()) && cv.book.Pending()+len(cv.queued) > 0 && now.Sub(r.lastOut) >= hintAfter {
+	if !cv.draining && !cv.replFraming() && (cv.inputEnded || cv.sourceEnded.Load()) && cv.book.Pending()+len(cv.queued) > 0 && now.Sub(r.lastOut) >= hintAfter {
 		// The input is over, and the child stopped answering with its
-		// window full: the rest would wait for ever. It gets them now
+		// window full: the rest would wait for ever. (Not a REPL framed
+		// by its prompt or a sentinel: one waiting for the rest of a
+		// statement fails that request above; one busy is waited for,
+		// as more in flight would run statements together.) It gets them now
 		// (a batch or two at most), then EOF, which makes many programs
 		// answer, or end.
 		cv.draining = true

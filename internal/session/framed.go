@@ -54,6 +54,8 @@ func (d *decodeSink) Write(p []byte) (int, error) {
 		return len(p), nil // the child is being replaced: the rest is dropped
 	}
 	msgs, err := d.dec.Feed(p)
+	// A REPL's continuation prompt ("   ...> ") is a line left open.
+	d.r.tailOpen.Store(len(p) > 0 && p[len(p)-1] != '\n')
 	d.cv.childOutput(d.r, d.gen, msgs, err)
 	// An error (a line over --max-line) is the child's, and childOutput
 	// replaced it: not one of our output, which would end the run.

@@ -2,6 +2,7 @@ package session
 
 import (
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/pipecli/pipecli/internal/launch"
@@ -70,6 +71,9 @@ type replica struct {
 	sent       bool   // its current child was sent a request
 	bannerSaid bool   // output before any request was told
 	unframed   int    // marker: lines of the answer being received, no marker yet
+	// tailOpen: what the child wrote last ends in a line left open, as a
+	// REPL's prompt does; set by its stdout's pump.
+	tailOpen atomic.Bool
 
 	restartN int // times it was restarted, for the statistics
 }
