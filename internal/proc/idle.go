@@ -44,6 +44,28 @@ func (c *Child) WaitsForInput() bool {
 	return groupWaitsOn(c.Pid(), "pipe:["+strconv.FormatUint(ino, 10)+"]")
 }
 
+// Unread is how many bytes the child's stdin holds that it has not read:
+// 0 once it read all it was sent, or if that cannot be told.
+func (c *Child) Unread() int {
+	n := 0
+	if rc, err := c.stdin.SyscallConn(); err == nil {
+		if err := rc.Control(func(fd uintptr) {
+			n, _ = unix.IoctlGetInt(int(fd), unix.TIOCINQ) // FIONREAD
+		}); err == nil {
+			return n
+		}
+	}
+	// Closed at our end, once every request was written: the pipe is
+	// reached through the child's own descriptor, opened anew.
+	fd, err := unix.Open("/proc/"+strconv.Itoa(c.Pid())+"/fd/0", unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return 0
+	}
+	defer unix.Close(fd)
+	n, _ = unix.IoctlGetInt(fd, unix.TIOCINQ)
+	return n
+}
+
 // groupWaitsOn reports whether a process of process group pgid is blocked
 // reading its stdin, the pipe named pipe ("pipe:[INODE]"), while none of
 // the group's threads runs or waits uninterruptibly.

@@ -678,6 +678,25 @@ func (cv *conv) eofTimeout(r *replica) {
 func (cv *conv) expire(now time.Time) {
 	cv.timerOn = false
 	t := cv.cfg.Timeout
+	for _, r := range cv.reps {
+		// A child that has answered nothing yet, and read nothing of
+		// its input (or read it only since the last look), is loading:
+		// its requests' clocks start once it reads them. (All it was
+		// written is still in the pipe, or the pipe is full.)
+		unread := false
+		if r.running() && r.answered == 0 && r.written > 0 && !r.target.Elsewhere() {
+			n := r.child.Unread()
+			unread = n > 0 && (n >= r.written || n >= 64<<10)
+		}
+		if unread || r.wasUnread {
+			cv.book.Postpone(r.n, now)
+		}
+		if unread && !r.loadSaid {
+			r.loadSaid = true
+			cv.s.say("%s has not read its input yet, --timeout %s after it was sent its first request: it is still starting; a request's --timeout counts from when it reads it", r.name, t)
+		}
+		r.wasUnread = unread
+	}
 	for _, st := range cv.book.Expire(now) {
 		r := cv.reps[st.Child]
 		switch {

@@ -313,6 +313,7 @@ func (cv *conv) turn() {
 				r := cv.reps[i]
 				r.box.Write(w)
 				r.sent = true
+				r.written += len(w)
 				cv.wires[i] = w[:0]
 				if r.quiet {
 					cv.armQuiet(r)

@@ -47,7 +47,12 @@ type replica struct {
 	// (launch.REPL). quietLookAt is when to look next whether the REPL (launch.REPL),
 	// silent since its request, waits for the next line (see lookQuiet);
 	// quietSeq is the request it was seen so at the last look, 0 if none.
-	quiet       bool
+	quiet bool
+	// wasUnread: at the last --timeout deadline, its stdin held requests
+	// it had not read, and it had answered none: loading (see expire).
+	wasUnread   bool
+	loadSaid    bool // and that was said
+	written     int  // bytes written to its child since it started
 	quietLookAt time.Time
 	quietSeq    uint64
 	// retired: it is not started again: it kept failing, or it ended by
@@ -114,4 +119,5 @@ func (r *replica) reset(now time.Time) {
 	r.noise, r.lastNoise, r.waitSaid, r.sent, r.unframed = 0, nil, false, false, 0
 	r.restartAt, r.eofAt, r.idle, r.outEnded = time.Time{}, time.Time{}, false, time.Time{}
 	r.eofDue, r.eofLookAt, r.eofWaits = false, time.Time{}, false
+	r.wasUnread, r.loadSaid, r.written = false, false, 0
 }

@@ -821,6 +821,22 @@ func (b *Book) Expire(now time.Time) (replace []Stuck) {
 	return replace
 }
 
+// Postpone moves the deadlines of child c's requests in flight to a
+// --timeout from now, where they are earlier: the child has not read them
+// yet (it is still loading), and a request's clock counts from when the
+// child can work on it. Ghosts keep theirs.
+func (b *Book) Postpone(c int, now time.Time) {
+	if b.cfg.Timeout <= 0 {
+		return
+	}
+	d := now.Add(b.cfg.Timeout)
+	for _, r := range b.children[c].inflight {
+		if !r.ghost && !r.deadline.IsZero() && r.deadline.Before(d) {
+			r.deadline = d
+		}
+	}
+}
+
 func (b *Book) timedOut(r *Request) {
 	b.fail(r, timeoutError{b.cfg.Timeout})
 }
