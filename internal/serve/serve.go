@@ -136,6 +136,7 @@ func Run(ctx context.Context, cfg Config) error {
 	pool.Unordered, pool.CallerSignals = true, true
 	pool.Lookahead = 1
 	pool.Resync = true     // its requests are other callers': a skipped line must not shift them
+	pool.Endless = true    // and a replica that exits 0 (a caller's "quit") is started again
 	pool.SkipEmpty = false // every line fed must be a request: see feed
 	pool.Observe, pool.Replica = s.observe, s.replica
 	ios := &iostreams.IOStreams{In: pr, Out: io.Discard, ErrOut: s.log, Getenv: cfg.Getenv}

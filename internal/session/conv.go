@@ -1012,12 +1012,14 @@ func (cv *conv) requestsOf(r *replica, st proc.Status, stage proc.StopStage, sto
 		cv.leave(r, why, track.Ended)
 		cv.res.Status = proc.Status{}
 		return nil
-	case st.Success() && !r.stdinClosed && len(cv.reps) > 1:
-		// One of several replicas ended by itself before its input ended:
-		// as a death, its requests go to the others, the one it was
-		// handling charged (a line that makes it quit fails alone, once
-		// it did so --retries times), and it is started again (a worker
-		// that ends after so many requests, to be replaced).
+	case st.Success() && !r.stdinClosed && (len(cv.reps) > 1 || cfg.Endless):
+		// One of several replicas, or a server's, whose input never
+		// ends, ended by itself before its input ended: as a death, its
+		// requests go to the others, the one it was handling charged (a
+		// line that makes it quit fails alone, once it did so --retries
+		// times), and it is started again (a worker that ends after so
+		// many requests, to be replaced; a caller's "quit" does not stop
+		// the server for the others).
 	case st.Success() || r.stdinClosed && stopped && stage != proc.StoppedByEOF:
 		// It ended, with code 0, or when we stopped it with every request
 		// answered and its input closed: what it did not answer fails, and

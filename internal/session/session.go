@@ -48,6 +48,11 @@ type Config struct {
 	// would go to the wrong requests. Its requests fail. A server sets it:
 	// the requests are other callers', whose input does not end.
 	Resync bool
+	// Endless: the input is a server's, and does not end; a child that
+	// exits with code 0 did not choose to end the run (a caller's "quit",
+	// a worker that ends after so many requests): as a death, it is
+	// started again, the request it was handling charged.
+	Endless bool
 	// HasEOFTimeout says the command has an --eof-timeout flag, which
 	// messages may then name (run has; bench and replay have not).
 	HasEOFTimeout bool
