@@ -158,6 +158,10 @@ func (d *Decoder) Feed(p []byte) ([]Message, error) {
 	return d.flush(), d.err
 }
 
+// LineOpen reports whether the decoder holds a line begun and not ended
+// with "\n": what End would deliver as if it had one.
+func (d *Decoder) LineOpen() bool { return len(d.pending) > 0 }
+
 // End is Feed at the end of the output: a last line without "\n" is
 // delivered as if it had one, and in Marker mode an answer whose marker
 // never came is delivered as Unfinished. Nothing is silently dropped. Its

@@ -978,6 +978,13 @@ func (cv *conv) childGone(r *replica) error {
 		}
 		return r.target.Explain(st, r.tail.lastLines)
 	}
+	if m := r.cutLine.Swap(nil); m != nil {
+		if st.Success() {
+			cv.message(r, *m, time.Now())
+		} else {
+			s.say("%s %s after writing %q with no newline after it: a line cut off, no answer", r.name, st, clip(m.Data))
+		}
+	}
 	return cv.requestsOf(r, st, stage, stopped)
 }
 

@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pipecli/pipecli/internal/frame"
 	"github.com/pipecli/pipecli/internal/launch"
 	"github.com/pipecli/pipecli/internal/proc"
 )
@@ -79,6 +80,10 @@ type replica struct {
 	// tailOpen: what the child wrote last ends in a line left open, as a
 	// REPL's prompt does; set by its stdout's pump.
 	tailOpen atomic.Bool
+	// cutLine is, in line framing, the last line its child wrote, with
+	// no "\n" after it, held until its exit status tells whether it is
+	// an answer; set by its stdout's pump.
+	cutLine atomic.Pointer[frame.Message]
 
 	restartN int // times it was restarted, for the statistics
 }
