@@ -309,9 +309,9 @@ func (o *benchOpts) source() (src *bench.Source, closer io.Closer, err error) {
 	}
 	in, name := o.IO.In, "stdin"
 	if o.File != "" && o.File != "-" {
-		f, err := os.Open(o.File)
+		f, err := session.OpenFile(o.File)
 		if err != nil {
-			return nil, nil, &session.InputError{Err: fmt.Errorf("cannot read --file: %w", err)}
+			return nil, nil, err
 		}
 		in, name, closer = f, o.File, f
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 
 	"github.com/spf13/cobra"
 
@@ -140,7 +141,7 @@ and editing, from a file, or as part of a shell pipeline.`,
 	root.SetOut(io.Out)
 	root.SetErr(io.ErrOut)
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
-		return usageError(fmt.Errorf("%w; see '%s --help'", err, cmd.CommandPath()))
+		return usageError(fmt.Errorf("%w; see '%s --help'", plainFlagError(cmd, err), cmd.CommandPath()))
 	})
 	root.AddCommand(newRunCmd(io, nil), newBenchCmd(io, nil), newReplayCmd(io, nil), newServeCmd(io, nil), newStatusCmd(io), newConnectCmd(io), newModelCmd(io), newEncryptCmd(io), newVersionCmd(io))
 	return root
@@ -154,4 +155,35 @@ func noArgs(c *cobra.Command, args []string) error {
 		return usageError(fmt.Errorf("%w; see '%s --help'", err, c.CommandPath()))
 	}
 	return nil
+}
+
+// badValue is how pflag says a flag's value did not parse:
+// `invalid argument "x" for "--window" flag: strconv.ParseInt: ...`.
+var badValue = regexp.MustCompile(`^invalid argument "(.*)" for "(?:-\w, )?--([\w-]+)" flag: `)
+
+// plainFlagError says a value that did not parse in words, by the flag's
+// type, rather than with the Go parser's error; other errors are err.
+func plainFlagError(cmd *cobra.Command, err error) error {
+	m := badValue.FindStringSubmatch(err.Error())
+	if m == nil {
+		return err
+	}
+	f := cmd.Flags().Lookup(m[2])
+	if f == nil {
+		return err
+	}
+	var want string
+	switch f.Value.Type() {
+	case "int", "int64", "int32", "uint", "uint64":
+		want = "a whole number"
+	case "float64", "float32":
+		want = "a number"
+	case "duration":
+		want = "a duration with its unit, such as 500ms, 10s or 2m"
+	case "bool":
+		want = "true or false"
+	default:
+		return err
+	}
+	return fmt.Errorf("--%s must be %s, not %q", m[2], want, m[1])
 }

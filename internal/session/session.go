@@ -322,13 +322,9 @@ func (s *session) openInput() error {
 			s.src = interruptible(stdin)
 		}
 	case s.cfg.File != "":
-		f, err := os.Open(s.cfg.File)
+		f, err := OpenFile(s.cfg.File)
 		if err != nil {
-			return &InputError{fmt.Errorf("cannot read --file: %w", unwrapPath(err))}
-		}
-		if fi, err := f.Stat(); err == nil && fi.IsDir() {
-			f.Close()
-			return &InputError{fmt.Errorf("cannot read --file: %s is a directory; give a file, or - for stdin", s.cfg.File)}
+			return err
 		}
 		s.src = f
 	case isFile && s.ios.InTTY && (s.outTTY || s.ios.ErrTTY):
@@ -445,6 +441,20 @@ func setColor(c *color.Color, on bool) {
 
 // unwrapPath drops the operation from a *PathError ("open x: no such file"
 // becomes "x: no such file"), which reads better after our own words.
+// OpenFile opens the --file at path; its error is an *InputError that
+// says what is wrong: no such file, a directory.
+func OpenFile(path string) (*os.File, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, &InputError{fmt.Errorf("cannot read --file: %w", unwrapPath(err))}
+	}
+	if fi, err := f.Stat(); err == nil && fi.IsDir() {
+		f.Close()
+		return nil, &InputError{fmt.Errorf("cannot read --file: %s is a directory; give a file, or - for stdin", path)}
+	}
+	return f, nil
+}
+
 func unwrapPath(err error) error {
 	var pe *os.PathError
 	if errors.As(err, &pe) {
