@@ -266,11 +266,16 @@ func splitCommand(cmd string) ([]string, error) {
 // quietREPL reports whether the command is a REPL known to answer some
 // lines with nothing (bc, sqlite3: see launch.REPL).
 func (o *targetOpts) quietREPL() bool {
-	if len(o.Argv) == 0 || o.Image != "" {
-		return false
-	}
-	_, ok := launch.Command(o.Argv).REPL()
+	_, ok := o.repl()
 	return ok
+}
+
+// repl is what is known of the command as a REPL (launch.REPL).
+func (o *targetOpts) repl() (launch.REPL, bool) {
+	if len(o.Argv) == 0 || o.Image != "" {
+		return launch.REPL{}, false
+	}
+	return launch.Command(o.Argv).REPL()
 }
 
 // checkFraming validates the framing flags, which make sense only together.
@@ -332,6 +337,10 @@ func (o *targetOpts) checkFraming(c *cobra.Command) error {
 		// next line, and that request fails alone (see session's
 		// watchReplica).
 		o.Window = 1
+	}
+	if repl, ok := o.repl(); ok && repl.Banner > 0 && o.Framing != frame.Raw && !prompt && !c.Flags().Changed("skip-banner") && !c.Flags().Changed("ready") {
+		// aspell -a's version line is no answer, whenever it comes.
+		o.SkipBanner = repl.Banner
 	}
 	return nil
 }

@@ -158,6 +158,16 @@ func (d *Decoder) Feed(p []byte) ([]Message, error) {
 	return d.flush(), d.err
 }
 
+// DropAnswer forgets, in Marker mode, the lines of the answer begun: they
+// were printed before any request, and answer none. The caller must not
+// be in a Feed.
+func (d *Decoder) DropAnswer() {
+	if d.inAnswer {
+		d.answer = d.answer[:0]
+		d.inAnswer = false
+	}
+}
+
 // LineOpen reports whether the decoder holds a line begun and not ended
 // with "\n": what End would deliver as if it had one.
 func (d *Decoder) LineOpen() bool { return len(d.pending) > 0 }

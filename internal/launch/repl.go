@@ -15,6 +15,9 @@ type REPL struct {
 	// Flags are the framing flags that make it answer every line, as a
 	// shell would take them.
 	Flags string
+	// Banner is how many lines it prints when it starts, before any
+	// answer.
+	Banner int
 }
 
 // REPL returns what is known of the program t runs as a REPL that does
@@ -47,8 +50,9 @@ func knownREPL(argv []string) (REPL, bool) {
 		}, true
 	case (prog == "aspell" || prog == "ispell" || prog == "hunspell") && slices.ContainsFunc(argv[1:], isPipeMode):
 		return REPL{
-			Quiet: "an empty line or a line that starts with one of *&@+-~#!% (a command; to check such a line, start it with ^)",
-			Flags: "--framing marker --marker '' --skip-banner 1 --skip-empty",
+			Quiet:  "an empty line or a line that starts with one of *&@+-~#!% (a command; to check such a line, start it with ^)",
+			Flags:  "--framing marker --marker '' --skip-banner 1 --skip-empty",
+			Banner: 1,
 		}, true
 	}
 	return REPL{}, false

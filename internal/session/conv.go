@@ -331,7 +331,8 @@ func (cv *conv) start(r *replica) error {
 	if cv.book != nil {
 		r.box = newInbox()
 		o.Stdin = r.box.reader()
-		o.Stdout = &decodeSink{cv: cv, r: r, gen: r.gen, dec: frame.NewDecoder(cfg.Framing)}
+		sink := &decodeSink{cv: cv, r: r, gen: r.gen, dec: frame.NewDecoder(cfg.Framing)}
+		r.dec, o.Stdout = sink.dec, sink
 	} else {
 		o.Stdin, o.Stdout = s.src, s.childStdout()
 		if s.box != nil {

@@ -202,6 +202,12 @@ func (cv *conv) message(r *replica, m frame.Message, now time.Time) {
 	case track.Unowned:
 		switch {
 		case m.Kind == frame.Partial:
+			if !r.sent {
+				// Before anything was sent: a banner, not the first
+				// answer's first line.
+				r.dec.DropAnswer()
+				cv.unowned(r, m.Data)
+			}
 			return // a line of a marker answer: the Answer that ends it is told
 		case m.Kind == frame.Unfinished:
 			// What it wrote after its last marker, at its end: a REPL's

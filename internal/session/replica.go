@@ -84,6 +84,9 @@ type replica struct {
 	// no "\n" after it, held until its exit status tells whether it is
 	// an answer; set by its stdout's pump.
 	cutLine atomic.Pointer[frame.Message]
+	// dec decodes its child's stdout, in the pump's goroutine: only what
+	// the pump calls (childOutput) may use it.
+	dec *frame.Decoder
 
 	restartN int // times it was restarted, for the statistics
 }
