@@ -1346,7 +1346,10 @@ func (cv *conv) watchReplica(r *replica, now time.Time) {
 	// quiet: a REPL known to answer some lines with nothing, one request
 	// at a time, in a framing that matches answers in order.
 	quiet := r.quiet && cv.book.Fifo() && !cv.replFraming() && !cv.draining && cv.book.InFlight(r.n) == 1
-	acted := held && !cv.draining && s.pr == nil || !held && cfg.Resync && cv.book.Fifo() || cfg.Starved != nil && !cv.starved || repl || quiet
+	// At the prompt, a REPL waiting for the rest of a statement is said,
+	// once: the person decides (:restart).
+	promptREPL := cv.replFraming() && s.pr != nil && !r.stmtSaid
+	acted := held && !cv.draining && s.pr == nil || !held && cfg.Resync && cv.book.Fifo() || cfg.Starved != nil && !cv.starved || repl || quiet || promptREPL
 	idle := acted && now.Sub(r.lastOut) >= needsMoreAfter && !r.stdinClosed && !r.target.Elsewhere() && r.child.WaitsForInput()
 	switch {
 	case !idle:
@@ -1370,6 +1373,11 @@ func (cv *conv) watchReplica(r *replica, now time.Time) {
 		s.say("%s waits for more input after request #%d %q without ending its answer %s: to it the request is not a whole statement (it continues on the next line: a block, an open quote or bracket, a missing \";\"), and the lines after it would be read as its rest; the request fails, and %s is restarted for the rest, losing its state; give each request whole on one line", r.name, oldest.Seq, clip(oldest.Input), cv.answerEnd(), r.name)
 		cv.leave(r, r.name+" waited for more input after it: not a whole statement (give each request whole on one line)", track.Abandoned)
 		cv.replace(r)
+		return
+	}
+	if idle && promptREPL && idleFor >= needsMoreAfter && !r.left && (r.unframed == 0 && oldest.Parts == 0 || r.tailOpen.Load()) {
+		r.stmtSaid, r.hinted = true, true
+		s.say("%s waits for more input after request #%d %q without ending its answer %s: to it the request is not a whole statement, and what is typed after it waits until it ends; :restart starts %s afresh (losing its state); give each request whole on one line", r.name, oldest.Seq, clip(oldest.Input), cv.answerEnd(), r.name)
 		return
 	}
 	if idle && quiet && idleFor >= needsMoreAfter && !r.left && oldest.Parts == 0 && r.lastOut.Before(oldest.SentAt()) {

@@ -87,6 +87,9 @@ type replica struct {
 	// dec decodes its child's stdout, in the pump's goroutine: only what
 	// the pump calls (childOutput) may use it.
 	dec *frame.Decoder
+	// stmtSaid: at the prompt, it was said to wait for the rest of a
+	// statement.
+	stmtSaid bool
 
 	restartN int // times it was restarted, for the statistics
 }
@@ -127,5 +130,5 @@ func (r *replica) reset(now time.Time) {
 	r.noise, r.lastNoise, r.waitSaid, r.sent, r.unframed = 0, nil, false, false, 0
 	r.restartAt, r.eofAt, r.idle, r.outEnded = time.Time{}, time.Time{}, false, time.Time{}
 	r.eofDue, r.eofLookAt, r.eofWaits = false, time.Time{}, false
-	r.wasUnread, r.loadSaid, r.written = false, false, 0
+	r.wasUnread, r.loadSaid, r.written, r.stmtSaid = false, false, 0, false
 }
