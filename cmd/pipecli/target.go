@@ -330,17 +330,19 @@ func (o *targetOpts) checkFraming(c *cobra.Command) error {
 		// alone (see session's watchReplica).
 		o.Window = 1
 	}
-	if o.quietREPL() && (o.Framing == frame.Line || o.Framing == frame.Marker) && !c.Flags().Changed("window") {
-		// bc, sqlite3, aspell -a answer some lines with nothing: with
-		// more in flight, the next line's answer would already have been
-		// taken for it. One at a time, the REPL is seen waiting for the
-		// next line, and that request fails alone (see session's
-		// watchReplica).
-		o.Window = 1
-	}
-	if repl, ok := o.repl(); ok && repl.Banner > 0 && o.Framing != frame.Raw && !prompt && !c.Flags().Changed("skip-banner") && !c.Flags().Changed("ready") {
-		// aspell -a's version line is no answer, whenever it comes.
-		o.SkipBanner = repl.Banner
+	if repl, ok := o.repl(); ok {
+		if (o.Framing == frame.Line || o.Framing == frame.Marker) && !c.Flags().Changed("window") {
+			// bc, sqlite3, aspell -a answer some lines with nothing: with
+			// more in flight, the next line's answer would already have
+			// been taken for it. One at a time, the REPL is seen waiting
+			// for the next line, and that request fails alone (see
+			// session's lookQuiet).
+			o.Window = 1
+		}
+		if repl.Banner > 0 && o.Framing != frame.Raw && !prompt && !c.Flags().Changed("skip-banner") && !c.Flags().Changed("ready") {
+			// aspell -a's version line is no answer, whenever it comes.
+			o.SkipBanner = repl.Banner
+		}
 	}
 	return nil
 }

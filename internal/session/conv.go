@@ -1343,9 +1343,9 @@ func (cv *conv) watchReplica(r *replica, now time.Time) {
 	// reads /proc. Silent, so that an answer written just before it read
 	// again is not taken for none.
 	repl := cv.replFraming() && s.pr == nil && !cv.draining
-	// quiet: a REPL known to answer some lines with nothing, one request
-	// at a time, in a framing that matches answers in order.
-	quiet := r.quiet && cv.book.Fifo() && !cv.replFraming() && !cv.draining && cv.book.InFlight(r.n) == 1
+	// quiet: a REPL known to answer some lines with nothing, with one
+	// request in flight, printed nothing for (see quietWatched).
+	_, quiet := cv.quietWatched(r)
 	// At the prompt, a REPL waiting for the rest of a statement is said,
 	// once: the person decides (:restart).
 	promptREPL := cv.replFraming() && s.pr != nil && !r.stmtSaid
@@ -1358,7 +1358,10 @@ func (cv *conv) watchReplica(r *replica, now time.Time) {
 		r.waitsSince = now
 	}
 	idleFor := now.Sub(r.waitsSince)
-	if idle && repl && idleFor >= needsMoreAfter && !r.left && (r.unframed == 0 && oldest.Parts == 0 || r.tailOpen.Load()) {
+	// stmtOpen: nothing ended the answer, and what was printed since is
+	// not whole lines that a marker should have followed.
+	stmtOpen := r.unframed == 0 && oldest.Parts == 0 || r.tailOpen.Load()
+	if idle && repl && idleFor >= needsMoreAfter && !r.left && stmtOpen {
 		// A REPL that waits for more input without ending its answer
 		// with the prompt or the sentinel's marker: the request is not
 		// a whole statement to it (a "for ...:" line, an open quote or
@@ -1375,12 +1378,12 @@ func (cv *conv) watchReplica(r *replica, now time.Time) {
 		cv.replace(r)
 		return
 	}
-	if idle && promptREPL && idleFor >= needsMoreAfter && !r.left && (r.unframed == 0 && oldest.Parts == 0 || r.tailOpen.Load()) {
+	if idle && promptREPL && idleFor >= needsMoreAfter && !r.left && stmtOpen {
 		r.stmtSaid, r.hinted = true, true
 		s.say("%s waits for more input after request #%d %q without ending its answer %s: to it the request is not a whole statement, and what is typed after it waits until it ends; :restart starts %s afresh (losing its state); give each request whole on one line", r.name, oldest.Seq, clip(oldest.Input), cv.answerEnd(), r.name)
 		return
 	}
-	if idle && quiet && idleFor >= needsMoreAfter && !r.left && oldest.Parts == 0 && r.lastOut.Before(oldest.SentAt()) {
+	if idle && quiet && idleFor >= needsMoreAfter {
 		// Missed by the quick looks (lookQuiet): it was busy a while.
 		cv.failQuiet(r, oldest, now)
 		return

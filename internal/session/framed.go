@@ -73,7 +73,7 @@ func (d *decodeSink) Flush() error {
 	if n := len(msgs); open && err == nil && n > 0 && d.cv.cfg.Framing.Mode == frame.Line && msgs[n-1].Kind == frame.Answer {
 		// A last line with no "\n": an answer if the child exits 0
 		// (printf without a newline), a line cut off if it died; held
-		// until its status is known (see requestsOf).
+		// until its status is known (see childGone).
 		m := msgs[n-1]
 		m.Data = bytes.Clone(m.Data)
 		d.r.cutLine.Store(&m)
